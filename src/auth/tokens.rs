@@ -1,0 +1,344 @@
+//! [ssr] Access and refresh JWTs: HS256 only, each kind under its own key, and a `typ` claim
+//! checked on every verification so one kind can never stand in for the other.
+
+use crate::{config::Config, store::UserRecord};
+use jsonwebtoken::{
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+/// Claims of an access token. The profile fields are for display only: authority comes from
+/// `sub` and `sid`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub typ: TokenType,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshClaims {
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub typ: TokenType,
+}
+
+trait Typed {
+    fn typ(&self) -> TokenType;
+}
+impl Typed for AccessClaims {
+    fn typ(&self) -> TokenType {
+        self.typ
+    }
+}
+impl Typed for RefreshClaims {
+    fn typ(&self) -> TokenType {
+        self.typ
+    }
+}
+
+/// Why a token was refused. Deliberately coarse: the client learns only whether logging in
+/// again (expired) or nothing (invalid) is the cure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("token expired")]
+    Expired,
+    #[error("token invalid")]
+    Invalid,
+}
+
+/// A signed token and when it stops working.
+pub struct Issued {
+    pub token: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Both keys and lifetimes, built once at start-up.
+pub struct TokenKeys {
+    access_encoding: EncodingKey,
+    access_decoding: DecodingKey,
+    refresh_encoding: EncodingKey,
+    refresh_decoding: DecodingKey,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(config: &Config) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // The same service issues and checks these tokens against one clock, so there is no
+        // skew to forgive: an expired token is refused the second it expires.
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        Self {
+            access_encoding: EncodingKey::from_secret(config.access_secret.expose()),
+            access_decoding: DecodingKey::from_secret(config.access_secret.expose()),
+            refresh_encoding: EncodingKey::from_secret(config.refresh_secret.expose()),
+            refresh_decoding: DecodingKey::from_secret(config.refresh_secret.expose()),
+            access_ttl: config.access_ttl,
+            refresh_ttl: config.refresh_ttl,
+            validation,
+        }
+    }
+
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    pub fn refresh_ttl(&self) -> Duration {
+        self.refresh_ttl
+    }
+
+    pub fn issue_access(
+        &self,
+        user: &UserRecord,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Issued, jsonwebtoken::errors::Error> {
+        let expires_at = now + self.access_ttl;
+        let claims = AccessClaims {
+            sub: user.id.clone(),
+            sid: session_id.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            typ: TokenType::Access,
+            email: user.email.clone(),
+            username: user.username.clone(),
+            full_name: user.full_name.clone(),
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.access_encoding)?;
+        Ok(Issued { token, expires_at })
+    }
+
+    pub fn issue_refresh(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Issued, jsonwebtoken::errors::Error> {
+        let expires_at = now + self.refresh_ttl;
+        let claims = RefreshClaims {
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now.unix_timestamp(),
+            exp: expires_at.unix_timestamp(),
+            typ: TokenType::Refresh,
+        };
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.refresh_encoding)?;
+        Ok(Issued { token, expires_at })
+    }
+
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        verify(token, &self.access_decoding, &self.validation, TokenType::Access)
+    }
+
+    pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
+        verify(token, &self.refresh_decoding, &self.validation, TokenType::Refresh)
+    }
+
+    /// Signature and type only, expiry ignored: enough to know which session a logout ends.
+    pub fn refresh_session_of(&self, token: &str) -> Option<String> {
+        let mut lenient = self.validation.clone();
+        lenient.validate_exp = false;
+        verify::<RefreshClaims>(token, &self.refresh_decoding, &lenient, TokenType::Refresh)
+            .ok()
+            .map(|claims| claims.sid)
+    }
+}
+
+fn verify<C: DeserializeOwned + Typed>(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+    expected: TokenType,
+) -> Result<C, TokenError> {
+    let data = decode::<C>(token, key, validation).map_err(|e| match e.kind() {
+        ErrorKind::ExpiredSignature => TokenError::Expired,
+        _ => TokenError::Invalid,
+    })?;
+    if data.claims.typ() != expected {
+        return Err(TokenError::Invalid);
+    }
+    Ok(data.claims)
+}
+
+/// The database key of a refresh token. The token carries 122 random bits (its `jti`), so a
+/// plain SHA-256 is enough: nothing to brute-force, and a stolen table yields no usable token.
+pub fn refresh_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+    const ACCESS: &str = "test-access-secret-0123456789-abcdefghij";
+    const REFRESH: &str = "test-refresh-secret-0123456789-abcdefghij";
+
+    fn keys_with(access: &str, refresh: &str) -> TokenKeys {
+        let config = Config::from_lookup(|name| match name {
+            "ACCESS_TOKEN_SECRET" => Some(access.into()),
+            "REFRESH_TOKEN_SECRET" => Some(refresh.into()),
+            _ => None,
+        })
+        .unwrap();
+        TokenKeys::new(&config)
+    }
+
+    fn keys() -> TokenKeys {
+        keys_with(ACCESS, REFRESH)
+    }
+
+    fn user() -> UserRecord {
+        UserRecord {
+            id: "user-1".into(),
+            email: "ada@example.org".into(),
+            username: "ada".into(),
+            full_name: "Ada Lovelace".into(),
+            password_hash: "not-used-here".into(),
+            created_at: OffsetDateTime::now_utc(),
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+
+    #[test]
+    fn an_issued_access_token_verifies_with_its_claims() {
+        let issued = keys().issue_access(&user(), "session-1", now()).unwrap();
+        let claims = keys().verify_access(&issued.token).unwrap();
+        assert_eq!(claims.sub, "user-1");
+        assert_eq!(claims.sid, "session-1");
+        assert_eq!(claims.typ, TokenType::Access);
+        assert_eq!(claims.username, "ada");
+        assert_eq!(claims.exp - claims.iat, 15 * 60);
+    }
+
+    #[test]
+    fn an_issued_refresh_token_verifies_and_names_its_session() {
+        let issued = keys().issue_refresh("user-1", "session-9", now()).unwrap();
+        let claims = keys().verify_refresh(&issued.token).unwrap();
+        assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("user-1", "session-9"));
+        assert_eq!(claims.exp - claims.iat, 7 * 86_400);
+    }
+
+    #[test]
+    fn an_expired_token_is_reported_as_expired() {
+        let long_ago = now() - Duration::from_secs(3600);
+        let issued = keys().issue_access(&user(), "s", long_ago).unwrap();
+        assert_eq!(keys().verify_access(&issued.token).unwrap_err(), TokenError::Expired);
+        let refresh = keys().issue_refresh("u", "s", now() - Duration::from_secs(8 * 86_400)).unwrap();
+        assert_eq!(keys().verify_refresh(&refresh.token).unwrap_err(), TokenError::Expired);
+        assert_eq!(keys().refresh_session_of(&refresh.token).as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn a_tampered_payload_is_invalid() {
+        let issued = keys().issue_access(&user(), "s", now()).unwrap();
+        let mut parts: Vec<String> = issued.token.split('.').map(str::to_owned).collect();
+        let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("user-1", "user-2"));
+        let forged = parts.join(".");
+        assert_eq!(keys().verify_access(&forged).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_invalid() {
+        let other = keys_with(
+            "another-access-secret-0123456789-abcdef",
+            "another-refresh-secret-0123456789-abcdef",
+        );
+        let issued = other.issue_access(&user(), "s", now()).unwrap();
+        assert_eq!(keys().verify_access(&issued.token).unwrap_err(), TokenError::Invalid);
+        // And the refresh key never validates an access token.
+        let access = keys().issue_access(&user(), "s", now()).unwrap();
+        assert_eq!(keys().verify_refresh(&access.token).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn an_unsigned_alg_none_token_is_invalid() {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let exp = now().unix_timestamp() + 600;
+        let payload = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"sub":"user-1","sid":"s","jti":"j","iat":{},"exp":{exp},"typ":"access","email":"e","username":"u","full_name":"f"}}"#,
+            exp - 600
+        ));
+        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+            assert_eq!(keys().verify_access(&token).unwrap_err(), TokenError::Invalid);
+        }
+    }
+
+    #[test]
+    fn a_token_of_the_wrong_type_is_invalid_even_under_the_right_key() {
+        // Sign refresh-typed claims with the access key: only the `typ` check can catch it.
+        let claims = RefreshClaims {
+            sub: "user-1".into(),
+            sid: "s".into(),
+            jti: "j".into(),
+            iat: now().unix_timestamp(),
+            exp: now().unix_timestamp() + 600,
+            typ: TokenType::Refresh,
+        };
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(ACCESS.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(keys().verify_access(&token).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn hs512_under_the_right_key_is_invalid() {
+        let issued_claims = keys()
+            .verify_access(&keys().issue_access(&user(), "s", now()).unwrap().token)
+            .unwrap();
+        let token = encode(
+            &Header::new(Algorithm::HS512),
+            &issued_claims,
+            &EncodingKey::from_secret(ACCESS.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(keys().verify_access(&token).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn garbage_is_invalid_not_a_panic() {
+        for junk in ["", ".", "..", "a.b.c", "eyJ.eyJ.sig", "💥"] {
+            assert_eq!(keys().verify_access(junk).unwrap_err(), TokenError::Invalid);
+        }
+    }
+
+    #[test]
+    fn refresh_hash_is_stable_hex_and_differs_from_the_token() {
+        let hash = refresh_token_hash("abc");
+        assert_eq!(hash, refresh_token_hash("abc"));
+        assert_eq!(hash.len(), 64);
+        assert_ne!(hash, refresh_token_hash("abd"));
+    }
+}

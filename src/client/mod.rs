@@ -1,0 +1,61 @@
+//! The one place protected server functions are called from. In the browser, a call that
+//! answers 401 (missing, expired or invalid access token) is followed by at most one refresh
+//! and one retry; when refreshing fails, the person is sent to `/login?next=<this page>`.
+//! On the server there is nothing to refresh with (the refresh cookie is scoped to
+//! `/api/auth`), so calls go straight through and the browser finishes the job after hydration.
+
+#[cfg(feature = "hydrate")]
+mod refresh;
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{de::DeserializeOwned, Serialize};
+use std::future::Future;
+
+/// Runs a protected server-function call, refreshing the session once if it has to.
+pub async fn authed<T, F, Fut>(call: F) -> Result<T, AppError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    #[cfg(feature = "hydrate")]
+    {
+        refresh::call_with_refresh(call).await
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        call().await
+    }
+}
+
+/// A resource loaded through [`authed`], for pages that need a login.
+///
+/// Rendered on the server, it may hold a 401 that only the browser can cure; once hydrated, it
+/// loads again in the browser (once), where a refresh is possible.
+pub fn protected_resource<T, F, Fut>(call: F) -> Resource<Result<T, AppError>>
+where
+    T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    let resource = Resource::new(
+        || (),
+        move |_| {
+            let call = call.clone();
+            let load = async move { authed(call).await };
+            // In the browser the refresh state is per tab (not `Send`); it never leaves its thread.
+            #[cfg(feature = "hydrate")]
+            let load = send_wrapper::SendWrapper::new(load);
+            load
+        },
+    );
+    let retried = StoredValue::new(false);
+    Effect::new(move |_| {
+        let needs_browser = matches!(resource.get(), Some(Err(e)) if e.code.is_session_failure());
+        if needs_browser && !retried.get_value() {
+            retried.set_value(true);
+            resource.refetch();
+        }
+    });
+    resource
+}

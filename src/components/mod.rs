@@ -1,0 +1,5 @@
+//! View pieces the pages share.
+
+mod form;
+
+pub use form::{Field, FormError};

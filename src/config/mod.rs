@@ -1,0 +1,265 @@
+//! Every setting, read once at start-up from the environment (and `.env`, which the real
+//! environment overrides), validated, and handed down through `AppState`. A bad value stops
+//! start-up with one line naming the variable.
+
+mod duration;
+mod secrets;
+
+pub use duration::{parse_duration, DurationError};
+pub use secrets::Secret;
+
+use std::{path::PathBuf, time::Duration};
+
+/// The server's settings. `Debug` is safe to log: secrets are redacted.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseUrl,
+    pub access_secret: Secret,
+    pub refresh_secret: Secret,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub cookie_secure: bool,
+    /// Where generated secrets are kept, when the operator set none.
+    pub secrets_file: Option<PathBuf>,
+}
+
+/// A one-line reason start-up cannot go on; it always names the variable at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(var: &'static str, reason: impl ToString) -> Self {
+        Self {
+            var,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
+pub const DEFAULT_ACCESS_TTL: &str = "15m";
+pub const DEFAULT_REFRESH_TTL: &str = "7d";
+
+impl Config {
+    /// Reads `.env` (if present) into the process environment without overriding what is
+    /// already set, then builds the config from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::new(".env", e)),
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the config from any variable lookup, so tests need not touch the process env.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+
+        let database = DatabaseUrl::parse(
+            set("DATABASE_URL")
+                .as_deref()
+                .unwrap_or(DEFAULT_DATABASE_URL),
+        )?;
+
+        let ttl = |name: &'static str, default: &str| {
+            parse_duration(set(name).as_deref().unwrap_or(default))
+                .map_err(|e| ConfigError::new(name, e))
+        };
+        let access_ttl = ttl("ACCESS_TOKEN_EXPIRY", DEFAULT_ACCESS_TTL)?;
+        let refresh_ttl = ttl("REFRESH_TOKEN_EXPIRY", DEFAULT_REFRESH_TTL)?;
+        if refresh_ttl < access_ttl {
+            return Err(ConfigError::new(
+                "REFRESH_TOKEN_EXPIRY",
+                "must not be shorter than ACCESS_TOKEN_EXPIRY",
+            ));
+        }
+
+        let cookie_secure = match set("COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
+            None => true,
+            Some(v) if v == "true" || v == "1" => true,
+            Some(v) if v == "false" || v == "0" => false,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "COOKIE_SECURE",
+                    format!("expected true or false, got {v:?}"),
+                ))
+            }
+        };
+
+        let (access, refresh, secrets_file) =
+            match (set("ACCESS_TOKEN_SECRET"), set("REFRESH_TOKEN_SECRET")) {
+                (Some(access), Some(refresh)) => (access, refresh, None),
+                (access, refresh) => {
+                    let generated = database.generated_secrets()?;
+                    (
+                        access.unwrap_or(generated.access),
+                        refresh.unwrap_or(generated.refresh),
+                        Some(generated.path),
+                    )
+                }
+            };
+        let secret = |name: &'static str, value: String| {
+            if value.len() < Secret::MIN_BYTES {
+                Err(ConfigError::new(name, "must be at least 32 bytes long"))
+            } else {
+                Ok(Secret::new(value.into_bytes()))
+            }
+        };
+        let access_secret = secret("ACCESS_TOKEN_SECRET", access)?;
+        let refresh_secret = secret("REFRESH_TOKEN_SECRET", refresh)?;
+        if access_secret == refresh_secret {
+            return Err(ConfigError::new(
+                "REFRESH_TOKEN_SECRET",
+                "must differ from ACCESS_TOKEN_SECRET",
+            ));
+        }
+
+        Ok(Self {
+            database,
+            access_secret,
+            refresh_secret,
+            access_ttl,
+            refresh_ttl,
+            cookie_secure,
+            secrets_file,
+        })
+    }
+}
+
+/// `DATABASE_URL`, understood. Only SQLite for now; the storage layer is a trait, so another
+/// database is a new implementation, not a change to the server functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub url: String,
+    /// The database file, or `None` for an in-memory database.
+    pub sqlite_file: Option<PathBuf>,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let url = url.trim();
+        let rest = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DATABASE_URL",
+                    format!("only sqlite: URLs are supported, as in {DEFAULT_DATABASE_URL}"),
+                )
+            })?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let in_memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
+        Ok(Self {
+            url: url.to_owned(),
+            sqlite_file: (!in_memory).then(|| PathBuf::from(path)),
+        })
+    }
+
+    /// Secrets for a database that has none configured: kept beside the database file, or
+    /// fresh for each start of an in-memory database (whose data dies with the process anyway).
+    fn generated_secrets(&self) -> Result<secrets::GeneratedSecrets, ConfigError> {
+        let var = "ACCESS_TOKEN_SECRET";
+        match &self.sqlite_file {
+            Some(file) => secrets::load_or_create(&file.with_extension("secrets"))
+                .map_err(|e| ConfigError::new(var, format!("not set, and {e}"))),
+            None => {
+                let dir = std::env::temp_dir().join(format!("gatehouse-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).map_err(|e| ConfigError::new(var, e))?;
+                let generated = secrets::load_or_create(&dir.join("memory.secrets"))
+                    .map_err(|e| ConfigError::new(var, e));
+                let _ = std::fs::remove_dir_all(&dir);
+                generated
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const A: &str = "an-access-secret-that-is-long-enough-000";
+    const R: &str = "a-refresh-secret-that-is-long-enough-111";
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set_but_the_secrets() {
+        let config = config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
+        assert_eq!(config.access_ttl, Duration::from_secs(900));
+        assert_eq!(config.refresh_ttl, Duration::from_secs(7 * 86_400));
+        assert!(config.cookie_secure);
+        assert_eq!(config.database.sqlite_file, Some(PathBuf::from("gatehouse.db")));
+        assert!(config.secrets_file.is_none());
+    }
+
+    #[test]
+    fn missing_secrets_are_generated_beside_the_database_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/data.db", dir.path().display());
+        let first = config_from(&[("DATABASE_URL", &url)]).unwrap();
+        let second = config_from(&[("DATABASE_URL", &url)]).unwrap();
+        assert_eq!(first.secrets_file, Some(dir.path().join("data.secrets")));
+        assert_eq!(first.access_secret, second.access_secret);
+        assert_ne!(first.access_secret, first.refresh_secret);
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let base = [("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)];
+        let cases: [(&str, &str, &str); 6] = [
+            ("ACCESS_TOKEN_EXPIRY", "15 minutes", "ACCESS_TOKEN_EXPIRY"),
+            ("REFRESH_TOKEN_EXPIRY", "1x", "REFRESH_TOKEN_EXPIRY"),
+            ("COOKIE_SECURE", "maybe", "COOKIE_SECURE"),
+            ("ACCESS_TOKEN_SECRET", "short", "ACCESS_TOKEN_SECRET"),
+            ("REFRESH_TOKEN_SECRET", A, "REFRESH_TOKEN_SECRET"),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+        ];
+        for (name, value, expected) in cases {
+            let mut vars = base.to_vec();
+            vars.retain(|(k, _)| *k != name);
+            vars.push((name, value));
+            let err = config_from(&vars).expect_err(name);
+            assert_eq!(err.var, expected, "{name}={value}");
+            assert!(err.to_string().starts_with(expected));
+        }
+    }
+
+    #[test]
+    fn refresh_lifetime_shorter_than_access_lifetime_is_refused() {
+        let err = config_from(&[
+            ("ACCESS_TOKEN_SECRET", A),
+            ("REFRESH_TOKEN_SECRET", R),
+            ("ACCESS_TOKEN_EXPIRY", "1h"),
+            ("REFRESH_TOKEN_EXPIRY", "30m"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "REFRESH_TOKEN_EXPIRY");
+    }
+
+    #[test]
+    fn sqlite_urls_are_understood() {
+        let file = DatabaseUrl::parse("sqlite:data/app.db?mode=rwc").unwrap();
+        assert_eq!(file.sqlite_file, Some(PathBuf::from("data/app.db")));
+        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap().sqlite_file, None);
+    }
+
+    #[test]
+    fn config_debug_never_shows_secrets() {
+        let config = config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(A) && !shown.contains(R));
+    }
+}

@@ -1,0 +1,10 @@
+//! Validated input and the public user type, shared by the browser and the server so that both
+//! apply exactly the same rules.
+
+mod input;
+mod next_path;
+mod user;
+
+pub use input::{Email, FullName, LoginName, Password, Username};
+pub use next_path::NextPath;
+pub use user::User;

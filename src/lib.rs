@@ -1,0 +1,29 @@
+//! Gatehouse: register, log in, see your profile, log out, with short-lived access tokens and
+//! rotated refresh tokens in httpOnly cookies. One crate, two builds: `ssr` (the server) and
+//! `hydrate` (the WASM client).
+
+pub mod app;
+pub mod auth;
+pub mod client;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod telemetry;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

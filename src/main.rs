@@ -1,0 +1,51 @@
+//! The server: config -> state (database, migrations) -> router -> serve. Wiring only.
+
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use gatehouse::{config::Config, server, telemetry};
+    use leptos::config::get_configuration;
+    use std::process::ExitCode;
+
+    telemetry::init();
+    let fail = |message: String| {
+        eprintln!("gatehouse: {message}");
+        ExitCode::FAILURE
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => return fail(e.to_string()),
+    };
+    let leptos_options = match get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(e) => return fail(format!("LEPTOS_SITE_ADDR or other LEPTOS_* setting: {e}")),
+    };
+    let addr = leptos_options.site_addr;
+    if let Some(file) = &config.secrets_file {
+        tracing::info!(file = %file.display(), "using generated token secrets");
+    }
+    let state = match server::build_state(config, leptos_options).await {
+        Ok(state) => state,
+        Err(e) => return fail(e.to_string()),
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => return fail(format!("LEPTOS_SITE_ADDR: cannot listen on {addr}: {e}")),
+    };
+    tracing::info!("listening on http://{addr}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, server::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("server error: {e}")),
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub fn main() {
+    // The browser side starts from `hydrate()` in lib.rs.
+}

@@ -1,0 +1,41 @@
+//! `/register`: email, username, full name, password. A new account is logged in at once.
+
+use super::{login::urlencode, next_page};
+use crate::{
+    auth::Register,
+    components::{Field, FormError},
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_navigate};
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let action = ServerAction::<Register>::new();
+    let next = next_page();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            navigate(&next.get_untracked(), Default::default());
+        }
+    });
+    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let login_href = move || format!("/login?next={}", urlencode(&next.get()));
+    view! {
+        <Title text="Register · Gatehouse"/>
+        <section class="card">
+            <h1>"Create an account"</h1>
+            <ActionForm action>
+                <FormError error/>
+                <Field label="Email" name="email" kind="email" autocomplete="email" error/>
+                <Field label="Username" name="username" autocomplete="username" error/>
+                <p class="hint">"3 to 32 characters: letters, digits, and _ . -"</p>
+                <Field label="Full name" name="full_name" autocomplete="name" error/>
+                <Field label="Password" name="password" kind="password" autocomplete="new-password" error/>
+                <p class="hint">"8 to 128 characters."</p>
+                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+            </ActionForm>
+            <p>"Already have an account? " <A href=login_href>"Log in"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,131 @@
+//! [ssr] Start-up and the HTTP stack: state from config, the router, and the middleware that
+//! owns the `/api` boundary.
+
+use crate::{
+    app::{shell, App},
+    auth::{passwords::Passwords, tokens::TokenKeys},
+    config::Config,
+    error::{AppError, WHOLE_BODY},
+    state::AppState,
+    store::{sqlite::SqliteStore, StoreError},
+};
+use axum::{
+    body::{to_bytes, Body},
+    extract::Request,
+    http::{header, HeaderValue, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    Router,
+};
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::{sync::Arc, time::Instant};
+
+/// Request bodies above this are refused with 413: every real form here is far smaller.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Why the server could not start; each names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("DATABASE_URL: cannot open the database: {0}")]
+    Database(#[source] StoreError),
+    #[error("cannot prepare password hashing: {0}")]
+    Passwords(#[source] crate::auth::passwords::HashError),
+}
+
+/// Opens the database (running migrations) and builds everything requests share.
+pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppState, StartupError> {
+    let store = SqliteStore::connect(&config.database)
+        .await
+        .map_err(StartupError::Database)?;
+    let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
+    Ok(AppState {
+        leptos_options,
+        tokens: Arc::new(TokenKeys::new(&config)),
+        config: Arc::new(config),
+        store: Arc::new(store),
+        passwords: Arc::new(passwords),
+    })
+}
+
+/// Pages, server functions and static files, behind the logging and `/api` boundary layers.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    Router::new()
+        .leptos_routes(&state, routes, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(api_boundary))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// One line per request: method, path (never the query or headers, where secrets could sit),
+/// status and duration.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// The `/api` boundary: bodies are bounded before anything reads them, every error answer gets
+/// the status of its code (including errors the framework raises before a server function
+/// runs, which it would send as 500), and no answer is cached.
+async fn api_boundary(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let declared_too_large = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES);
+    let body = match declared_too_large {
+        true => None,
+        false => to_bytes(body, MAX_BODY_BYTES).await.ok(),
+    };
+    let mut response = match body {
+        Some(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        None => too_large(),
+    };
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        response = with_status_of_its_code(response).await;
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn too_large() -> Response {
+    let error = AppError::invalid_input(WHOLE_BODY, "The request body is larger than 16 KiB.");
+    (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response()
+}
+
+/// Server functions answer every error with 500; the error's code says what it really is.
+async fn with_status_of_its_code(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(AppError::opaque_internal()))
+            .into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.code.status()).unwrap_or(parts.status);
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,19 @@
+//! [ssr] What every request handler and server function shares, built once in `main`.
+
+use crate::{
+    auth::{passwords::Passwords, tokens::TokenKeys},
+    config::Config,
+    store::Store,
+};
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub tokens: Arc<TokenKeys>,
+    pub passwords: Arc<Passwords>,
+}
