@@ -5,5 +5,10 @@ use tracing_subscriber::{fmt, EnvFilter};
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // `try_init`: tests start several servers in one process, and only the first may install it.
-    let _ = fmt().with_env_filter(filter).with_target(false).try_init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(colour)
+        .try_init();
 }

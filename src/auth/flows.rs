@@ -108,38 +108,50 @@ impl Exchange {
         NextPath::or_default(next.as_deref())
     }
 
-    /// Issues an access and a refresh token for `session_id`, sets both cookies once the
-    /// caller has stored the refresh record, and returns what to store.
-    fn issue_pair(&self, user: &UserRecord, session_id: &str, now: OffsetDateTime) -> Result<Pair, AppError> {
-        let tokens = &self.state.tokens;
-        let access = tokens.issue_access(user, session_id, now)?;
-        let refresh = tokens.issue_refresh(&user.id, session_id, now)?;
+    /// A refresh token for `session_id`, and the record to store before handing it out.
+    fn issue_refresh(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(Issued, RefreshRecord), AppError> {
+        let refresh = self.state.tokens.issue_refresh(user_id, session_id, now)?;
         let record = RefreshRecord {
             token_hash: refresh_token_hash(&refresh.token),
             session_id: session_id.to_owned(),
-            user_id: user.id.clone(),
+            user_id: user_id.to_owned(),
             issued_at: now,
             expires_at: refresh.expires_at,
         };
-        Ok(Pair { access, refresh, record })
+        Ok((refresh, record))
     }
 
-    /// Hands a stored pair to the browser.
-    fn set_pair(&self, pair: Pair) -> OffsetDateTime {
+    /// Hands a pair to the browser, once its refresh record is stored. Returns when the access
+    /// token expires.
+    fn set_pair(&self, access: Issued, refresh: Issued) -> OffsetDateTime {
         let secure = self.state.config.cookie_secure;
         let tokens = &self.state.tokens;
         self.set_cookies([
-            cookies::access(pair.access.token, tokens.access_ttl(), secure),
-            cookies::refresh(pair.refresh.token, tokens.refresh_ttl(), secure),
+            cookies::access(access.token, tokens.access_ttl(), secure),
+            cookies::refresh(refresh.token, tokens.refresh_ttl(), secure),
         ]);
-        pair.access.expires_at
+        access.expires_at
     }
-}
 
-struct Pair {
-    access: Issued,
-    refresh: Issued,
-    record: RefreshRecord,
+    /// Starts a new session for `user`: its first refresh record goes in by `store`, then both
+    /// cookies are set.
+    async fn start_session<F, Fut>(&self, user: &UserRecord, now: OffsetDateTime, store: F) -> Result<(), AppError>
+    where
+        F: FnOnce(RefreshRecord) -> Fut,
+        Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
+    {
+        let session_id = new_id();
+        let access = self.state.tokens.issue_access(user, &session_id, now)?;
+        let (refresh, record) = self.issue_refresh(&user.id, &session_id, now)?;
+        store(record).await?;
+        self.set_pair(access, refresh);
+        Ok(())
+    }
 }
 
 /// Now, to the whole second: what the database keeps, so answers match later reads.
@@ -169,10 +181,15 @@ pub async fn register(
         password_hash: state.passwords.hash(password.expose()).await?,
         created_at: now,
     };
-    let pair = exchange.issue_pair(&user, &new_id(), now)?;
-    state.store.create_user(&user, &email.key(), &pair.record).await?;
+    let email_key = email.key();
+    let store = &state.store;
+    let account = &user;
+    exchange
+        .start_session(account, now, |first| async move {
+            store.create_user(account, &email_key, &first).await
+        })
+        .await?;
     tracing::info!(user_id = %user.id, "account created");
-    exchange.set_pair(pair);
     exchange.redirect_plain_form(exchange.next_from_referer().as_str());
     Ok(user.to_public())
 }
@@ -193,10 +210,10 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
     let Some(user) = found.filter(|_| matches) else {
         return Err(AppError::invalid_credentials());
     };
-    let pair = exchange.issue_pair(&user, &new_id(), now())?;
-    state.store.insert_refresh(&pair.record).await?;
+    exchange
+        .start_session(&user, now(), |first| async move { state.store.insert_refresh(&first).await })
+        .await?;
     tracing::info!(user_id = %user.id, "logged in");
-    exchange.set_pair(pair);
     exchange.redirect_plain_form(exchange.next_from_referer().as_str());
     Ok(user.to_public())
 }
@@ -217,31 +234,39 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
         .cookie(cookies::REFRESH_COOKIE)
         .ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_refresh(token)?;
-    let Some(user) = state.store.find_user(&claims.sub).await? else {
-        return Err(AppError::new(ErrorCode::TokenRevoked, "This account no longer exists."));
-    };
     let now = now();
-    let pair = exchange.issue_pair(&user, &claims.sid, now)?;
+    // The database row, not the signature, decides whether this token may still be used.
+    let (refresh, successor) = exchange.issue_refresh(&claims.sub, &claims.sid, now)?;
     let rotation = state
         .store
-        .rotate_refresh(&refresh_token_hash(token), &pair.record, now)
+        .rotate_refresh(&refresh_token_hash(token), &successor, now)
         .await?;
-    let refused = |code, message: &str| Err(AppError::new(code, message));
+    let ended = |code, message: &str| Err(AppError::new(code, message));
     match rotation {
-        Rotation::Rotated => {
-            let access_expires_at = exchange.set_pair(pair);
-            Ok(Refreshed {
-                access_expires_at: access_expires_at.format(&Rfc3339).unwrap_or_default(),
-            })
+        Rotation::Rotated => {}
+        Rotation::AlreadyUsed => {
+            return ended(
+                ErrorCode::TokenReused,
+                "This session was already refreshed elsewhere. Please log in again.",
+            )
         }
-        Rotation::AlreadyUsed => refused(
-            ErrorCode::TokenReused,
-            "This session was already refreshed elsewhere. Please log in again.",
-        ),
-        Rotation::Revoked => refused(ErrorCode::TokenRevoked, "This session has ended. Please log in again."),
-        Rotation::Expired => Err(TokenError::Expired.into()),
-        Rotation::Unknown => Err(TokenError::Invalid.into()),
+        Rotation::Revoked => {
+            return ended(ErrorCode::TokenRevoked, "This session has ended. Please log in again.")
+        }
+        Rotation::Expired => return Err(TokenError::Expired.into()),
+        Rotation::Unknown => return Err(TokenError::Invalid.into()),
     }
+    // Rows go with their account (ON DELETE CASCADE), so a rotated row means a live account.
+    let user = state
+        .store
+        .find_user(&claims.sub)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::TokenRevoked, "This account no longer exists."))?;
+    let access = state.tokens.issue_access(&user, &claims.sid, now)?;
+    let access_expires_at = exchange.set_pair(access, refresh);
+    Ok(Refreshed {
+        access_expires_at: access_expires_at.format(&Rfc3339).unwrap_or_default(),
+    })
 }
 
 pub async fn logout() -> Result<(), AppError> {

@@ -3,10 +3,9 @@
 //! Arguments default to empty, so a missing field is reported by the field's own validation
 //! (400 `invalid_input` naming it) rather than by the framework.
 
-use crate::{
-    domain::{Email, FullName, LoginName, Password, User},
-    error::AppError,
-};
+#[cfg(feature = "ssr")]
+use crate::domain::{Email, FullName, LoginName, Password, Username};
+use crate::{domain::User, error::AppError};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +34,7 @@ pub async fn register(
     #[server(default)] password: String,
 ) -> Result<User, AppError> {
     let email = Email::parse(&email)?;
-    let username = crate::domain::Username::parse(&username)?;
+    let username = Username::parse(&username)?;
     let full_name = FullName::parse(&full_name)?;
     let password = Password::parse(&password)?;
     flows::register(email, username, full_name, password).await

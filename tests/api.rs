@@ -1,0 +1,461 @@
+//! Every row of the contract's endpoint table, against the real server: success and each
+//! failure, the cookies' attributes, rotation, logout and restart persistence.
+#![cfg(feature = "ssr")]
+
+mod support;
+
+use reqwest::{header, StatusCode};
+use serde_json::Value;
+use support::*;
+
+// ---- register -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn register_returns_the_user_json_and_logs_the_new_account_in() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &[
+                ("email", "Ada@Example.org"),
+                ("username", "ada"),
+                ("full_name", " Ada Lovelace "),
+                ("password", PASSWORD),
+            ],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut jar = Jar::default();
+    jar.absorb(&response);
+    let body: Value = response.json().await.unwrap();
+    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 5, "{body}");
+    for key in ["id", "email", "username", "full_name", "created_at"] {
+        assert!(body.get(key).is_some(), "user JSON lacks {key}");
+    }
+    assert_eq!(body["email"], "Ada@Example.org");
+    assert_eq!(body["full_name"], "Ada Lovelace");
+    assert!(time::OffsetDateTime::parse(
+        body["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339
+    )
+    .is_ok());
+    // Logged in: both cookies set, and /me answers with the same user.
+    let me: Value = app.get("/api/auth/me", &jar).await.json().await.unwrap();
+    assert_eq!(me, body);
+    // Tokens live in cookies only, never in a JSON body.
+    for token in [jar.get("access_token").unwrap(), jar.get("refresh_token").unwrap()] {
+        assert!(!body.to_string().contains(token));
+    }
+}
+
+#[tokio::test]
+async fn register_sets_both_cookies_with_the_contract_attributes() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &[("email", "c@example.org"), ("username", "cookie"), ("full_name", "C"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
+        .await;
+    let access = set_cookie_line(&response, "access_token");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=900"] {
+        assert!(access.split("; ").any(|a| a == attribute), "{access} lacks {attribute}");
+    }
+    let refresh = set_cookie_line(&response, "refresh_token");
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth", "Max-Age=604800"] {
+        assert!(refresh.split("; ").any(|a| a == attribute), "{refresh} lacks {attribute}");
+    }
+}
+
+#[tokio::test]
+async fn cookies_leave_out_secure_only_when_cookie_secure_is_false() {
+    let app = spawn_app_with(&[("COOKIE_SECURE", "false")]).await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &[("email", "s@example.org"), ("username", "insecure"), ("full_name", "S"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
+        .await;
+    for line in set_cookies(&response) {
+        assert!(!line.contains("Secure"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn register_rejects_each_invalid_field_with_400_naming_it() {
+    let app = spawn_app().await;
+    let valid = [("email", "v@example.org"), ("username", "valid"), ("full_name", "V"), ("password", PASSWORD)];
+    let cases = [
+        ("email", "not-an-email"),
+        ("email", ""),
+        ("username", "no"),
+        ("username", "bad name!"),
+        ("full_name", "   "),
+        ("password", "short"),
+    ];
+    for (field, value) in cases {
+        let form: Vec<(&str, &str)> = valid
+            .iter()
+            .map(|&(k, v)| if k == field { (k, value) } else { (k, v) })
+            .collect();
+        let response = app.post("/api/auth/register", &form, &Jar::default()).await;
+        assert!(set_cookies(&response).is_empty(), "no cookies on failure");
+        let body = assert_error(response, 400, "invalid_input").await;
+        assert_eq!(body["field"], field, "{field}={value:?}");
+    }
+}
+
+#[tokio::test]
+async fn register_with_a_missing_field_is_400_invalid_input_not_500() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/auth/register",
+            &[("email", "m@example.org"), ("username", "missing"), ("full_name", "M")],
+            &Jar::default(),
+        )
+        .await;
+    let body = assert_error(response, 400, "invalid_input").await;
+    assert_eq!(body["field"], "password");
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_400_invalid_input_not_500() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("login[=%%&password=%ZZ[[")
+        .send()
+        .await
+        .unwrap();
+    assert_error(response, 400, "invalid_input").await;
+}
+
+#[tokio::test]
+async fn a_body_over_16_kib_is_413() {
+    let app = spawn_app().await;
+    let huge = "x".repeat(17 * 1024);
+    let response = app
+        .post("/api/auth/login", &[("login", huge.as_str()), ("password", "p")], &Jar::default())
+        .await;
+    let body = assert_error(response, 413, "invalid_input").await;
+    assert_eq!(body["field"], "body");
+}
+
+#[tokio::test]
+async fn register_with_a_taken_email_or_username_is_409_whatever_the_case() {
+    let app = spawn_app().await;
+    app.register("taken").await;
+    let email_again = app
+        .post(
+            "/api/auth/register",
+            &[("email", "TAKEN@example.org"), ("username", "other"), ("full_name", "T"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(assert_error(email_again, 409, "conflict").await["field"], "email");
+    let name_again = app
+        .post(
+            "/api/auth/register",
+            &[("email", "new@example.org"), ("username", "Taken"), ("full_name", "T"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(assert_error(name_again, 409, "conflict").await["field"], "username");
+}
+
+#[tokio::test]
+async fn concurrent_registrations_with_one_email_give_one_200_and_409s_never_500() {
+    let app = spawn_app().await;
+    let attempts = (0..8).map(|i| {
+        let username = format!("racer{i}");
+        let app = &app;
+        async move {
+            app.post(
+                "/api/auth/register",
+                &[("email", "race@example.org"), ("username", &username), ("full_name", "R"), ("password", PASSWORD)],
+                &Jar::default(),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    });
+    let mut statuses = futures::future::join_all(attempts).await;
+    statuses.sort();
+    assert_eq!(statuses, [200, 409, 409, 409, 409, 409, 409, 409]);
+}
+
+// ---- login ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_accepts_the_email_or_the_username_in_any_case() {
+    let app = spawn_app().await;
+    app.register("grace").await;
+    for login in ["grace@example.org", "GRACE@EXAMPLE.ORG", "grace", "Grace"] {
+        let response = app
+            .post("/api/auth/login", &[("login", login), ("password", PASSWORD)], &Jar::default())
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "login as {login}");
+        let mut jar = Jar::default();
+        jar.absorb(&response);
+        assert!(jar.get("access_token").is_some() && jar.get("refresh_token").is_some());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["username"], "grace");
+        assert!(body.get("password_hash").is_none());
+    }
+}
+
+#[tokio::test]
+async fn login_answers_an_unknown_account_and_a_wrong_password_identically() {
+    let app = spawn_app().await;
+    app.register("known").await;
+    let wrong = app
+        .post("/api/auth/login", &[("login", "known"), ("password", "wrong password")], &Jar::default())
+        .await;
+    assert!(set_cookies(&wrong).is_empty());
+    let wrong = assert_error(wrong, 401, "invalid_credentials").await;
+    let unknown = app
+        .post("/api/auth/login", &[("login", "nobody"), ("password", "wrong password")], &Jar::default())
+        .await;
+    let unknown = assert_error(unknown, 401, "invalid_credentials").await;
+    assert_eq!(wrong, unknown);
+}
+
+#[tokio::test]
+async fn login_without_a_login_or_password_is_400_naming_the_field() {
+    let app = spawn_app().await;
+    let no_login = app.post("/api/auth/login", &[("password", PASSWORD)], &Jar::default()).await;
+    assert_eq!(assert_error(no_login, 400, "invalid_input").await["field"], "login");
+    let no_password = app.post("/api/auth/login", &[("login", "someone")], &Jar::default()).await;
+    assert_eq!(assert_error(no_password, 400, "invalid_input").await["field"], "password");
+}
+
+#[tokio::test]
+async fn a_plain_form_login_without_javascript_redirects_to_the_next_page() {
+    let app = spawn_app().await;
+    app.register("nojs").await;
+    let response = app
+        .http
+        .post(app.url("/api/auth/login"))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::REFERER, app.url("/login?next=%2Fprofile%3Ftab%3D1"))
+        .form(&[("login", "nojs"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.headers()[header::LOCATION], "/profile?tab=1");
+    assert_eq!(set_cookies(&response).len(), 2);
+}
+
+// ---- refresh --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refresh_rotates_the_pair_and_the_old_refresh_token_dies() {
+    let app = spawn_app().await;
+    let first = app.register("rotor").await;
+    let response = app.post("/api/auth/refresh", &[], &first).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut second = first.clone();
+    second.absorb(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    assert!(time::OffsetDateTime::parse(
+        body["access_expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339
+    )
+    .is_ok());
+    assert_ne!(first.get("refresh_token"), second.get("refresh_token"));
+    assert_ne!(first.get("access_token"), second.get("access_token"));
+    // The new pair works...
+    assert_eq!(app.get("/api/auth/me", &second).await.status(), StatusCode::OK);
+    // ...the old refresh token is spent...
+    let replayed = app.post("/api/auth/refresh", &[], &first).await;
+    assert_error(replayed, 401, "token_reused").await;
+    // ...and the new one rotates in turn.
+    assert_eq!(app.post("/api/auth/refresh", &[], &second).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refresh_without_a_cookie_is_401_unauthenticated() {
+    let app = spawn_app().await;
+    let response = app.post("/api/auth/refresh", &[], &Jar::default()).await;
+    assert_error(response, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn refresh_with_a_forged_or_unknown_token_is_401_token_invalid() {
+    let app = spawn_app().await;
+    let mut jar = app.register("forger").await;
+    let real = jar.get("refresh_token").unwrap().to_owned();
+    jar.0.insert("refresh_token".into(), format!("{real}x"));
+    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_invalid").await;
+    // An access token is not a refresh token.
+    let access = jar.get("access_token").unwrap().to_owned();
+    jar.0.insert("refresh_token".into(), access);
+    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_invalid").await;
+}
+
+#[tokio::test]
+async fn a_validly_signed_refresh_token_without_a_database_row_is_401_token_invalid() {
+    let secrets = [
+        ("ACCESS_TOKEN_SECRET", "integration-access-secret-0123456789abcdef"),
+        ("REFRESH_TOKEN_SECRET", "integration-refresh-secret-0123456789abcdef"),
+    ];
+    let app = spawn_app_with(&secrets).await;
+    let mut jar = app.register("ghost").await;
+    let config = gatehouse::config::Config::from_lookup(|name| {
+        secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let keys = gatehouse::auth::tokens::TokenKeys::new(&config);
+    let unknown = keys
+        .issue_refresh("some-user", "some-session", time::OffsetDateTime::now_utc())
+        .unwrap();
+    jar.0.insert("refresh_token".into(), unknown.token);
+    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_invalid").await;
+}
+
+#[tokio::test]
+async fn refresh_with_an_expired_token_is_401_token_expired() {
+    let app = spawn_app_with(&[("ACCESS_TOKEN_EXPIRY", "1s"), ("REFRESH_TOKEN_EXPIRY", "1s")]).await;
+    let jar = app.register("lapsed").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_expired").await;
+}
+
+#[tokio::test]
+async fn a_failed_refresh_clears_both_cookies() {
+    let app = spawn_app().await;
+    let mut jar = app.register("cleared").await;
+    jar.0.insert("refresh_token".into(), "garbage".into());
+    let response = app.post("/api/auth/refresh", &[], &jar).await;
+    let lines = set_cookies(&response);
+    assert_eq!(lines.len(), 2);
+    assert!(lines.iter().all(|l| l.contains("Max-Age=0")), "{lines:?}");
+}
+
+// ---- logout ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn logout_clears_both_cookies_and_revokes_the_session_refresh_token() {
+    let app = spawn_app().await;
+    let jar = app.register("leaver").await;
+    let response = app.post("/api/auth/logout", &[], &jar).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let access = set_cookie_line(&response, "access_token");
+    let refresh = set_cookie_line(&response, "refresh_token");
+    assert!(access.contains("Max-Age=0") && access.contains("Path=/"), "{access}");
+    assert!(refresh.contains("Max-Age=0") && refresh.contains("Path=/api/auth"), "{refresh}");
+    let replay = app.post("/api/auth/refresh", &[], &jar).await;
+    assert_error(replay, 401, "token_revoked").await;
+}
+
+#[tokio::test]
+async fn logout_ends_only_its_own_session() {
+    let app = spawn_app().await;
+    let first = app.register("twice").await;
+    let login = app
+        .post("/api/auth/login", &[("login", "twice"), ("password", PASSWORD)], &Jar::default())
+        .await;
+    let mut second = Jar::default();
+    second.absorb(&login);
+    app.post("/api/auth/logout", &[], &first).await;
+    assert_eq!(app.post("/api/auth/refresh", &[], &second).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn logout_when_not_logged_in_is_200() {
+    let app = spawn_app().await;
+    let response = app.post("/api/auth/logout", &[], &Jar::default()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+// ---- me -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn me_returns_the_user_of_the_access_cookie_and_is_never_cached() {
+    let app = spawn_app().await;
+    let jar = app.register("viewer").await;
+    let response = app.get("/api/auth/me", &jar).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["username"], "viewer");
+    assert_eq!(body["email"], "viewer@example.org");
+}
+
+#[tokio::test]
+async fn me_without_a_cookie_is_401_unauthenticated() {
+    let app = spawn_app().await;
+    assert_error(app.get("/api/auth/me", &Jar::default()).await, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn me_with_a_tampered_token_or_a_refresh_token_is_401_token_invalid() {
+    let app = spawn_app().await;
+    let mut jar = app.register("tamper").await;
+    let access = jar.get("access_token").unwrap().to_owned();
+    let refresh = jar.get("refresh_token").unwrap().to_owned();
+    jar.0.insert("access_token".into(), format!("{access}A"));
+    assert_error(app.get("/api/auth/me", &jar).await, 401, "token_invalid").await;
+    jar.0.insert("access_token".into(), refresh);
+    assert_error(app.get("/api/auth/me", &jar).await, 401, "token_invalid").await;
+}
+
+#[tokio::test]
+async fn me_with_an_expired_access_token_is_401_token_expired_and_refresh_cures_it() {
+    let app = spawn_app_with(&[("ACCESS_TOKEN_EXPIRY", "1s")]).await;
+    let mut jar = app.register("expiring").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_error(app.get("/api/auth/me", &jar).await, 401, "token_expired").await;
+    let refreshed = app.post("/api/auth/refresh", &[], &jar).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    jar.absorb(&refreshed);
+    assert_eq!(app.get("/api/auth/me", &jar).await.status(), StatusCode::OK);
+}
+
+// ---- persistence ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn accounts_and_tokens_survive_a_restart_with_generated_secrets() {
+    let app = spawn_app().await;
+    let jar = app.register("stayer").await;
+    let app = app.restart(&[]).await;
+    assert!(app.dir.path().join("gatehouse.secrets").exists());
+    assert_eq!(app.get("/api/auth/me", &jar).await.status(), StatusCode::OK, "access token still valid");
+    assert_eq!(app.post("/api/auth/refresh", &[], &jar).await.status(), StatusCode::OK);
+    let login = app
+        .post("/api/auth/login", &[("login", "stayer"), ("password", PASSWORD)], &Jar::default())
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+}
+
+// ---- pages ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_profile_page_renders_the_user_on_the_server() {
+    let app = spawn_app().await;
+    let jar = app.register("rendered").await;
+    let html = app.get("/profile", &jar).await.text().await.unwrap();
+    assert!(html.contains("rendered@example.org"), "profile page lacks the email");
+    assert!(html.contains("Log out"));
+}
+
+#[tokio::test]
+async fn every_page_renders_and_unknown_paths_are_404() {
+    let app = spawn_app().await;
+    for (path, marker) in [("/", "Gatehouse"), ("/login", "name=\"login\""), ("/register", "name=\"full_name\"")] {
+        let response = app.get(path, &Jar::default()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.text().await.unwrap().contains(marker), "{path} lacks {marker}");
+    }
+    assert_eq!(app.get("/no-such-page", &Jar::default()).await.status(), StatusCode::NOT_FOUND);
+}
