@@ -1,0 +1,49 @@
+import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+// The server under test: the binary `cargo leptos build` made, on its own port, with a fresh
+// database and a 3-second access token so that expiry and refresh happen within a test.
+const port = Number(process.env.E2E_PORT ?? 3100);
+export const ACCESS_TOKEN_SECONDS = 3;
+const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: true,
+  workers: 2,
+  forbidOnly: !!process.env.CI,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      // Debian's Chromium: Playwright's own browser download cannot work on these machines.
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [
+        '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+    },
+  },
+  webServer: {
+    command: './target/debug/gatehouse',
+    cwd: '..',
+    url: `http://127.0.0.1:${port}/`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      LEPTOS_OUTPUT_NAME: 'gatehouse',
+      DATABASE_URL: `sqlite://${join(dataDir, 'e2e.db')}`,
+      ACCESS_TOKEN_EXPIRY: `${ACCESS_TOKEN_SECONDS}s`,
+      RUST_LOG: 'warn',
+    },
+  },
+});

@@ -1,0 +1,114 @@
+import { expect, test } from '@playwright/test';
+import { ACCESS_TOKEN_SECONDS } from '../playwright.config';
+import {
+  expectProfileOf, fillLogin, fillRegister, PASSWORD, recordAuthCalls, uniqueName, waitForHydration,
+} from './helpers';
+
+const waitForAccessTokenToExpire = (page: import('@playwright/test').Page) =>
+  page.waitForTimeout(ACCESS_TOKEN_SECONDS * 1000 + 1500);
+
+test('a person registers, lands on the profile, logs out, and logs in with email or username', async ({ page }) => {
+  const name = uniqueName('reg');
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  await fillLogin(page, `${name}@example.org`);
+  await expectProfileOf(page, name);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+
+  await fillLogin(page, name.toUpperCase());
+  await expectProfileOf(page, name);
+});
+
+test('a wrong password shows the one generic message and stays on the login page', async ({ page }) => {
+  await page.goto('/login');
+  await waitForHydration(page);
+  await fillLogin(page, 'nobody-at-all', 'not the password');
+  await expect(page.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test('the register form shows a field error next to the field', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  await page.getByLabel('Email').fill('bad@example.org');
+  await page.getByLabel('Username').fill('no spaces allowed');
+  await page.getByLabel('Full name').fill('Someone');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.locator('#field-username-error')).toContainText('only letters');
+  await expect(page.getByLabel('Username')).toHaveAttribute('aria-invalid', 'true');
+});
+
+test('after the access token expires, a client-side visit to the profile refreshes once, retries and shows it', async ({ page }) => {
+  const name = uniqueName('nav');
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  await page.getByRole('link', { name: 'Gatehouse' }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  await waitForAccessTokenToExpire(page);
+  const calls = recordAuthCalls(page);
+  await page.getByRole('link', { name: 'Profile' }).click();
+  await expectProfileOf(page, name);
+  expect(calls).toEqual([
+    'GET /api/auth/me 401',
+    'POST /api/auth/refresh 200',
+    'GET /api/auth/me 200',
+  ]);
+});
+
+test('after the access token expires, a full page load of the profile still ends on the profile', async ({ page }) => {
+  const name = uniqueName('load');
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+
+  await waitForAccessTokenToExpire(page);
+  const calls = recordAuthCalls(page);
+  await page.goto('/profile');
+  await expectProfileOf(page, name);
+  expect(calls).toEqual(['GET /api/auth/me 401', 'POST /api/auth/refresh 200', 'GET /api/auth/me 200']);
+});
+
+test('when the refresh token is gone, the person lands on login and comes back to the profile after it', async ({ page, context }) => {
+  const name = uniqueName('gone');
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+
+  await context.clearCookies();
+  await page.goto('/profile');
+  await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);
+  await waitForHydration(page);
+  await fillLogin(page, name);
+  await expectProfileOf(page, name);
+});
+
+test('a rotated-away session is refused and sends the person to log in', async ({ page, context }) => {
+  const name = uniqueName('dead');
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  const stale = (await context.cookies()).find((c) => c.name === 'refresh_token')!;
+
+  // Rotate once on the page's behalf, then put the spent token back, as a thief replaying it would.
+  const rotated = await page.request.post('/api/auth/refresh');
+  expect(rotated.status()).toBe(200);
+  await context.addCookies([stale]);
+  await context.clearCookies({ name: 'access_token' });
+
+  await page.goto('/profile');
+  await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);
+});

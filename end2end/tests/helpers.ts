@@ -1,0 +1,47 @@
+import { expect, Page, Response } from '@playwright/test';
+
+export const PASSWORD = 'correct horse battery';
+
+/** A username no other test (or earlier run on the same database) has used. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`.slice(0, 32);
+}
+
+/** Fills and submits the register form; the page must already be on /register. */
+export async function fillRegister(page: Page, name: string) {
+  await page.getByLabel('Email').fill(`${name}@example.org`);
+  await page.getByLabel('Username').fill(name);
+  await page.getByLabel('Full name').fill('Playwright Person');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+}
+
+export async function fillLogin(page: Page, login: string, password = PASSWORD) {
+  await page.getByLabel('Email or username').fill(login);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}
+
+export async function expectProfileOf(page: Page, name: string) {
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByTestId('username')).toHaveText(name);
+  await expect(page.getByTestId('email')).toHaveText(`${name}@example.org`);
+  await expect(page.getByTestId('full-name')).toHaveText('Playwright Person');
+}
+
+/** Waits until the app in the page is interactive (the WASM client has hydrated). */
+export async function waitForHydration(page: Page) {
+  await page.locator('html[data-hydrated]').waitFor({ state: 'attached' });
+}
+
+/** Records the auth API calls the page makes, as "METHOD path status". */
+export function recordAuthCalls(page: Page): string[] {
+  const calls: string[] = [];
+  page.on('response', (response: Response) => {
+    const url = new URL(response.url());
+    if (url.pathname.startsWith('/api/auth/')) {
+      calls.push(`${response.request().method()} ${url.pathname} ${response.status()}`);
+    }
+  });
+  return calls;
+}
