@@ -101,7 +101,10 @@ impl AppError {
     /// A 500 that says nothing about its cause. Server code logs the cause first: see
     /// `AppError::internal` in the `ssr` build.
     pub fn opaque_internal() -> Self {
-        Self::new(ErrorCode::Internal, "Something went wrong on our side. Please try again.")
+        Self::new(
+            ErrorCode::Internal,
+            "Something went wrong on our side. Please try again.",
+        )
     }
 }
 

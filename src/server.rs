@@ -34,7 +34,10 @@ pub enum StartupError {
 }
 
 /// Opens the database (running migrations) and builds everything requests share.
-pub async fn build_state(config: Config, leptos_options: LeptosOptions) -> Result<AppState, StartupError> {
+pub async fn build_state(
+    config: Config,
+    leptos_options: LeptosOptions,
+) -> Result<AppState, StartupError> {
     let store = SqliteStore::connect(&config.database)
         .await
         .map_err(StartupError::Database)?;
@@ -97,7 +100,10 @@ async fn api_boundary(request: Request, next: Next) -> Response {
         false => to_bytes(body, MAX_BODY_BYTES).await.ok(),
     };
     let mut response = match body {
-        Some(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Some(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         None => too_large(),
     };
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
@@ -118,14 +124,18 @@ fn too_large() -> Response {
 async fn with_status_of_its_code(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(AppError::opaque_internal()))
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(AppError::opaque_internal()),
+        )
             .into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.code.status()).unwrap_or(parts.status);
-        parts
-            .headers
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     Response::from_parts(parts, Body::from(bytes))
 }

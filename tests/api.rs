@@ -29,7 +29,12 @@ async fn register_returns_the_user_json_and_logs_the_new_account_in() {
     let mut jar = Jar::default();
     jar.absorb(&response);
     let body: Value = response.json().await.unwrap();
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys.len(), 5, "{body}");
     for key in ["id", "email", "username", "full_name", "created_at"] {
         assert!(body.get(key).is_some(), "user JSON lacks {key}");
@@ -45,7 +50,10 @@ async fn register_returns_the_user_json_and_logs_the_new_account_in() {
     let me: Value = app.get("/api/auth/me", &jar).await.json().await.unwrap();
     assert_eq!(me, body);
     // Tokens live in cookies only, never in a JSON body.
-    for token in [jar.get("access_token").unwrap(), jar.get("refresh_token").unwrap()] {
+    for token in [
+        jar.get("access_token").unwrap(),
+        jar.get("refresh_token").unwrap(),
+    ] {
         assert!(!body.to_string().contains(token));
     }
 }
@@ -56,17 +64,40 @@ async fn register_sets_both_cookies_with_the_contract_attributes() {
     let response = app
         .post(
             "/api/auth/register",
-            &[("email", "c@example.org"), ("username", "cookie"), ("full_name", "C"), ("password", PASSWORD)],
+            &[
+                ("email", "c@example.org"),
+                ("username", "cookie"),
+                ("full_name", "C"),
+                ("password", PASSWORD),
+            ],
             &Jar::default(),
         )
         .await;
     let access = set_cookie_line(&response, "access_token");
-    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=900"] {
-        assert!(access.split("; ").any(|a| a == attribute), "{access} lacks {attribute}");
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/",
+        "Max-Age=900",
+    ] {
+        assert!(
+            access.split("; ").any(|a| a == attribute),
+            "{access} lacks {attribute}"
+        );
     }
     let refresh = set_cookie_line(&response, "refresh_token");
-    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth", "Max-Age=604800"] {
-        assert!(refresh.split("; ").any(|a| a == attribute), "{refresh} lacks {attribute}");
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/api/auth",
+        "Max-Age=604800",
+    ] {
+        assert!(
+            refresh.split("; ").any(|a| a == attribute),
+            "{refresh} lacks {attribute}"
+        );
     }
 }
 
@@ -76,7 +107,12 @@ async fn cookies_leave_out_secure_only_when_cookie_secure_is_false() {
     let response = app
         .post(
             "/api/auth/register",
-            &[("email", "s@example.org"), ("username", "insecure"), ("full_name", "S"), ("password", PASSWORD)],
+            &[
+                ("email", "s@example.org"),
+                ("username", "insecure"),
+                ("full_name", "S"),
+                ("password", PASSWORD),
+            ],
             &Jar::default(),
         )
         .await;
@@ -88,7 +124,12 @@ async fn cookies_leave_out_secure_only_when_cookie_secure_is_false() {
 #[tokio::test]
 async fn register_rejects_each_invalid_field_with_400_naming_it() {
     let app = spawn_app().await;
-    let valid = [("email", "v@example.org"), ("username", "valid"), ("full_name", "V"), ("password", PASSWORD)];
+    let valid = [
+        ("email", "v@example.org"),
+        ("username", "valid"),
+        ("full_name", "V"),
+        ("password", PASSWORD),
+    ];
     let cases = [
         ("email", "not-an-email"),
         ("email", ""),
@@ -115,7 +156,11 @@ async fn register_with_a_missing_field_is_400_invalid_input_not_500() {
     let response = app
         .post(
             "/api/auth/register",
-            &[("email", "m@example.org"), ("username", "missing"), ("full_name", "M")],
+            &[
+                ("email", "m@example.org"),
+                ("username", "missing"),
+                ("full_name", "M"),
+            ],
             &Jar::default(),
         )
         .await;
@@ -142,7 +187,11 @@ async fn a_body_over_16_kib_is_413() {
     let app = spawn_app().await;
     let huge = "x".repeat(17 * 1024);
     let response = app
-        .post("/api/auth/login", &[("login", huge.as_str()), ("password", "p")], &Jar::default())
+        .post(
+            "/api/auth/login",
+            &[("login", huge.as_str()), ("password", "p")],
+            &Jar::default(),
+        )
         .await;
     let body = assert_error(response, 413, "invalid_input").await;
     assert_eq!(body["field"], "body");
@@ -155,19 +204,35 @@ async fn register_with_a_taken_email_or_username_is_409_whatever_the_case() {
     let email_again = app
         .post(
             "/api/auth/register",
-            &[("email", "TAKEN@example.org"), ("username", "other"), ("full_name", "T"), ("password", PASSWORD)],
+            &[
+                ("email", "TAKEN@example.org"),
+                ("username", "other"),
+                ("full_name", "T"),
+                ("password", PASSWORD),
+            ],
             &Jar::default(),
         )
         .await;
-    assert_eq!(assert_error(email_again, 409, "conflict").await["field"], "email");
+    assert_eq!(
+        assert_error(email_again, 409, "conflict").await["field"],
+        "email"
+    );
     let name_again = app
         .post(
             "/api/auth/register",
-            &[("email", "new@example.org"), ("username", "Taken"), ("full_name", "T"), ("password", PASSWORD)],
+            &[
+                ("email", "new@example.org"),
+                ("username", "Taken"),
+                ("full_name", "T"),
+                ("password", PASSWORD),
+            ],
             &Jar::default(),
         )
         .await;
-    assert_eq!(assert_error(name_again, 409, "conflict").await["field"], "username");
+    assert_eq!(
+        assert_error(name_again, 409, "conflict").await["field"],
+        "username"
+    );
 }
 
 #[tokio::test]
@@ -179,7 +244,12 @@ async fn concurrent_registrations_with_one_email_give_one_200_and_409s_never_500
         async move {
             app.post(
                 "/api/auth/register",
-                &[("email", "race@example.org"), ("username", &username), ("full_name", "R"), ("password", PASSWORD)],
+                &[
+                    ("email", "race@example.org"),
+                    ("username", &username),
+                    ("full_name", "R"),
+                    ("password", PASSWORD),
+                ],
                 &Jar::default(),
             )
             .await
@@ -200,7 +270,11 @@ async fn login_accepts_the_email_or_the_username_in_any_case() {
     app.register("grace").await;
     for login in ["grace@example.org", "GRACE@EXAMPLE.ORG", "grace", "Grace"] {
         let response = app
-            .post("/api/auth/login", &[("login", login), ("password", PASSWORD)], &Jar::default())
+            .post(
+                "/api/auth/login",
+                &[("login", login), ("password", PASSWORD)],
+                &Jar::default(),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::OK, "login as {login}");
         let mut jar = Jar::default();
@@ -217,12 +291,20 @@ async fn login_answers_an_unknown_account_and_a_wrong_password_identically() {
     let app = spawn_app().await;
     app.register("known").await;
     let wrong = app
-        .post("/api/auth/login", &[("login", "known"), ("password", "wrong password")], &Jar::default())
+        .post(
+            "/api/auth/login",
+            &[("login", "known"), ("password", "wrong password")],
+            &Jar::default(),
+        )
         .await;
     assert!(set_cookies(&wrong).is_empty());
     let wrong = assert_error(wrong, 401, "invalid_credentials").await;
     let unknown = app
-        .post("/api/auth/login", &[("login", "nobody"), ("password", "wrong password")], &Jar::default())
+        .post(
+            "/api/auth/login",
+            &[("login", "nobody"), ("password", "wrong password")],
+            &Jar::default(),
+        )
         .await;
     let unknown = assert_error(unknown, 401, "invalid_credentials").await;
     assert_eq!(wrong, unknown);
@@ -231,10 +313,24 @@ async fn login_answers_an_unknown_account_and_a_wrong_password_identically() {
 #[tokio::test]
 async fn login_without_a_login_or_password_is_400_naming_the_field() {
     let app = spawn_app().await;
-    let no_login = app.post("/api/auth/login", &[("password", PASSWORD)], &Jar::default()).await;
-    assert_eq!(assert_error(no_login, 400, "invalid_input").await["field"], "login");
-    let no_password = app.post("/api/auth/login", &[("login", "someone")], &Jar::default()).await;
-    assert_eq!(assert_error(no_password, 400, "invalid_input").await["field"], "password");
+    let no_login = app
+        .post(
+            "/api/auth/login",
+            &[("password", PASSWORD)],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(
+        assert_error(no_login, 400, "invalid_input").await["field"],
+        "login"
+    );
+    let no_password = app
+        .post("/api/auth/login", &[("login", "someone")], &Jar::default())
+        .await;
+    assert_eq!(
+        assert_error(no_password, 400, "invalid_input").await["field"],
+        "password"
+    );
 }
 
 #[tokio::test]
@@ -275,12 +371,18 @@ async fn refresh_rotates_the_pair_and_the_old_refresh_token_dies() {
     assert_ne!(first.get("refresh_token"), second.get("refresh_token"));
     assert_ne!(first.get("access_token"), second.get("access_token"));
     // The new pair works...
-    assert_eq!(app.get("/api/auth/me", &second).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/auth/me", &second).await.status(),
+        StatusCode::OK
+    );
     // ...the old refresh token is spent...
     let replayed = app.post("/api/auth/refresh", &[], &first).await;
     assert_error(replayed, 401, "token_reused").await;
     // ...and the new one rotates in turn.
-    assert_eq!(app.post("/api/auth/refresh", &[], &second).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.post("/api/auth/refresh", &[], &second).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -296,23 +398,42 @@ async fn refresh_with_a_forged_or_unknown_token_is_401_token_invalid() {
     let mut jar = app.register("forger").await;
     let real = jar.get("refresh_token").unwrap().to_owned();
     jar.0.insert("refresh_token".into(), format!("{real}x"));
-    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_invalid").await;
+    assert_error(
+        app.post("/api/auth/refresh", &[], &jar).await,
+        401,
+        "token_invalid",
+    )
+    .await;
     // An access token is not a refresh token.
     let access = jar.get("access_token").unwrap().to_owned();
     jar.0.insert("refresh_token".into(), access);
-    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_invalid").await;
+    assert_error(
+        app.post("/api/auth/refresh", &[], &jar).await,
+        401,
+        "token_invalid",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_validly_signed_refresh_token_without_a_database_row_is_401_token_invalid() {
     let secrets = [
-        ("ACCESS_TOKEN_SECRET", "integration-access-secret-0123456789abcdef"),
-        ("REFRESH_TOKEN_SECRET", "integration-refresh-secret-0123456789abcdef"),
+        (
+            "ACCESS_TOKEN_SECRET",
+            "integration-access-secret-0123456789abcdef",
+        ),
+        (
+            "REFRESH_TOKEN_SECRET",
+            "integration-refresh-secret-0123456789abcdef",
+        ),
     ];
     let app = spawn_app_with(&secrets).await;
     let mut jar = app.register("ghost").await;
     let config = gatehouse::config::Config::from_lookup(|name| {
-        secrets.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+        secrets
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
     })
     .unwrap();
     let keys = gatehouse::auth::tokens::TokenKeys::new(&config);
@@ -320,15 +441,29 @@ async fn a_validly_signed_refresh_token_without_a_database_row_is_401_token_inva
         .issue_refresh("some-user", "some-session", time::OffsetDateTime::now_utc())
         .unwrap();
     jar.0.insert("refresh_token".into(), unknown.token);
-    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_invalid").await;
+    assert_error(
+        app.post("/api/auth/refresh", &[], &jar).await,
+        401,
+        "token_invalid",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn refresh_with_an_expired_token_is_401_token_expired() {
-    let app = spawn_app_with(&[("ACCESS_TOKEN_EXPIRY", "1s"), ("REFRESH_TOKEN_EXPIRY", "1s")]).await;
+    let app = spawn_app_with(&[
+        ("ACCESS_TOKEN_EXPIRY", "1s"),
+        ("REFRESH_TOKEN_EXPIRY", "1s"),
+    ])
+    .await;
     let jar = app.register("lapsed").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    assert_error(app.post("/api/auth/refresh", &[], &jar).await, 401, "token_expired").await;
+    assert_error(
+        app.post("/api/auth/refresh", &[], &jar).await,
+        401,
+        "token_expired",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -352,8 +487,14 @@ async fn logout_clears_both_cookies_and_revokes_the_session_refresh_token() {
     assert_eq!(response.status(), StatusCode::OK);
     let access = set_cookie_line(&response, "access_token");
     let refresh = set_cookie_line(&response, "refresh_token");
-    assert!(access.contains("Max-Age=0") && access.contains("Path=/"), "{access}");
-    assert!(refresh.contains("Max-Age=0") && refresh.contains("Path=/api/auth"), "{refresh}");
+    assert!(
+        access.contains("Max-Age=0") && access.contains("Path=/"),
+        "{access}"
+    );
+    assert!(
+        refresh.contains("Max-Age=0") && refresh.contains("Path=/api/auth"),
+        "{refresh}"
+    );
     let replay = app.post("/api/auth/refresh", &[], &jar).await;
     assert_error(replay, 401, "token_revoked").await;
 }
@@ -363,12 +504,19 @@ async fn logout_ends_only_its_own_session() {
     let app = spawn_app().await;
     let first = app.register("twice").await;
     let login = app
-        .post("/api/auth/login", &[("login", "twice"), ("password", PASSWORD)], &Jar::default())
+        .post(
+            "/api/auth/login",
+            &[("login", "twice"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
         .await;
     let mut second = Jar::default();
     second.absorb(&login);
     app.post("/api/auth/logout", &[], &first).await;
-    assert_eq!(app.post("/api/auth/refresh", &[], &second).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.post("/api/auth/refresh", &[], &second).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -395,7 +543,12 @@ async fn me_returns_the_user_of_the_access_cookie_and_is_never_cached() {
 #[tokio::test]
 async fn me_without_a_cookie_is_401_unauthenticated() {
     let app = spawn_app().await;
-    assert_error(app.get("/api/auth/me", &Jar::default()).await, 401, "unauthenticated").await;
+    assert_error(
+        app.get("/api/auth/me", &Jar::default()).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -430,10 +583,21 @@ async fn accounts_and_tokens_survive_a_restart_with_generated_secrets() {
     let jar = app.register("stayer").await;
     let app = app.restart(&[]).await;
     assert!(app.dir.path().join("gatehouse.secrets").exists());
-    assert_eq!(app.get("/api/auth/me", &jar).await.status(), StatusCode::OK, "access token still valid");
-    assert_eq!(app.post("/api/auth/refresh", &[], &jar).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/auth/me", &jar).await.status(),
+        StatusCode::OK,
+        "access token still valid"
+    );
+    assert_eq!(
+        app.post("/api/auth/refresh", &[], &jar).await.status(),
+        StatusCode::OK
+    );
     let login = app
-        .post("/api/auth/login", &[("login", "stayer"), ("password", PASSWORD)], &Jar::default())
+        .post(
+            "/api/auth/login",
+            &[("login", "stayer"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
         .await;
     assert_eq!(login.status(), StatusCode::OK);
 }
@@ -445,17 +609,30 @@ async fn the_profile_page_renders_the_user_on_the_server() {
     let app = spawn_app().await;
     let jar = app.register("rendered").await;
     let html = app.get("/profile", &jar).await.text().await.unwrap();
-    assert!(html.contains("rendered@example.org"), "profile page lacks the email");
+    assert!(
+        html.contains("rendered@example.org"),
+        "profile page lacks the email"
+    );
     assert!(html.contains("Log out"));
 }
 
 #[tokio::test]
 async fn every_page_renders_and_unknown_paths_are_404() {
     let app = spawn_app().await;
-    for (path, marker) in [("/", "Gatehouse"), ("/login", "name=\"login\""), ("/register", "name=\"full_name\"")] {
+    for (path, marker) in [
+        ("/", "Gatehouse"),
+        ("/login", "name=\"login\""),
+        ("/register", "name=\"full_name\""),
+    ] {
         let response = app.get(path, &Jar::default()).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        assert!(response.text().await.unwrap().contains(marker), "{path} lacks {marker}");
+        assert!(
+            response.text().await.unwrap().contains(marker),
+            "{path} lacks {marker}"
+        );
     }
-    assert_eq!(app.get("/no-such-page", &Jar::default()).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/no-such-page", &Jar::default()).await.status(),
+        StatusCode::NOT_FOUND
+    );
 }

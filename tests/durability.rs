@@ -20,7 +20,11 @@ struct Server {
 
 impl Server {
     async fn start(dir: &Path) -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .current_dir(dir)
             .env("DATABASE_URL", database_url(dir))
@@ -35,8 +39,16 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
-        while client().get(format!("{}/api/auth/me", server.base)).send().await.is_err() {
-            assert!(Instant::now() < deadline, "server did not start within 30 s");
+        while client()
+            .get(format!("{}/api/auth/me", server.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "server did not start within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         server
@@ -73,7 +85,12 @@ async fn registration_and_rotation_that_answered_200_survive_kill_9() {
     let registered = server
         .post(
             "/api/auth/register",
-            &[("email", "durable@example.org"), ("username", "durable"), ("full_name", "D"), ("password", PASSWORD)],
+            &[
+                ("email", "durable@example.org"),
+                ("username", "durable"),
+                ("full_name", "D"),
+                ("password", PASSWORD),
+            ],
             &Jar::default(),
         )
         .await;
@@ -89,12 +106,25 @@ async fn registration_and_rotation_that_answered_200_survive_kill_9() {
     let server = Server::start(dir.path()).await;
     // The account is there...
     let login = server
-        .post("/api/auth/login", &[("login", "durable"), ("password", PASSWORD)], &Jar::default())
+        .post(
+            "/api/auth/login",
+            &[("login", "durable"), ("password", PASSWORD)],
+            &Jar::default(),
+        )
         .await;
     assert_eq!(login.status(), StatusCode::OK);
     // ...the rotation happened: the old token is spent and its successor is live.
-    assert_eq!(server.post("/api/auth/refresh", &[], &before).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(server.post("/api/auth/refresh", &[], &after).await.status(), StatusCode::OK);
+    assert_eq!(
+        server
+            .post("/api/auth/refresh", &[], &before)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.post("/api/auth/refresh", &[], &after).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

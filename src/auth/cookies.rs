@@ -64,7 +64,13 @@ mod tests {
         let value = access("tok".into(), Duration::from_secs(900), true);
         let text = value.to_str().unwrap();
         assert!(text.starts_with("access_token=tok"));
-        for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=900"] {
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/",
+            "Max-Age=900",
+        ] {
             assert!(text.contains(attribute), "{text} lacks {attribute}");
         }
     }
@@ -75,7 +81,13 @@ mod tests {
             .to_str()
             .unwrap()
             .to_owned();
-        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth", "Max-Age=604800"] {
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/api/auth",
+            "Max-Age=604800",
+        ] {
             assert!(text.contains(attribute), "{text} lacks {attribute}");
         }
     }
@@ -96,7 +108,10 @@ mod tests {
     #[test]
     fn read_finds_a_cookie_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::COOKIE, "a=1; access_token=xyz; b=2".parse().unwrap());
+        headers.insert(
+            http::header::COOKIE,
+            "a=1; access_token=xyz; b=2".parse().unwrap(),
+        );
         assert_eq!(read(&headers, ACCESS_COOKIE), Some("xyz"));
         assert_eq!(read(&headers, REFRESH_COOKIE), None);
     }

@@ -33,12 +33,14 @@ impl From<jsonwebtoken::errors::Error> for AppError {
 impl From<TokenError> for AppError {
     fn from(err: TokenError) -> Self {
         match err {
-            TokenError::Expired => {
-                Self::new(ErrorCode::TokenExpired, "Your session has expired. Please log in again.")
-            }
-            TokenError::Invalid => {
-                Self::new(ErrorCode::TokenInvalid, "Your session is not valid. Please log in again.")
-            }
+            TokenError::Expired => Self::new(
+                ErrorCode::TokenExpired,
+                "Your session has expired. Please log in again.",
+            ),
+            TokenError::Invalid => Self::new(
+                ErrorCode::TokenInvalid,
+                "Your session is not valid. Please log in again.",
+            ),
         }
     }
 }
@@ -140,7 +142,12 @@ impl Exchange {
 
     /// Starts a new session for `user`: its first refresh record goes in by `store`, then both
     /// cookies are set.
-    async fn start_session<F, Fut>(&self, user: &UserRecord, now: OffsetDateTime, store: F) -> Result<(), AppError>
+    async fn start_session<F, Fut>(
+        &self,
+        user: &UserRecord,
+        now: OffsetDateTime,
+        store: F,
+    ) -> Result<(), AppError>
     where
         F: FnOnce(RefreshRecord) -> Fut,
         Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
@@ -211,7 +218,9 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
         return Err(AppError::invalid_credentials());
     };
     exchange
-        .start_session(&user, now(), |first| async move { state.store.insert_refresh(&first).await })
+        .start_session(&user, now(), |first| async move {
+            state.store.insert_refresh(&first).await
+        })
         .await?;
     tracing::info!(user_id = %user.id, "logged in");
     exchange.redirect_plain_form(exchange.next_from_referer().as_str());
@@ -251,17 +260,19 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
             )
         }
         Rotation::Revoked => {
-            return ended(ErrorCode::TokenRevoked, "This session has ended. Please log in again.")
+            return ended(
+                ErrorCode::TokenRevoked,
+                "This session has ended. Please log in again.",
+            )
         }
         Rotation::Expired => return Err(TokenError::Expired.into()),
         Rotation::Unknown => return Err(TokenError::Invalid.into()),
     }
     // Rows go with their account (ON DELETE CASCADE), so a rotated row means a live account.
-    let user = state
-        .store
-        .find_user(&claims.sub)
-        .await?
-        .ok_or_else(|| AppError::new(ErrorCode::TokenRevoked, "This account no longer exists."))?;
+    let user =
+        state.store.find_user(&claims.sub).await?.ok_or_else(|| {
+            AppError::new(ErrorCode::TokenRevoked, "This account no longer exists.")
+        })?;
     let access = state.tokens.issue_access(&user, &claims.sid, now)?;
     let access_expires_at = exchange.set_pair(access, refresh);
     Ok(Refreshed {
@@ -277,7 +288,11 @@ pub async fn logout() -> Result<(), AppError> {
         .and_then(|token| state.tokens.refresh_session_of(token))
         .or_else(|| {
             let token = exchange.cookie(cookies::ACCESS_COOKIE)?;
-            state.tokens.verify_access(token).ok().map(|claims| claims.sid)
+            state
+                .tokens
+                .verify_access(token)
+                .ok()
+                .map(|claims| claims.sid)
         });
     if let Some(session) = session {
         state.store.revoke_session(&session, now()).await?;
@@ -295,10 +310,9 @@ pub async fn me() -> Result<User, AppError> {
         .cookie(cookies::ACCESS_COOKIE)
         .ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_access(token)?;
-    let user = state
-        .store
-        .find_user(&claims.sub)
-        .await?
-        .ok_or_else(|| AppError::new(ErrorCode::TokenRevoked, "This account no longer exists."))?;
+    let user =
+        state.store.find_user(&claims.sub).await?.ok_or_else(|| {
+            AppError::new(ErrorCode::TokenRevoked, "This account no longer exists.")
+        })?;
     Ok(user.to_public())
 }

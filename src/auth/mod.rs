@@ -51,7 +51,10 @@ pub async fn login(
         return Err(AppError::invalid_input("password", "Enter your password."));
     }
     if password.chars().count() > 1024 {
-        return Err(AppError::invalid_input("password", "That password is far too long."));
+        return Err(AppError::invalid_input(
+            "password",
+            "That password is far too long.",
+        ));
     }
     flows::login(login, password).await
 }

@@ -2,7 +2,9 @@
 //! the blocking pool so a login never stalls the async threads that serve everyone else.
 
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString},
+    password_hash::{
+        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
+    },
     Algorithm, Argon2, Params, Version,
 };
 
@@ -45,7 +47,11 @@ impl Passwords {
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&stored).map_err(HashError::Hash)?;
-            Ok::<_, HashError>(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+            Ok::<_, HashError>(
+                argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok(),
+            )
         })
         .await??;
         Ok(known && matches)
@@ -72,7 +78,10 @@ mod tests {
         let passwords = Passwords::new().await.unwrap();
         let first = passwords.hash("correct horse").await.unwrap();
         let second = passwords.hash("correct horse").await.unwrap();
-        assert!(first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{first}");
+        assert!(
+            first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{first}"
+        );
         assert_ne!(first, second, "each hash has its own salt");
         assert!(!first.contains("correct horse"));
     }
@@ -81,8 +90,14 @@ mod tests {
     async fn verify_accepts_the_password_and_refuses_others() {
         let passwords = Passwords::new().await.unwrap();
         let stored = passwords.hash("correct horse").await.unwrap();
-        assert!(passwords.verify("correct horse", Some(&stored)).await.unwrap());
-        assert!(!passwords.verify("correct horsE", Some(&stored)).await.unwrap());
+        assert!(passwords
+            .verify("correct horse", Some(&stored))
+            .await
+            .unwrap());
+        assert!(!passwords
+            .verify("correct horsE", Some(&stored))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]

@@ -127,7 +127,11 @@ impl TokenKeys {
             username: user.username.clone(),
             full_name: user.full_name.clone(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.access_encoding)?;
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.access_encoding,
+        )?;
         Ok(Issued { token, expires_at })
     }
 
@@ -146,16 +150,30 @@ impl TokenKeys {
             exp: expires_at.unix_timestamp(),
             typ: TokenType::Refresh,
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.refresh_encoding)?;
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.refresh_encoding,
+        )?;
         Ok(Issued { token, expires_at })
     }
 
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        verify(token, &self.access_decoding, &self.validation, TokenType::Access)
+        verify(
+            token,
+            &self.access_decoding,
+            &self.validation,
+            TokenType::Access,
+        )
     }
 
     pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
-        verify(token, &self.refresh_decoding, &self.validation, TokenType::Refresh)
+        verify(
+            token,
+            &self.refresh_decoding,
+            &self.validation,
+            TokenType::Refresh,
+        )
     }
 
     /// Signature and type only, expiry ignored: enough to know which session a logout ends.
@@ -243,7 +261,10 @@ mod tests {
     fn an_issued_refresh_token_verifies_and_names_its_session() {
         let issued = keys().issue_refresh("user-1", "session-9", now()).unwrap();
         let claims = keys().verify_refresh(&issued.token).unwrap();
-        assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("user-1", "session-9"));
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid.as_str()),
+            ("user-1", "session-9")
+        );
         assert_eq!(claims.exp - claims.iat, 7 * 86_400);
     }
 
@@ -251,10 +272,21 @@ mod tests {
     fn an_expired_token_is_reported_as_expired() {
         let long_ago = now() - Duration::from_secs(3600);
         let issued = keys().issue_access(&user(), "s", long_ago).unwrap();
-        assert_eq!(keys().verify_access(&issued.token).unwrap_err(), TokenError::Expired);
-        let refresh = keys().issue_refresh("u", "s", now() - Duration::from_secs(8 * 86_400)).unwrap();
-        assert_eq!(keys().verify_refresh(&refresh.token).unwrap_err(), TokenError::Expired);
-        assert_eq!(keys().refresh_session_of(&refresh.token).as_deref(), Some("s"));
+        assert_eq!(
+            keys().verify_access(&issued.token).unwrap_err(),
+            TokenError::Expired
+        );
+        let refresh = keys()
+            .issue_refresh("u", "s", now() - Duration::from_secs(8 * 86_400))
+            .unwrap();
+        assert_eq!(
+            keys().verify_refresh(&refresh.token).unwrap_err(),
+            TokenError::Expired
+        );
+        assert_eq!(
+            keys().refresh_session_of(&refresh.token).as_deref(),
+            Some("s")
+        );
     }
 
     #[test]
@@ -264,7 +296,10 @@ mod tests {
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("user-1", "user-2"));
         let forged = parts.join(".");
-        assert_eq!(keys().verify_access(&forged).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys().verify_access(&forged).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
@@ -274,10 +309,16 @@ mod tests {
             "another-refresh-secret-0123456789-abcdef",
         );
         let issued = other.issue_access(&user(), "s", now()).unwrap();
-        assert_eq!(keys().verify_access(&issued.token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys().verify_access(&issued.token).unwrap_err(),
+            TokenError::Invalid
+        );
         // And the refresh key never validates an access token.
         let access = keys().issue_access(&user(), "s", now()).unwrap();
-        assert_eq!(keys().verify_refresh(&access.token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys().verify_refresh(&access.token).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
@@ -288,8 +329,14 @@ mod tests {
             r#"{{"sub":"user-1","sid":"s","jti":"j","iat":{},"exp":{exp},"typ":"access","email":"e","username":"u","full_name":"f"}}"#,
             exp - 600
         ));
-        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
-            assert_eq!(keys().verify_access(&token).unwrap_err(), TokenError::Invalid);
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
+            assert_eq!(
+                keys().verify_access(&token).unwrap_err(),
+                TokenError::Invalid
+            );
         }
     }
 
@@ -310,7 +357,10 @@ mod tests {
             &EncodingKey::from_secret(ACCESS.as_bytes()),
         )
         .unwrap();
-        assert_eq!(keys().verify_access(&token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys().verify_access(&token).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
@@ -324,7 +374,10 @@ mod tests {
             &EncodingKey::from_secret(ACCESS.as_bytes()),
         )
         .unwrap();
-        assert_eq!(keys().verify_access(&token).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            keys().verify_access(&token).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]

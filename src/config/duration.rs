@@ -63,7 +63,9 @@ mod tests {
 
     #[test]
     fn rejects_malformed_values() {
-        for bad in ["", "m", "15 m", "15min", "1.5h", "-5m", "15M", "d1", "1d2h", "１5m"] {
+        for bad in [
+            "", "m", "15 m", "15min", "1.5h", "-5m", "15M", "d1", "1d2h", "１5m",
+        ] {
             assert!(
                 matches!(parse_duration(bad), Err(DurationError::Malformed(_))),
                 "{bad:?} should be malformed"
@@ -75,7 +77,13 @@ mod tests {
     fn rejects_zero_and_absurd_lengths() {
         assert_eq!(parse_duration("0s"), Err(DurationError::Zero));
         assert_eq!(parse_duration("0"), Err(DurationError::Zero));
-        assert!(matches!(parse_duration("99999999999999999999d"), Err(DurationError::TooLong(_))));
-        assert!(matches!(parse_duration("4000d"), Err(DurationError::TooLong(_))));
+        assert!(matches!(
+            parse_duration("99999999999999999999d"),
+            Err(DurationError::TooLong(_))
+        ));
+        assert!(matches!(
+            parse_duration("4000d"),
+            Err(DurationError::TooLong(_))
+        ));
     }
 }

@@ -197,11 +197,15 @@ mod tests {
 
     #[test]
     fn defaults_apply_when_nothing_is_set_but_the_secrets() {
-        let config = config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
+        let config =
+            config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
         assert_eq!(config.access_ttl, Duration::from_secs(900));
         assert_eq!(config.refresh_ttl, Duration::from_secs(7 * 86_400));
         assert!(config.cookie_secure);
-        assert_eq!(config.database.sqlite_file, Some(PathBuf::from("gatehouse.db")));
+        assert_eq!(
+            config.database.sqlite_file,
+            Some(PathBuf::from("gatehouse.db"))
+        );
         assert!(config.secrets_file.is_none());
     }
 
@@ -253,12 +257,16 @@ mod tests {
     fn sqlite_urls_are_understood() {
         let file = DatabaseUrl::parse("sqlite:data/app.db?mode=rwc").unwrap();
         assert_eq!(file.sqlite_file, Some(PathBuf::from("data/app.db")));
-        assert_eq!(DatabaseUrl::parse("sqlite::memory:").unwrap().sqlite_file, None);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:").unwrap().sqlite_file,
+            None
+        );
     }
 
     #[test]
     fn config_debug_never_shows_secrets() {
-        let config = config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
+        let config =
+            config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains(A) && !shown.contains(R));
     }

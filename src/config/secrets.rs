@@ -53,7 +53,9 @@ pub enum SecretsFileError {
         #[source]
         source: io::Error,
     },
-    #[error("{path} is damaged: expected ACCESS_TOKEN_SECRET=... and REFRESH_TOKEN_SECRET=... lines")]
+    #[error(
+        "{path} is damaged: expected ACCESS_TOKEN_SECRET=... and REFRESH_TOKEN_SECRET=... lines"
+    )]
     Malformed { path: PathBuf },
 }
 
@@ -99,7 +101,10 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
             .map(|v| v.trim().to_owned())
             .filter(|v| v.len() >= Secret::MIN_BYTES)
     };
-    match (value_of("ACCESS_TOKEN_SECRET"), value_of("REFRESH_TOKEN_SECRET")) {
+    match (
+        value_of("ACCESS_TOKEN_SECRET"),
+        value_of("REFRESH_TOKEN_SECRET"),
+    ) {
         (Some(access), Some(refresh)) => Ok(GeneratedSecrets {
             access,
             refresh,
@@ -134,7 +139,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gatehouse.secrets");
         fs::write(&path, "ACCESS_TOKEN_SECRET=short\n").unwrap();
-        assert!(matches!(load_or_create(&path), Err(SecretsFileError::Malformed { .. })));
+        assert!(matches!(
+            load_or_create(&path),
+            Err(SecretsFileError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -101,7 +101,10 @@ impl FullName {
         let value = raw.trim();
         let length = value.chars().count();
         if length == 0 {
-            return Err(AppError::invalid_input("full_name", "Enter your full name."));
+            return Err(AppError::invalid_input(
+                "full_name",
+                "Enter your full name.",
+            ));
         }
         if length > 100 || value.chars().any(char::is_control) {
             return Err(AppError::invalid_input(
@@ -151,7 +154,10 @@ impl LoginName {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let value = raw.trim();
         if value.is_empty() {
-            return Err(AppError::invalid_input("login", "Enter your email or username."));
+            return Err(AppError::invalid_input(
+                "login",
+                "Enter your email or username.",
+            ));
         }
         if value.len() > Email::MAX_BYTES {
             return Err(AppError::invalid_input(
@@ -199,8 +205,17 @@ mod tests {
     #[test]
     fn email_rejects_malformed_addresses() {
         for bad in [
-            "", "plain", "@example.org", "a@", "a@b", "a@@b.org", "a b@c.org", "a@-b.org",
-            ".a@b.org", "a..b@c.org", "a@b..org",
+            "",
+            "plain",
+            "@example.org",
+            "a@",
+            "a@b",
+            "a@@b.org",
+            "a b@c.org",
+            "a@-b.org",
+            ".a@b.org",
+            "a..b@c.org",
+            "a@b..org",
         ] {
             let err = Email::parse(bad).expect_err(bad);
             assert_eq!(field_of(err), "email", "{bad}");
@@ -216,7 +231,10 @@ mod tests {
 
     #[test]
     fn username_is_folded_to_lower_case() {
-        assert_eq!(Username::parse("Ada_L.o-v3").unwrap().as_str(), "ada_l.o-v3");
+        assert_eq!(
+            Username::parse("Ada_L.o-v3").unwrap().as_str(),
+            "ada_l.o-v3"
+        );
     }
 
     #[test]
@@ -231,10 +249,16 @@ mod tests {
 
     #[test]
     fn full_name_is_trimmed_and_between_1_and_100_characters() {
-        assert_eq!(FullName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(
+            FullName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
         assert!(FullName::parse("   ").is_err());
         assert!(FullName::parse(&"é".repeat(100)).is_ok());
-        assert_eq!(field_of(FullName::parse(&"x".repeat(101)).unwrap_err()), "full_name");
+        assert_eq!(
+            field_of(FullName::parse(&"x".repeat(101)).unwrap_err()),
+            "full_name"
+        );
     }
 
     #[test]
@@ -243,7 +267,10 @@ mod tests {
         assert!(Password::parse("ééééééé é").is_ok());
         assert_eq!(Password::parse(" spaced  ").unwrap().expose(), " spaced  ");
         assert!(Password::parse(&"p".repeat(128)).is_ok());
-        assert_eq!(field_of(Password::parse(&"p".repeat(129)).unwrap_err()), "password");
+        assert_eq!(
+            field_of(Password::parse(&"p".repeat(129)).unwrap_err()),
+            "password"
+        );
     }
 
     #[test]
@@ -258,7 +285,10 @@ mod tests {
             LoginName::parse("Ada@Example.org").unwrap(),
             LoginName::Email("ada@example.org".into())
         );
-        assert_eq!(LoginName::parse(" Ada ").unwrap(), LoginName::Username("ada".into()));
+        assert_eq!(
+            LoginName::parse(" Ada ").unwrap(),
+            LoginName::Username("ada".into())
+        );
         assert_eq!(field_of(LoginName::parse("").unwrap_err()), "login");
     }
 }

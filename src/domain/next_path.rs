@@ -41,14 +41,25 @@ mod tests {
     #[test]
     fn local_paths_are_kept() {
         assert_eq!(NextPath::parse("/profile").unwrap().as_str(), "/profile");
-        assert_eq!(NextPath::parse("/profile?x=1#y").unwrap().as_str(), "/profile?x=1#y");
+        assert_eq!(
+            NextPath::parse("/profile?x=1#y").unwrap().as_str(),
+            "/profile?x=1#y"
+        );
     }
 
     #[test]
     fn other_sites_and_odd_paths_are_refused() {
         for bad in [
-            "https://evil.example", "//evil.example", "/\\evil.example", "evil", "",
-            "javascript:alert(1)", "/a\nb", "/login", "/login?next=/x", "/register",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+            "javascript:alert(1)",
+            "/a\nb",
+            "/login",
+            "/login?next=/x",
+            "/register",
         ] {
             assert_eq!(NextPath::parse(bad), None, "{bad:?}");
         }

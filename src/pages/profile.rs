@@ -36,7 +36,11 @@ fn Profile(user: User) -> impl IntoView {
             navigate("/login", Default::default());
         }
     });
-    let since = user.created_at.get(..10).unwrap_or(&user.created_at).to_owned();
+    let since = user
+        .created_at
+        .get(..10)
+        .unwrap_or(&user.created_at)
+        .to_owned();
     view! {
         <h1>"Hello, " {user.full_name.clone()}</h1>
         <dl class="profile">

@@ -116,7 +116,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Rotation, StoreError>;
 
     /// Ends a session: every live refresh token in it is revoked.
-    async fn revoke_session(&self, session_id: &str, now: OffsetDateTime) -> Result<(), StoreError>;
+    async fn revoke_session(&self, session_id: &str, now: OffsetDateTime)
+        -> Result<(), StoreError>;
 }
 
 impl From<StoreError> for crate::error::AppError {

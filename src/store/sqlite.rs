@@ -35,7 +35,10 @@ impl SqliteStore {
             pool = pool.max_connections(8);
         } else {
             // Each connection to `:memory:` is a database of its own: keep exactly one, forever.
-            pool = pool.max_connections(1).idle_timeout(None).max_lifetime(None);
+            pool = pool
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
         }
         let pool = pool.connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -104,7 +107,11 @@ impl Store for SqliteStore {
         .await;
         if let Err(sqlx::Error::Database(db)) = &inserted {
             if db.is_unique_violation() {
-                let field = if db.message().contains("email_key") { "email" } else { "username" };
+                let field = if db.message().contains("email_key") {
+                    "email"
+                } else {
+                    "username"
+                };
                 return Err(StoreError::Taken(field));
             }
         }
@@ -127,10 +134,12 @@ impl Store for SqliteStore {
             UserKey::Email(key) => ("email_key", key),
             UserKey::Username(name) => ("username", name),
         };
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?"))
-            .bind(value)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {column} = ?"
+        ))
+        .bind(value)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
@@ -175,7 +184,11 @@ impl Store for SqliteStore {
         Ok(Rotation::Rotated)
     }
 
-    async fn revoke_session(&self, session_id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    async fn revoke_session(
+        &self,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, ?)
              WHERE session_id = ? AND state = 'live'",

@@ -74,7 +74,9 @@ async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<
         .output_name("gatehouse")
         .site_addr(addr)
         .build();
-    let state = server::build_state(config, options).await.expect("app state");
+    let state = server::build_state(config, options)
+        .await
+        .expect("app state");
     let handle = tokio::spawn(async move {
         axum::serve(listener, server::router(state)).await.unwrap();
     });
@@ -188,6 +190,9 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
     assert_eq!(response.status().as_u16(), status, "status for {code}");
     let body: Value = response.json().await.expect("error answers are JSON");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     body
 }
