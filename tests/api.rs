@@ -14,16 +14,7 @@ use support::*;
 async fn register_returns_the_user_json_and_logs_the_new_account_in() {
     let app = spawn_app().await;
     let response = app
-        .post(
-            "/api/auth/register",
-            &[
-                ("email", "Ada@Example.org"),
-                ("username", "ada"),
-                ("full_name", " Ada Lovelace "),
-                ("password", PASSWORD),
-            ],
-            &Jar::default(),
-        )
+        .try_register("Ada@Example.org", "ada", " Ada Lovelace ")
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut jar = Jar::default();
@@ -61,18 +52,7 @@ async fn register_returns_the_user_json_and_logs_the_new_account_in() {
 #[tokio::test]
 async fn register_sets_both_cookies_with_the_contract_attributes() {
     let app = spawn_app().await;
-    let response = app
-        .post(
-            "/api/auth/register",
-            &[
-                ("email", "c@example.org"),
-                ("username", "cookie"),
-                ("full_name", "C"),
-                ("password", PASSWORD),
-            ],
-            &Jar::default(),
-        )
-        .await;
+    let response = app.try_register("c@example.org", "cookie", "C").await;
     let access = set_cookie_line(&response, "access_token");
     for attribute in [
         "HttpOnly",
@@ -104,18 +84,7 @@ async fn register_sets_both_cookies_with_the_contract_attributes() {
 #[tokio::test]
 async fn cookies_leave_out_secure_only_when_cookie_secure_is_false() {
     let app = spawn_app_with(&[("COOKIE_SECURE", "false")]).await;
-    let response = app
-        .post(
-            "/api/auth/register",
-            &[
-                ("email", "s@example.org"),
-                ("username", "insecure"),
-                ("full_name", "S"),
-                ("password", PASSWORD),
-            ],
-            &Jar::default(),
-        )
-        .await;
+    let response = app.try_register("s@example.org", "insecure", "S").await;
     for line in set_cookies(&response) {
         assert!(!line.contains("Secure"), "{line}");
     }
@@ -201,34 +170,12 @@ async fn a_body_over_16_kib_is_413() {
 async fn register_with_a_taken_email_or_username_is_409_whatever_the_case() {
     let app = spawn_app().await;
     app.register("taken").await;
-    let email_again = app
-        .post(
-            "/api/auth/register",
-            &[
-                ("email", "TAKEN@example.org"),
-                ("username", "other"),
-                ("full_name", "T"),
-                ("password", PASSWORD),
-            ],
-            &Jar::default(),
-        )
-        .await;
+    let email_again = app.try_register("TAKEN@example.org", "other", "T").await;
     assert_eq!(
         assert_error(email_again, 409, "conflict").await["field"],
         "email"
     );
-    let name_again = app
-        .post(
-            "/api/auth/register",
-            &[
-                ("email", "new@example.org"),
-                ("username", "Taken"),
-                ("full_name", "T"),
-                ("password", PASSWORD),
-            ],
-            &Jar::default(),
-        )
-        .await;
+    let name_again = app.try_register("new@example.org", "Taken", "T").await;
     assert_eq!(
         assert_error(name_again, 409, "conflict").await["field"],
         "username"
@@ -242,19 +189,10 @@ async fn concurrent_registrations_with_one_email_give_one_200_and_409s_never_500
         let username = format!("racer{i}");
         let app = &app;
         async move {
-            app.post(
-                "/api/auth/register",
-                &[
-                    ("email", "race@example.org"),
-                    ("username", &username),
-                    ("full_name", "R"),
-                    ("password", PASSWORD),
-                ],
-                &Jar::default(),
-            )
-            .await
-            .status()
-            .as_u16()
+            app.try_register("race@example.org", &username, "R")
+                .await
+                .status()
+                .as_u16()
         }
     });
     let mut statuses = futures::future::join_all(attempts).await;

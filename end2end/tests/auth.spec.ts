@@ -1,18 +1,14 @@
 import { expect, test } from '@playwright/test';
 import { ACCESS_TOKEN_SECONDS } from '../playwright.config';
 import {
-  expectProfileOf, fillLogin, fillRegister, PASSWORD, recordAuthCalls, uniqueName, waitForHydration,
+  expectProfileOf, fillLogin, PASSWORD, recordAuthCalls, registerNewPerson, waitForHydration,
 } from './helpers';
 
 const waitForAccessTokenToExpire = (page: import('@playwright/test').Page) =>
   page.waitForTimeout(ACCESS_TOKEN_SECONDS * 1000 + 1500);
 
 test('a person registers, lands on the profile, logs out, and logs in with email or username', async ({ page }) => {
-  const name = uniqueName('reg');
-  await page.goto('/register');
-  await waitForHydration(page);
-  await fillRegister(page, name);
-  await expectProfileOf(page, name);
+  const name = await registerNewPerson(page, 'reg');
 
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page).toHaveURL(/\/login$/);
@@ -47,11 +43,7 @@ test('the register form shows a field error next to the field', async ({ page })
 });
 
 test('after the access token expires, a client-side visit to the profile refreshes once, retries and shows it', async ({ page }) => {
-  const name = uniqueName('nav');
-  await page.goto('/register');
-  await waitForHydration(page);
-  await fillRegister(page, name);
-  await expectProfileOf(page, name);
+  const name = await registerNewPerson(page, 'nav');
   await page.getByRole('link', { name: 'Gatehouse' }).click();
   await expect(page).toHaveURL(/\/$/);
 
@@ -67,11 +59,7 @@ test('after the access token expires, a client-side visit to the profile refresh
 });
 
 test('after the access token expires, a full page load of the profile still ends on the profile', async ({ page }) => {
-  const name = uniqueName('load');
-  await page.goto('/register');
-  await waitForHydration(page);
-  await fillRegister(page, name);
-  await expectProfileOf(page, name);
+  const name = await registerNewPerson(page, 'load');
 
   await waitForAccessTokenToExpire(page);
   const calls = recordAuthCalls(page);
@@ -81,11 +69,7 @@ test('after the access token expires, a full page load of the profile still ends
 });
 
 test('when the refresh token is gone, the person lands on login and comes back to the profile after it', async ({ page, context }) => {
-  const name = uniqueName('gone');
-  await page.goto('/register');
-  await waitForHydration(page);
-  await fillRegister(page, name);
-  await expectProfileOf(page, name);
+  const name = await registerNewPerson(page, 'gone');
 
   await context.clearCookies();
   await page.goto('/profile');
@@ -96,11 +80,7 @@ test('when the refresh token is gone, the person lands on login and comes back t
 });
 
 test('a rotated-away session is refused and sends the person to log in', async ({ page, context }) => {
-  const name = uniqueName('dead');
-  await page.goto('/register');
-  await waitForHydration(page);
-  await fillRegister(page, name);
-  await expectProfileOf(page, name);
+  const name = await registerNewPerson(page, 'dead');
   const stale = (await context.cookies()).find((c) => c.name === 'refresh_token')!;
 
   // Rotate once on the page's behalf, then put the spent token back, as a thief replaying it would.

@@ -16,6 +16,16 @@ export async function fillRegister(page: Page, name: string) {
   await page.getByRole('button', { name: 'Create account' }).click();
 }
 
+/** Registers a new person through the form (JavaScript on) and waits for their profile. */
+export async function registerNewPerson(page: Page, prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  return name;
+}
+
 export async function fillLogin(page: Page, login: string, password = PASSWORD) {
   await page.getByLabel('Email or username').fill(login);
   await page.getByLabel('Password').fill(password);

@@ -246,6 +246,12 @@ mod tests {
         OffsetDateTime::now_utc()
     }
 
+    /// Signs `claims` under the access key with `algorithm`, bypassing `TokenKeys`.
+    fn sign_with_access_key(algorithm: Algorithm, claims: &impl Serialize) -> String {
+        let key = EncodingKey::from_secret(ACCESS.as_bytes());
+        encode(&Header::new(algorithm), claims, &key).unwrap()
+    }
+
     #[test]
     fn an_issued_access_token_verifies_with_its_claims() {
         let issued = keys().issue_access(&user(), "session-1", now()).unwrap();
@@ -351,12 +357,7 @@ mod tests {
             exp: now().unix_timestamp() + 600,
             typ: TokenType::Refresh,
         };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(ACCESS.as_bytes()),
-        )
-        .unwrap();
+        let token = sign_with_access_key(Algorithm::HS256, &claims);
         assert_eq!(
             keys().verify_access(&token).unwrap_err(),
             TokenError::Invalid
@@ -368,12 +369,7 @@ mod tests {
         let issued_claims = keys()
             .verify_access(&keys().issue_access(&user(), "s", now()).unwrap().token)
             .unwrap();
-        let token = encode(
-            &Header::new(Algorithm::HS512),
-            &issued_claims,
-            &EncodingKey::from_secret(ACCESS.as_bytes()),
-        )
-        .unwrap();
+        let token = sign_with_access_key(Algorithm::HS512, &issued_claims);
         assert_eq!(
             keys().verify_access(&token).unwrap_err(),
             TokenError::Invalid

@@ -45,10 +45,11 @@ pub const DEFAULT_ACCESS_TTL: &str = "15m";
 pub const DEFAULT_REFRESH_TTL: &str = "7d";
 
 impl Config {
-    /// Reads `.env` (if present) into the process environment without overriding what is
-    /// already set, then builds the config from the environment.
+    /// Reads `.env` in the working directory (if present; parent directories are not searched)
+    /// into the process environment without overriding what is already set, then builds the
+    /// config from the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        match dotenvy::dotenv() {
+        match dotenvy::from_path(".env") {
             Ok(_) => {}
             Err(e) if e.not_found() => {}
             Err(e) => return Err(ConfigError::new(".env", e)),

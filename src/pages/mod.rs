@@ -12,16 +12,52 @@ pub use not_found::NotFound;
 pub use profile::ProfilePage;
 pub use register::RegisterPage;
 
-use crate::domain::NextPath;
-use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use crate::{
+    domain::{NextPath, User},
+    error::AppError,
+};
+use leptos::{prelude::*, server_fn::ServerFn};
+use leptos_router::hooks::{use_navigate, use_query_map};
 
-/// Where to go once logged in: the page named by `?next=`, if it is one of ours.
-fn next_page() -> Signal<String> {
+/// What the login and register forms share: where to go once in, and the last error to show.
+struct EntryForm {
+    /// The page named by `?next=`, if it is one of ours; else the profile.
+    next: Signal<String>,
+    error: Signal<Option<AppError>>,
+}
+
+/// Wires a login or register action: on success (with JavaScript) go on to `next`.
+fn entry_form<S>(action: ServerAction<S>) -> EntryForm
+where
+    S: ServerFn<Output = User, Error = AppError> + Clone + Send + Sync + 'static,
+{
     let query = use_query_map();
-    Signal::derive(move || {
+    let next = Signal::derive(move || {
         NextPath::or_default(query.read().get("next").as_deref())
             .as_str()
             .to_owned()
-    })
+    });
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = action.value().get() {
+            navigate(&next.get_untracked(), Default::default());
+        }
+    });
+    EntryForm {
+        next,
+        error: Signal::derive(move || action.value().get().and_then(Result::err)),
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

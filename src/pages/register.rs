@@ -1,25 +1,18 @@
 //! `/register`: email, username, full name, password. A new account is logged in at once.
 
-use super::{login::urlencode, next_page};
+use super::{entry_form, urlencode, EntryForm};
 use crate::{
     auth::Register,
     components::{Field, FormError},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_navigate};
+use leptos_router::components::A;
 
 #[component]
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
-    let next = next_page();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
-            navigate(&next.get_untracked(), Default::default());
-        }
-    });
-    let error = Signal::derive(move || action.value().get().and_then(Result::err));
+    let EntryForm { next, error } = entry_form(action);
     let login_href = move || format!("/login?next={}", urlencode(&next.get()));
     view! {
         <Title text="Register · Gatehouse"/>

@@ -12,6 +12,20 @@ use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The register form's fields, with the test password.
+pub fn registration<'a>(
+    email: &'a str,
+    username: &'a str,
+    full_name: &'a str,
+) -> [(&'static str, &'a str); 4] {
+    [
+        ("email", email),
+        ("username", username),
+        ("full_name", full_name),
+        ("password", PASSWORD),
+    ]
+}
+
 /// A running server. Dropping it stops the server; the database directory lives as long as it.
 pub struct TestApp {
     pub base: String,
@@ -163,21 +177,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs the register form with the test password, from a browser with no cookies.
+    pub async fn try_register(&self, email: &str, username: &str, full_name: &str) -> Response {
+        let form = registration(email, username, full_name);
+        self.post("/api/auth/register", &form, &Jar::default())
+            .await
+    }
+
     /// Registers `name` (email `name@example.org`), returning the jar it was logged in with.
     pub async fn register(&self, name: &str) -> Jar {
         let email = format!("{name}@example.org");
-        let response = self
-            .post(
-                "/api/auth/register",
-                &[
-                    ("email", email.as_str()),
-                    ("username", name),
-                    ("full_name", "Test Person"),
-                    ("password", PASSWORD),
-                ],
-                &Jar::default(),
-            )
-            .await;
+        let response = self.try_register(&email, name, "Test Person").await;
         assert_eq!(response.status(), StatusCode::OK, "registering {name}");
         let mut jar = Jar::default();
         jar.absorb(&response);

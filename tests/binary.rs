@@ -1,4 +1,5 @@
-//! A registration or rotation that answered 200 survives `kill -9` of the server process.
+//! The real binary, started as a person starts it: configuration at start-up, and a
+//! registration or rotation that answered 200 surviving `kill -9` of the process.
 #![cfg(feature = "ssr")]
 
 mod support;
@@ -10,7 +11,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use support::{client, database_url, Jar, PASSWORD};
+use support::{client, database_url, registration, Jar, PASSWORD};
 
 /// The release-style binary, started as a person would start it, on a free port.
 struct Server {
@@ -20,6 +21,10 @@ struct Server {
 
 impl Server {
     async fn start(dir: &Path) -> Server {
+        Self::start_with(dir, &[]).await
+    }
+
+    async fn start_with(dir: &Path, vars: &[(&str, &str)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,6 +35,7 @@ impl Server {
             .env("DATABASE_URL", database_url(dir))
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -85,12 +91,7 @@ async fn registration_and_rotation_that_answered_200_survive_kill_9() {
     let registered = server
         .post(
             "/api/auth/register",
-            &[
-                ("email", "durable@example.org"),
-                ("username", "durable"),
-                ("full_name", "D"),
-                ("password", PASSWORD),
-            ],
+            &registration("durable@example.org", "durable", "D"),
             &Jar::default(),
         )
         .await;
@@ -142,4 +143,33 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains("ACCESS_TOKEN_EXPIRY"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_dot_env_file_is_read_and_the_real_environment_wins_over_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "ACCESS_TOKEN_EXPIRY=never\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env("DATABASE_URL", database_url(dir.path()))
+        .env_remove("ACCESS_TOKEN_EXPIRY")
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        !output.status.success() && stderr.contains("ACCESS_TOKEN_EXPIRY"),
+        "{stderr}"
+    );
+
+    let server = Server::start_with(dir.path(), &[("ACCESS_TOKEN_EXPIRY", "1m")]).await;
+    let registered = server
+        .post(
+            "/api/auth/register",
+            &registration("env@example.org", "envy", "E"),
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+    assert!(support::set_cookie_line(&registered, "access_token").contains("Max-Age=60"));
 }
