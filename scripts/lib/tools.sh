@@ -5,7 +5,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10" # 0.3.11 needs rustc 1.96+; 0.3.10 builds on stable 1.95
 BINARYEN_VERSION="132.0.0"    # wasm-opt for release builds; Debian's v108 is too old
-export PATH="$HOME/.cargo/bin:$ROOT/.tools/node_modules/.bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$ROOT/.tools/node_modules/.bin:$PATH"
 
 step_started=0
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
