@@ -324,6 +324,31 @@ async fn refresh_rotates_the_pair_and_the_old_refresh_token_dies() {
 }
 
 #[tokio::test]
+async fn a_plain_form_refresh_returns_to_the_page_or_goes_to_login_and_back() {
+    let app = spawn_app().await;
+    let jar = app.register("continue").await;
+    let plain_form_refresh = |jar: &Jar| {
+        app.http
+            .post(app.url("/api/auth/refresh"))
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, app.url("/profile?tab=1"))
+            .header(header::COOKIE, jar.header())
+            .send()
+    };
+    let worked = plain_form_refresh(&jar).await.unwrap();
+    assert_eq!(worked.status(), StatusCode::FOUND);
+    assert_eq!(worked.headers()[header::LOCATION], "/profile?tab=1");
+    assert_eq!(set_cookies(&worked).len(), 2);
+
+    let no_session = plain_form_refresh(&Jar::default()).await.unwrap();
+    assert_eq!(no_session.status(), StatusCode::FOUND);
+    assert_eq!(
+        no_session.headers()[header::LOCATION],
+        "/login?next=/profile%3Ftab%3D1"
+    );
+}
+
+#[tokio::test]
 async fn refresh_without_a_cookie_is_401_unauthenticated() {
     let app = spawn_app().await;
     let response = app.post("/api/auth/refresh", &[], &Jar::default()).await;

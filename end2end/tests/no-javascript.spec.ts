@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { expectProfileOf, fillLogin, fillRegister, uniqueName } from './helpers';
+import { expectProfileOf, fillLogin, fillRegister, PASSWORD, uniqueName } from './helpers';
 
 // Plain HTML forms: the browser posts them, the server answers with a redirect.
 test.use({ javaScriptEnabled: false });
@@ -22,4 +22,33 @@ test('without JavaScript, a failed login shows the message on the login page', a
   await fillLogin(page, 'nobody-here', 'wrong password');
   await expect(page).toHaveURL(/\/login\?/);
   await expect(page.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
+});
+
+test('without JavaScript, "Continue" on the profile refreshes an expired access token and comes back', async ({ page }) => {
+  const name = uniqueName('nojsexp');
+  await page.goto('/register');
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+
+  // The suite's server issues 3-second access tokens.
+  await page.waitForTimeout(3500);
+  await page.reload();
+  await expect(page.getByRole('heading', { name: 'Checking your session…' })).toBeVisible();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expectProfileOf(page, name);
+});
+
+test('without JavaScript, "Continue" with no session leads to login, and back to the profile after it', async ({ page, request }) => {
+  // The account exists, but this browser has never logged in.
+  const name = uniqueName('nojsnone');
+  const registered = await request.post('/api/auth/register', {
+    form: { email: `${name}@example.org`, username: name, full_name: 'Playwright Person', password: PASSWORD },
+  });
+  expect(registered.status()).toBe(200);
+
+  await page.goto('/profile');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page).toHaveURL(/\/login\?next=\/profile$/);
+  await fillLogin(page, name);
+  await expectProfileOf(page, name);
 });

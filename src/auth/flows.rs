@@ -95,15 +95,26 @@ impl Exchange {
         }
     }
 
-    /// The `next` page named in the referring page's query, as the no-JS login form knows it.
-    fn next_from_referer(&self) -> NextPath {
-        let referer = self
-            .request
+    fn referer(&self) -> &str {
+        self.request
             .headers
             .get(header::REFERER)
             .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The referring page itself (the profile, by default).
+    fn referring_page(&self) -> NextPath {
+        NextPath::of_url(self.referer()).unwrap_or_else(|| NextPath::or_default(None))
+    }
+
+    /// The `next` page named in the referring page's query, as the no-JS login form knows it.
+    fn next_from_referer(&self) -> NextPath {
+        let query = self
+            .referer()
+            .split_once('?')
+            .map(|(_, q)| q)
             .unwrap_or_default();
-        let query = referer.split_once('?').map(|(_, q)| q).unwrap_or_default();
         let next = form_urlencoded::parse(query.as_bytes())
             .find(|(key, _)| key == "next")
             .map(|(_, value)| value.into_owned());
@@ -230,9 +241,16 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
 pub async fn refresh() -> Result<Refreshed, AppError> {
     let exchange = Exchange::current()?;
     let outcome = rotate(&exchange).await;
-    if outcome.is_err() {
-        // Whatever the cookies held is dead now; do not let the browser keep sending it.
-        exchange.clear_cookies();
+    // Without JavaScript, the refresh is a "Continue" button on a page that needs a login:
+    // back to that page when it worked, to the login page (and back after it) when not.
+    let page = exchange.referring_page();
+    match &outcome {
+        Ok(_) => exchange.redirect_plain_form(page.as_str()),
+        Err(_) => {
+            // Whatever the cookies held is dead now; do not let the browser keep sending it.
+            exchange.clear_cookies();
+            exchange.redirect_plain_form(&page.login_url());
+        }
     }
     outcome
 }

@@ -29,9 +29,36 @@ impl NextPath {
             .unwrap_or_else(|| Self(Self::DEFAULT.to_owned()))
     }
 
+    /// The path and query of an absolute URL such as a `Referer`, when they make a usable
+    /// `next`. The scheme and host are dropped, so the result is always on this site.
+    pub fn of_url(url: &str) -> Option<Self> {
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let path = &after_scheme[after_scheme.find('/')?..];
+        Self::parse(path)
+    }
+
+    /// The login page, coming back here afterwards.
+    pub fn login_url(&self) -> String {
+        format!("/login?next={}", percent_encode(&self.0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Percent-encodes a path for use as a query value (`/` is kept for readability: it is legal
+/// in a query).
+pub fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -63,6 +90,27 @@ mod tests {
         ] {
             assert_eq!(NextPath::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_path_of_a_url_is_kept_and_its_host_dropped() {
+        let of = |url| NextPath::of_url(url).map(|p| p.as_str().to_owned());
+        assert_eq!(
+            of("http://127.0.0.1:3000/profile?tab=1").as_deref(),
+            Some("/profile?tab=1")
+        );
+        assert_eq!(
+            of("https://evil.example/profile").as_deref(),
+            Some("/profile")
+        );
+        assert_eq!(of("https://evil.example").as_deref(), None);
+        assert_eq!(of("http://127.0.0.1:3000/login?next=/x").as_deref(), None);
+    }
+
+    #[test]
+    fn the_login_url_carries_the_path_encoded() {
+        let next = NextPath::parse("/profile?a=1&b=2").unwrap();
+        assert_eq!(next.login_url(), "/login?next=/profile%3Fa%3D1%26b%3D2");
     }
 
     #[test]

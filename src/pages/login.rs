@@ -2,10 +2,11 @@
 //! server-function client and then goes to `?next=`; without it, the browser posts the form and
 //! the server redirects to the same place.
 
-use super::{entry_form, urlencode, EntryForm};
+use super::{entry_form, EntryForm};
 use crate::{
     auth::Login,
     components::{Field, FormError},
+    domain::percent_encode,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,7 +16,7 @@ use leptos_router::components::A;
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let EntryForm { next, error } = entry_form(action);
-    let register_href = move || format!("/register?next={}", urlencode(&next.get()));
+    let register_href = move || format!("/register?next={}", percent_encode(&next.get()));
     view! {
         <Title text="Log in · Gatehouse"/>
         <section class="card">

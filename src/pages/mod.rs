@@ -48,16 +48,3 @@ where
         error: Signal::derive(move || action.value().get().and_then(Result::err)),
     }
 }
-
-/// Percent-encodes a path for use as a query value.
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}

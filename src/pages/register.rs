@@ -1,9 +1,10 @@
 //! `/register`: email, username, full name, password. A new account is logged in at once.
 
-use super::{entry_form, urlencode, EntryForm};
+use super::{entry_form, EntryForm};
 use crate::{
     auth::Register,
     components::{Field, FormError},
+    domain::percent_encode,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,7 +14,7 @@ use leptos_router::components::A;
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let EntryForm { next, error } = entry_form(action);
-    let login_href = move || format!("/login?next={}", urlencode(&next.get()));
+    let login_href = move || format!("/login?next={}", percent_encode(&next.get()));
     view! {
         <Title text="Register · Gatehouse"/>
         <section class="card">
