@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 pub mod cookies;
 #[cfg(feature = "ssr")]
+mod exchange;
+#[cfg(feature = "ssr")]
 mod flows;
 #[cfg(feature = "ssr")]
 pub mod passwords;

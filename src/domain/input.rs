@@ -75,7 +75,7 @@ impl Username {
         let value = raw.trim().to_ascii_lowercase();
         let fail = |why: &str| Err(AppError::invalid_input("username", why));
         let length = value.chars().count();
-        if length < 3 || length > 32 {
+        if !(3..=32).contains(&length) {
             return fail("A username is 3 to 32 characters long.");
         }
         if !value
@@ -127,7 +127,7 @@ pub struct Password(String);
 impl Password {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let length = raw.chars().count();
-        if length < 8 || length > 128 {
+        if !(8..=128).contains(&length) {
             return Err(AppError::invalid_input(
                 "password",
                 "A password is 8 to 128 characters long.",
