@@ -6,6 +6,8 @@
 
 #[cfg(feature = "hydrate")]
 mod refresh;
+#[cfg(any(feature = "hydrate", test))]
+mod single_flight;
 
 use crate::error::AppError;
 use leptos::prelude::*;

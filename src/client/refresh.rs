@@ -1,20 +1,15 @@
-//! [hydrate] Refreshing inside one tab: concurrent callers that hit a 401 share a single
-//! in-flight `POST /api/auth/refresh`, because with rotation a second, parallel refresh would
-//! present an already-used token.
+//! [hydrate] This tab's [`TabSession`]: a refresh is `POST /api/auth/refresh`, and a lost
+//! session is a full page load of the login page, remembering where the person was.
 
+use super::single_flight::{RefreshFuture, TabSession};
 use crate::{auth::refresh, error::AppError};
-use futures::future::{FutureExt, LocalBoxFuture, Shared};
-use std::{
-    cell::{Cell, RefCell},
-    future::Future,
-};
+use futures::future::FutureExt;
+use std::{future::Future, rc::Rc};
 
-type InFlight = Shared<LocalBoxFuture<'static, Result<(), AppError>>>;
+type Tab = TabSession<fn() -> RefreshFuture, fn()>;
 
 thread_local! {
-    static IN_FLIGHT: RefCell<Option<InFlight>> = const { RefCell::new(None) };
-    /// Successful refreshes so far: a caller whose 401 predates one just retries.
-    static REFRESHED: Cell<u64> = const { Cell::new(0) };
+    static TAB: Rc<Tab> = TabSession::new(refresh_session, send_to_login);
 }
 
 pub async fn call_with_refresh<T, F, Fut>(call: F) -> Result<T, AppError>
@@ -22,48 +17,14 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, AppError>>,
 {
-    let refreshes_before = REFRESHED.with(Cell::get);
-    match call().await {
-        Err(e) if e.code.is_session_failure() => {
-            if REFRESHED.with(Cell::get) == refreshes_before {
-                if let Err(failed) = shared_refresh().await {
-                    if failed.code.is_session_failure() {
-                        send_to_login();
-                    }
-                    return Err(failed);
-                }
-            }
-            let retried = call().await;
-            if matches!(&retried, Err(e) if e.code.is_session_failure()) {
-                send_to_login();
-            }
-            retried
-        }
-        other => other,
-    }
+    let tab = TAB.with(Rc::clone);
+    tab.call(call).await
 }
 
-/// Joins the refresh in flight, or starts one.
-fn shared_refresh() -> InFlight {
-    IN_FLIGHT.with(|slot| {
-        slot.borrow_mut()
-            .get_or_insert_with(|| {
-                async {
-                    let outcome = refresh().await.map(drop);
-                    if outcome.is_ok() {
-                        REFRESHED.with(|n| n.set(n.get() + 1));
-                    }
-                    IN_FLIGHT.with(|slot| slot.borrow_mut().take());
-                    outcome
-                }
-                .boxed_local()
-                .shared()
-            })
-            .clone()
-    })
+fn refresh_session() -> RefreshFuture {
+    refresh().map(|outcome| outcome.map(drop)).boxed_local()
 }
 
-/// A full page load of the login page, remembering where the person was.
 fn send_to_login() {
     let Some(window) = web_sys::window() else {
         return;

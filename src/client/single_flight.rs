@@ -1,0 +1,262 @@
+//! The rules of refreshing inside one tab, whatever a refresh is: a call refused for its session
+//! leads to at most one refresh and one retry, and concurrent callers share a single in-flight
+//! refresh, because with rotation a second, parallel refresh would present a spent token.
+//! Kept free of the browser so that these rules are tested natively.
+
+use crate::error::AppError;
+use futures::future::{FutureExt, LocalBoxFuture, Shared};
+use std::{
+    cell::{Cell, RefCell},
+    future::Future,
+    rc::{Rc, Weak},
+};
+
+/// A refresh of the session, as the browser makes it.
+pub type RefreshFuture = LocalBoxFuture<'static, Result<(), AppError>>;
+type InFlight = Shared<RefreshFuture>;
+
+/// One tab's session: how to refresh it, what to do when it is lost, and the refresh in flight.
+pub struct TabSession<R, L> {
+    refresh: R,
+    session_lost: L,
+    in_flight: RefCell<Option<InFlight>>,
+    /// Refreshes finished so far, and how the last one went: a caller whose refusal predates
+    /// the last refresh takes that refresh's outcome instead of starting another.
+    finished: Cell<u64>,
+    last_outcome: RefCell<Result<(), AppError>>,
+}
+
+impl<R, RF, L> TabSession<R, L>
+where
+    R: Fn() -> RF + 'static,
+    RF: Future<Output = Result<(), AppError>> + 'static,
+    L: Fn() + 'static,
+{
+    pub fn new(refresh: R, session_lost: L) -> Rc<Self> {
+        Rc::new(Self {
+            refresh,
+            session_lost,
+            in_flight: RefCell::new(None),
+            finished: Cell::new(0),
+            last_outcome: RefCell::new(Ok(())),
+        })
+    }
+
+    /// Runs `call`; if its session is refused, refreshes (once, shared) and retries once. When
+    /// the refresh or the retry is refused too, the session is lost.
+    pub async fn call<T, F, Fut>(self: &Rc<Self>, call: F) -> Result<T, AppError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, AppError>>,
+    {
+        let finished_before = self.finished.get();
+        match call().await {
+            Err(e) if e.code.is_session_failure() => {
+                let refreshed = if self.finished.get() == finished_before {
+                    self.shared_refresh().await
+                } else {
+                    self.last_outcome.borrow().clone()
+                };
+                if let Err(failed) = refreshed {
+                    if failed.code.is_session_failure() {
+                        (self.session_lost)();
+                    }
+                    return Err(failed);
+                }
+                let retried = call().await;
+                if matches!(&retried, Err(e) if e.code.is_session_failure()) {
+                    (self.session_lost)();
+                }
+                retried
+            }
+            other => other,
+        }
+    }
+
+    /// Joins the refresh in flight, or starts one.
+    fn shared_refresh(self: &Rc<Self>) -> InFlight {
+        let mut slot = self.in_flight.borrow_mut();
+        slot.get_or_insert_with(|| {
+            // Weak: a refresh abandoned by every caller must not keep the session alive.
+            let tab: Weak<Self> = Rc::downgrade(self);
+            let refresh = (self.refresh)();
+            async move {
+                let outcome = refresh.await;
+                if let Some(tab) = tab.upgrade() {
+                    tab.finished.set(tab.finished.get() + 1);
+                    *tab.last_outcome.borrow_mut() = outcome.clone();
+                    tab.in_flight.borrow_mut().take();
+                }
+                outcome
+            }
+            .boxed_local()
+            .shared()
+        })
+        .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use futures::{executor::block_on, future::join_all};
+    use std::{
+        pin::Pin,
+        task::{Context, Poll},
+    };
+
+    /// Gives other futures a turn, as a network round trip would.
+    struct YieldOnce(bool);
+
+    impl Future for YieldOnce {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    async fn turns(n: usize) {
+        for _ in 0..n {
+            YieldOnce(false).await;
+        }
+    }
+
+    /// How long a refresh takes, in turns: every caller below starts within it.
+    const REFRESH_TURNS: usize = 5;
+    /// How long a slow call takes: longer than a refresh.
+    const SLOW: usize = 4 * REFRESH_TURNS;
+
+    fn expired() -> AppError {
+        AppError::new(ErrorCode::TokenExpired, "expired")
+    }
+
+    /// A server whose access token is expired until a refresh succeeds, counting refreshes
+    /// and lost sessions.
+    #[derive(Clone, Default)]
+    struct FakeServer {
+        valid: Rc<Cell<bool>>,
+        refreshes: Rc<Cell<u32>>,
+        lost: Rc<Cell<u32>>,
+        refresh_fails_with: Option<ErrorCode>,
+    }
+
+    impl FakeServer {
+        fn tab(&self) -> Rc<TabSession<impl Fn() -> RefreshFuture, impl Fn()>> {
+            let server = self.clone();
+            let lost = self.lost.clone();
+            TabSession::new(
+                move || {
+                    let server = server.clone();
+                    async move {
+                        turns(REFRESH_TURNS).await;
+                        server.refreshes.set(server.refreshes.get() + 1);
+                        match server.refresh_fails_with {
+                            Some(code) => Err(AppError::new(code, "refresh refused")),
+                            None => {
+                                server.valid.set(true);
+                                Ok(())
+                            }
+                        }
+                    }
+                    .boxed_local()
+                },
+                move || lost.set(lost.get() + 1),
+            )
+        }
+
+        /// A protected call that answers after `delay` turns, as the server saw it at the start.
+        async fn me(&self, delay: usize) -> Result<&'static str, AppError> {
+            let valid = self.valid.get();
+            turns(delay).await;
+            if valid {
+                Ok("me")
+            } else {
+                Err(expired())
+            }
+        }
+    }
+
+    #[test]
+    fn concurrent_callers_refused_for_their_session_share_one_refresh_and_all_succeed() {
+        let server = FakeServer::default();
+        let tab = server.tab();
+        let results = block_on(join_all((0..5).map(|_| tab.call(|| server.me(0)))));
+        assert!(results.iter().all(|r| r.as_ref().is_ok_and(|v| *v == "me")));
+        assert_eq!(server.refreshes.get(), 1);
+        assert_eq!(server.lost.get(), 0);
+    }
+
+    #[test]
+    fn a_caller_whose_401_predates_a_finished_refresh_retries_without_refreshing_again() {
+        let server = FakeServer::default();
+        let tab = server.tab();
+        // The slow call was sent with the old token and is refused after the fast call's
+        // refresh has already finished.
+        let (fast, slow) = block_on(futures::future::join(
+            tab.call(|| server.me(0)),
+            tab.call(|| server.me(SLOW)),
+        ));
+        assert!(fast.is_ok() && slow.is_ok());
+        assert_eq!(server.refreshes.get(), 1);
+    }
+
+    #[test]
+    fn a_caller_whose_401_predates_a_refused_refresh_gets_its_error_without_refreshing_again() {
+        let server = FakeServer {
+            refresh_fails_with: Some(ErrorCode::TokenRevoked),
+            ..FakeServer::default()
+        };
+        let tab = server.tab();
+        let (fast, slow) = block_on(futures::future::join(
+            tab.call(|| server.me(0)),
+            tab.call(|| server.me(SLOW)),
+        ));
+        assert_eq!(fast.unwrap_err().code, ErrorCode::TokenRevoked);
+        assert_eq!(slow.unwrap_err().code, ErrorCode::TokenRevoked);
+        assert_eq!(server.refreshes.get(), 1);
+        assert_eq!(server.lost.get(), 2);
+    }
+
+    #[test]
+    fn a_refused_refresh_loses_the_session_and_returns_its_error() {
+        let server = FakeServer {
+            refresh_fails_with: Some(ErrorCode::TokenReused),
+            ..FakeServer::default()
+        };
+        let tab = server.tab();
+        let results = block_on(join_all((0..3).map(|_| tab.call(|| server.me(0)))));
+        for result in results {
+            assert_eq!(result.unwrap_err().code, ErrorCode::TokenReused);
+        }
+        assert_eq!(server.refreshes.get(), 1);
+        assert_eq!(server.lost.get(), 3, "each caller is told");
+    }
+
+    #[test]
+    fn a_retry_still_refused_loses_the_session_without_a_second_refresh() {
+        let server = FakeServer::default();
+        let tab = server.tab();
+        let always_expired = || async { Err::<(), _>(expired()) };
+        let result = block_on(tab.call(always_expired));
+        assert_eq!(result.unwrap_err().code, ErrorCode::TokenExpired);
+        assert_eq!(server.refreshes.get(), 1);
+        assert_eq!(server.lost.get(), 1);
+    }
+
+    #[test]
+    fn an_error_that_is_not_about_the_session_is_returned_without_refreshing() {
+        let server = FakeServer::default();
+        let tab = server.tab();
+        let conflict = || async { Err::<(), _>(AppError::new(ErrorCode::Conflict, "taken")) };
+        let result = block_on(tab.call(conflict));
+        assert_eq!(result.unwrap_err().code, ErrorCode::Conflict);
+        assert_eq!(server.refreshes.get(), 0);
+        assert_eq!(server.lost.get(), 0);
+    }
+}
