@@ -42,17 +42,29 @@ pub struct RefreshClaims {
     pub typ: TokenType,
 }
 
-trait Typed {
+/// How far in the future a token's `iat` may be and still be believed: none of our tokens is
+/// ever issued ahead of the clock that checks it, so this only forgives a clock step.
+pub const IAT_LEEWAY_SECS: i64 = 30;
+
+/// The claims every verification checks beyond what `jsonwebtoken` does.
+trait Checked {
     fn typ(&self) -> TokenType;
+    fn iat(&self) -> i64;
 }
-impl Typed for AccessClaims {
+impl Checked for AccessClaims {
     fn typ(&self) -> TokenType {
         self.typ
     }
+    fn iat(&self) -> i64 {
+        self.iat
+    }
 }
-impl Typed for RefreshClaims {
+impl Checked for RefreshClaims {
     fn typ(&self) -> TokenType {
         self.typ
+    }
+    fn iat(&self) -> i64 {
+        self.iat
     }
 }
 
@@ -186,7 +198,7 @@ impl TokenKeys {
     }
 }
 
-fn verify<C: DeserializeOwned + Typed>(
+fn verify<C: DeserializeOwned + Checked>(
     token: &str,
     key: &DecodingKey,
     validation: &Validation,
@@ -196,7 +208,9 @@ fn verify<C: DeserializeOwned + Typed>(
         ErrorKind::ExpiredSignature => TokenError::Expired,
         _ => TokenError::Invalid,
     })?;
-    if data.claims.typ() != expected {
+    let issued_in_the_future =
+        data.claims.iat() > OffsetDateTime::now_utc().unix_timestamp() + IAT_LEEWAY_SECS;
+    if data.claims.typ() != expected || issued_in_the_future {
         return Err(TokenError::Invalid);
     }
     Ok(data.claims)
@@ -360,6 +374,23 @@ mod tests {
         let token = sign_with_access_key(Algorithm::HS256, &claims);
         assert_eq!(
             keys().verify_access(&token).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_beyond_the_leeway_is_invalid() {
+        let issued_at = |offset: i64| {
+            let mut claims = keys()
+                .verify_access(&keys().issue_access(&user(), "s", now()).unwrap().token)
+                .unwrap();
+            claims.iat = now().unix_timestamp() + offset;
+            claims.exp = claims.iat + 600;
+            keys().verify_access(&sign_with_access_key(Algorithm::HS256, &claims))
+        };
+        assert!(issued_at(IAT_LEEWAY_SECS - 5).is_ok());
+        assert_eq!(
+            issued_at(IAT_LEEWAY_SECS + 60).unwrap_err(),
             TokenError::Invalid
         );
     }
