@@ -9,6 +9,8 @@ use leptos_router::{
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::security::headers::set_page_policy(&options);
     view! {
         <!DOCTYPE html>
         <html lang="en">

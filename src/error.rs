@@ -15,6 +15,7 @@ pub enum ErrorCode {
     InvalidInput,
     Conflict,
     RateLimited,
+    Forbidden,
     InvalidCredentials,
     Unauthenticated,
     TokenInvalid,
@@ -31,6 +32,7 @@ impl ErrorCode {
             Self::InvalidInput => 400,
             Self::Conflict => 409,
             Self::RateLimited => 429,
+            Self::Forbidden => 403,
             Self::InvalidCredentials
             | Self::Unauthenticated
             | Self::TokenInvalid
@@ -121,6 +123,16 @@ impl AppError {
         }
         tracing::error!(error = %chain, "internal error");
         Self::opaque_internal()
+    }
+}
+
+/// For the layers in front of the server functions: the JSON body under its code's status.
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = axum::http::StatusCode::from_u16(self.code.status())
+            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
     }
 }
 

@@ -6,6 +6,7 @@ use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     error::{AppError, WHOLE_BODY},
+    security::{headers::fixed_headers, origin::refuse_cross_site},
     state::AppState,
     store::{sqlite::SqliteStore, StoreError},
 };
@@ -60,7 +61,9 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(api_boundary))
+        .layer(middleware::from_fn_with_state(state.clone(), fixed_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
