@@ -139,3 +139,37 @@ async fn v8_1_1_every_api_answer_is_no_store_even_a_refused_one() {
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     }
 }
+
+// ---- password policy (ASVS V2.1.7, V2.1.1) --------------------------------------------
+
+/// ASVS V2.1.7: a common password is refused at registration, saying so.
+#[tokio::test]
+async fn v2_1_7_registering_with_a_common_password_is_400_on_password_saying_it_is_common() {
+    let app = spawn_app().await;
+    let mut form = support::registration("c@example.org", "commoner", "C");
+    form[3].1 = "password123";
+    let response = app.post("/api/auth/register", &form, &Jar::default()).await;
+    let body = assert_error(response, 400, "invalid_input").await;
+    assert_eq!(body["field"], "password");
+    assert!(
+        body["message"].as_str().unwrap().contains("common"),
+        "{body}"
+    );
+}
+
+/// ASVS V2.1.7: a password made of the account's own username or email is refused, saying so.
+#[tokio::test]
+async fn v2_1_7_a_password_containing_the_username_or_email_local_part_is_refused() {
+    let app = spawn_app().await;
+    for (password, names) in [
+        ("grace.hopper-forever-1906", "username"),
+        ("admiral-amazing-cobol-99", "email"),
+    ] {
+        let mut form = support::registration("amazing@example.org", "grace.hopper", "G");
+        form[3].1 = password;
+        let response = app.post("/api/auth/register", &form, &Jar::default()).await;
+        let body = assert_error(response, 400, "invalid_input").await;
+        assert_eq!(body["field"], "password");
+        assert!(body["message"].as_str().unwrap().contains(names), "{body}");
+    }
+}

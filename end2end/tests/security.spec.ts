@@ -25,3 +25,17 @@ test('every page hydrates under its Content-Security-Policy and nothing is block
   await registerNewPerson(page, 'csp');
   expect(violations).toEqual([]);
 });
+
+// ASVS V2.1.7: a common password is refused, and the form says why next to the field.
+test('the register form refuses a common password and says why next to the field', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  await page.getByLabel('Email').fill('common@example.org');
+  await page.getByLabel('Username').fill('commonplace');
+  await page.getByLabel('Full name').fill('Someone');
+  await page.getByLabel('Password').fill('password123');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page.locator('#field-password-error')).toContainText('common password');
+  await expect(page.getByLabel('Password')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page).toHaveURL(/\/register/);
+});

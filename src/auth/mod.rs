@@ -16,6 +16,8 @@ mod exchange;
 #[cfg(feature = "ssr")]
 mod flows;
 #[cfg(feature = "ssr")]
+pub mod password_policy;
+#[cfg(feature = "ssr")]
 pub mod passwords;
 #[cfg(feature = "ssr")]
 pub mod tokens;
@@ -39,6 +41,8 @@ pub async fn register(
     let username = Username::parse(&username)?;
     let full_name = FullName::parse(&full_name)?;
     let password = Password::parse(&password)?;
+    let (password, username, email) =
+        password_policy::check_blocking(password, username, email).await?;
     flows::register(email, username, full_name, password).await
 }
 
