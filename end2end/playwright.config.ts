@@ -43,6 +43,9 @@ export default defineConfig({
       LEPTOS_OUTPUT_NAME: 'gatehouse',
       DATABASE_URL: `sqlite://${join(dataDir, 'e2e.db')}`,
       ACCESS_TOKEN_EXPIRY: `${ACCESS_TOKEN_SECONDS}s`,
+      // Every test registers or logs in from 127.0.0.1; the limit itself is proven in
+      // tests/security.rs, so here it only needs to stay out of the way.
+      IP_ATTEMPTS_PER_MINUTE: '600',
       RUST_LOG: 'warn',
     },
   },

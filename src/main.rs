@@ -36,7 +36,7 @@ async fn main() -> std::process::ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, server::router(state))
+    match axum::serve(listener, server::app(state))
         .with_graceful_shutdown(shutdown)
         .await
     {

@@ -6,13 +6,17 @@ use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
     error::{AppError, WHOLE_BODY},
-    security::{headers::fixed_headers, origin::refuse_cross_site},
+    security::{
+        headers::fixed_headers,
+        limits::{limit_attempts, AttemptLimits},
+        origin::refuse_cross_site,
+    },
     state::AppState,
     store::{sqlite::SqliteStore, StoreError},
 };
 use axum::{
     body::{to_bytes, Body},
-    extract::Request,
+    extract::{connect_info::IntoMakeServiceWithConnectInfo, Request},
     http::{header, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -20,7 +24,7 @@ use axum::{
 };
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::{sync::Arc, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 /// Request bodies above this are refused with 413: every real form here is far smaller.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -46,6 +50,7 @@ pub async fn build_state(
     Ok(AppState {
         leptos_options,
         tokens: Arc::new(TokenKeys::new(&config)),
+        limits: Arc::new(AttemptLimits::new(&config.limits)),
         config: Arc::new(config),
         store: Arc::new(store),
         passwords: Arc::new(passwords),
@@ -61,11 +66,21 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit_attempts,
+        ))
         .layer(middleware::from_fn(refuse_cross_site))
         .layer(middleware::from_fn(api_boundary))
         .layer(middleware::from_fn_with_state(state.clone(), fixed_headers))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// The router as a service that knows each connection's peer address, which the attempt
+/// limits count by. Serve this, not the bare router.
+pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
+    router(state).into_make_service_with_connect_info::<SocketAddr>()
 }
 
 /// One line per request: method, path (never the query or headers, where secrets could sit),

@@ -3,6 +3,7 @@
 use crate::{
     auth::{passwords::Passwords, tokens::TokenKeys},
     config::Config,
+    security::limits::AttemptLimits,
     store::Store,
 };
 use axum::extract::FromRef;
@@ -16,4 +17,5 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<Passwords>,
+    pub limits: Arc<AttemptLimits>,
 }

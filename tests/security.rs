@@ -173,3 +173,128 @@ async fn v2_1_7_a_password_containing_the_username_or_email_local_part_is_refuse
         assert!(body["message"].as_str().unwrap().contains(names), "{body}");
     }
 }
+
+// ---- rate limits (ASVS V2.2.1, V11.1.4) -----------------------------------------------
+
+async fn login_as(app: &support::TestApp, login: &str, password: &str) -> reqwest::Response {
+    app.post(
+        "/api/auth/login",
+        &[("login", login), ("password", password)],
+        &Jar::default(),
+    )
+    .await
+}
+
+fn retry_after_seconds(response: &reqwest::Response) -> u64 {
+    response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// ASVS V2.2.1: after LOGIN_MAX_FAILURES failed logins an account answers 429, even to the
+/// right password, by its email and by its username alike, until the 15-minute window passes.
+#[tokio::test]
+async fn v2_2_1_an_account_is_rate_limited_after_its_failures_with_retry_after() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    app.register("guarded").await;
+    for login in ["guarded", "GUARDED@example.org", "guarded"] {
+        let response = login_as(&app, login, "wrong password").await;
+        assert_error(response, 401, "invalid_credentials").await;
+    }
+    let limited = login_as(&app, "guarded@example.org", PASSWORD).await;
+    let wait = retry_after_seconds(&limited);
+    assert!((800..=900).contains(&wait), "Retry-After {wait}");
+    assert_error(limited, 429, "rate_limited").await;
+    // Another account from the same address is unaffected.
+    app.register("neighbour").await;
+    let other = login_as(&app, "neighbour", PASSWORD).await;
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+/// ASVS V2.2.1, V2.2.2 (no enumeration through the limit): a name of no account is limited
+/// exactly like a real one.
+#[tokio::test]
+async fn v2_2_1_unknown_accounts_are_limited_the_same_way() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "2")]).await;
+    for _ in 0..2 {
+        let response = login_as(&app, "nobody-at-all", "wrong password").await;
+        assert_error(response, 401, "invalid_credentials").await;
+    }
+    let limited = login_as(&app, "nobody-at-all", "wrong password").await;
+    assert!(retry_after_seconds(&limited) > 0);
+    assert_error(limited, 429, "rate_limited").await;
+}
+
+/// ASVS V2.2.1: a successful login clears the account's failures.
+#[tokio::test]
+async fn v2_2_1_a_successful_login_resets_the_failure_count() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    app.register("forgetful").await;
+    for round in 0..2 {
+        for _ in 0..2 {
+            let response = login_as(&app, "forgetful", "wrong password").await;
+            assert_error(response, 401, "invalid_credentials").await;
+        }
+        let ok = login_as(&app, "forgetful", PASSWORD).await;
+        assert_eq!(ok.status(), StatusCode::OK, "round {round}");
+    }
+}
+
+/// ASVS V11.1.4: one address gets IP_ATTEMPTS_PER_MINUTE login or registration attempts, then
+/// 429 with Retry-After; a forged X-Forwarded-For does not buy more.
+#[tokio::test]
+async fn v11_1_4_an_address_is_limited_per_minute_and_x_forwarded_for_is_not_believed() {
+    let app = spawn_app_with(&[("IP_ATTEMPTS_PER_MINUTE", "4")]).await;
+    for i in 0..4 {
+        let response = app
+            .http
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .form(&[("login", "someone"), ("password", "wrong password")])
+            .send()
+            .await
+            .unwrap();
+        assert_error(response, 401, "invalid_credentials").await;
+    }
+    let registration = support::registration("late@example.org", "late", "L");
+    let limited = app
+        .http
+        .post(app.url("/api/auth/register"))
+        .header("x-forwarded-for", "203.0.113.99")
+        .form(&registration)
+        .send()
+        .await
+        .unwrap();
+    let wait = retry_after_seconds(&limited);
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert_eq!(limited.headers()[header::CACHE_CONTROL], "no-store");
+    assert_error(limited, 429, "rate_limited").await;
+    // Reading is not an attempt.
+    let me = app.get("/api/auth/me", &Jar::default()).await;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// ASVS V11.1.4: behind a proxy named in TRUSTED_PROXIES, each client it forwards has its
+/// own budget.
+#[tokio::test]
+async fn v11_1_4_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let app = spawn_app_with(&[
+        ("IP_ATTEMPTS_PER_MINUTE", "2"),
+        ("TRUSTED_PROXIES", "127.0.0.1, ::1"),
+    ])
+    .await;
+    let attempt = |client: &'static str| {
+        app.http
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", client)
+            .form(&[("login", "someone"), ("password", "wrong password")])
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 401);
+    }
+    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 429);
+    assert_eq!(attempt("198.51.100.2").await.unwrap().status(), 401);
+}

@@ -48,6 +48,14 @@ impl Exchange {
         }
     }
 
+    /// For a 429: when the client may try again.
+    pub(super) fn set_retry_after(&self, wait: std::time::Duration) {
+        self.response.insert_header(
+            header::RETRY_AFTER,
+            crate::security::limits::retry_after(wait),
+        );
+    }
+
     pub(super) fn clear_cookies(&self) {
         self.set_cookies(cookies::cleared(self.state.config.cookie_secure));
     }

@@ -8,11 +8,13 @@ use super::{
     tokens::{refresh_token_hash, TokenError},
     Refreshed,
 };
+use crate::security::limits;
 use crate::{
     domain::{Email, FullName, LoginName, Password, User, Username},
     error::{AppError, ErrorCode},
     store::{Rotation, UserKey, UserRecord},
 };
+use std::time::Instant;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 impl From<HashError> for AppError {
@@ -86,14 +88,27 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
         LoginName::Username(name) => UserKey::Username(name),
     };
     let found = state.store.find_user_by(key).await?;
+    // Failures count per account (an email and a username of one account are one account);
+    // names of no account count alike, so the limit says nothing about which names exist.
+    let account = match (&found, &login) {
+        (Some(user), _) => format!("user:{}", user.id),
+        (None, LoginName::Email(key) | LoginName::Username(key)) => format!("name:{key}"),
+    };
+    let failures = &state.limits.failures;
+    if let Some(wait) = failures.locked_for(&account, Instant::now()) {
+        exchange.set_retry_after(wait);
+        return Err(limits::rate_limited());
+    }
     // Verify even when there is no such account, so both failures take the same time.
     let matches = state
         .passwords
         .verify(&password, found.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
     let Some(user) = found.filter(|_| matches) else {
+        failures.record_failure(&account, Instant::now());
         return Err(AppError::invalid_credentials());
     };
+    failures.reset(&account);
     exchange
         .start_session(&user, now(), |first| async move {
             state.store.insert_refresh(&first).await

@@ -3,9 +3,11 @@
 //! start-up with one line naming the variable.
 
 mod duration;
+mod limits;
 mod secrets;
 
 pub use duration::{parse_duration, DurationError};
+pub use limits::{Limits, TrustedProxies};
 pub use secrets::Secret;
 
 use std::{path::PathBuf, time::Duration};
@@ -19,6 +21,7 @@ pub struct Config {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub cookie_secure: bool,
+    pub limits: Limits,
     /// Where generated secrets are kept, when the operator set none.
     pub secrets_file: Option<PathBuf>,
 }
@@ -127,6 +130,7 @@ impl Config {
             access_ttl,
             refresh_ttl,
             cookie_secure,
+            limits: Limits::from_lookup(set)?,
             secrets_file,
         })
     }

@@ -92,7 +92,7 @@ async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<
         .await
         .expect("app state");
     let handle = tokio::spawn(async move {
-        axum::serve(listener, server::router(state)).await.unwrap();
+        axum::serve(listener, server::app(state)).await.unwrap();
     });
     (format!("http://{addr}"), handle)
 }

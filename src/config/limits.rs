@@ -1,0 +1,118 @@
+//! The abuse limits: how many failed logins an account, and how many attempts an address, may
+//! make before answers turn into 429, and which proxies may say who the client is.
+
+use super::ConfigError;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 10;
+pub const DEFAULT_IP_ATTEMPTS_PER_MINUTE: u32 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// `LOGIN_MAX_FAILURES`: failed logins one account may take within the failure window.
+    pub login_max_failures: u32,
+    /// `IP_ATTEMPTS_PER_MINUTE`: login and registration attempts from one address per minute.
+    pub ip_attempts_per_minute: u32,
+    /// `TRUSTED_PROXIES`: the peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+}
+
+impl Limits {
+    pub fn from_lookup(set: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let count = |name: &'static str, default: u32| match set(name) {
+            None => Ok(default),
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(ConfigError::new(
+                    name,
+                    format!("expected a whole number of at least 1, got {raw:?}"),
+                )),
+            },
+        };
+        Ok(Self {
+            login_max_failures: count("LOGIN_MAX_FAILURES", DEFAULT_LOGIN_MAX_FAILURES)?,
+            ip_attempts_per_minute: count(
+                "IP_ATTEMPTS_PER_MINUTE",
+                DEFAULT_IP_ATTEMPTS_PER_MINUTE,
+            )?,
+            trusted_proxies: TrustedProxies::parse(set("TRUSTED_PROXIES").as_deref().unwrap_or(""))
+                .map_err(|reason| ConfigError::new("TRUSTED_PROXIES", reason))?,
+        })
+    }
+}
+
+/// Addresses and ranges (`10.0.0.1`, `10.0.0.0/8`, `::1`), comma-separated. Empty by default:
+/// then no `X-Forwarded-For` is believed and the client is the socket's peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        format!("expected IP addresses or ranges like 10.0.0.0/8, got {item:?}")
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(pairs: &[(&str, &str)]) -> Result<Limits, ConfigError> {
+        Limits::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let limits = limits(&[]).unwrap();
+        assert_eq!(limits.login_max_failures, 10);
+        assert_eq!(limits.ip_attempts_per_minute, 60);
+        assert!(limits.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn counts_must_be_whole_numbers_of_at_least_one() {
+        for bad in ["0", "-3", "ten", "1.5"] {
+            let error = limits(&[("LOGIN_MAX_FAILURES", bad)]).unwrap_err();
+            assert_eq!(error.var, "LOGIN_MAX_FAILURES", "{bad}");
+        }
+        let error = limits(&[("IP_ATTEMPTS_PER_MINUTE", "0")]).unwrap_err();
+        assert_eq!(error.var, "IP_ATTEMPTS_PER_MINUTE");
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8, 192.168.1.7,::1").unwrap();
+        assert!(proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(proxies.contains("192.168.1.7".parse().unwrap()));
+        assert!(proxies.contains("::ffff:10.9.9.9".parse().unwrap()));
+        assert!(proxies.contains("::1".parse().unwrap()));
+        assert!(!proxies.contains("192.168.1.8".parse().unwrap()));
+        let error = limits(&[("TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")]).unwrap_err();
+        assert_eq!(error.var, "TRUSTED_PROXIES");
+    }
+}
