@@ -421,4 +421,29 @@ mod tests {
         assert_eq!(hash.len(), 64);
         assert_ne!(hash, refresh_token_hash("abd"));
     }
+
+    proptest::proptest! {
+        /// Whatever a cookie holds, verification answers Invalid or Expired and never panics.
+        #[test]
+        fn any_cookie_value_is_refused_without_panicking(raw in "\\PC{0,300}") {
+            let keys = keys();
+            proptest::prop_assert!(keys.verify_access(&raw).is_err());
+            proptest::prop_assert!(keys.verify_refresh(&raw).is_err());
+        }
+
+        /// Three base64url parts of any bytes (the shape of a JWT) are refused too.
+        #[test]
+        fn any_jwt_shaped_value_is_refused_without_panicking(
+            header in proptest::collection::vec(proptest::num::u8::ANY, 0..80),
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            signature in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            let token = [header, payload, signature]
+                .iter()
+                .map(|part| URL_SAFE_NO_PAD.encode(part))
+                .collect::<Vec<_>>()
+                .join(".");
+            proptest::prop_assert!(keys().verify_access(&token).is_err());
+        }
+    }
 }

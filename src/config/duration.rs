@@ -86,4 +86,24 @@ mod tests {
             Err(DurationError::TooLong(_))
         ));
     }
+
+    proptest::proptest! {
+        /// Any text at all gives a lifetime or an error, never a panic.
+        #[test]
+        fn any_input_is_parsed_or_refused_without_panicking(raw in "\\PC{0,40}") {
+            let _ = parse_duration(&raw);
+        }
+
+        /// Every well-formed lifetime in range reads back as its number of seconds.
+        #[test]
+        fn well_formed_lifetimes_read_back_exactly(count in 1u64..100_000, unit in 0usize..4) {
+            let (suffix, seconds) = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)][unit];
+            let parsed = parse_duration(&format!("{count}{suffix}"));
+            if count * seconds <= MAX_SECONDS {
+                proptest::prop_assert_eq!(parsed, Ok(Duration::from_secs(count * seconds)));
+            } else {
+                proptest::prop_assert!(matches!(parsed, Err(DurationError::TooLong(_))));
+            }
+        }
+    }
 }
