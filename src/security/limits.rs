@@ -304,6 +304,15 @@ mod tests {
     }
 
     #[test]
+    fn address_memory_stays_bounded_however_many_addresses_are_invented() {
+        let limiter = AddressLimiter::new(60);
+        for i in 0..(MAX_TRACKED as u32 + 20_000) {
+            let _ = limiter.check(IpAddr::V4(std::net::Ipv4Addr::from(i)));
+        }
+        assert!(limiter.tracked() <= MAX_TRACKED, "{}", limiter.tracked());
+    }
+
+    #[test]
     fn an_address_gets_its_quota_then_a_wait() {
         let limiter = AddressLimiter::new(5);
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
