@@ -275,15 +275,18 @@ async fn login_without_a_login_or_password_is_400_naming_the_field() {
 async fn a_plain_form_login_without_javascript_redirects_to_the_next_page() {
     let app = spawn_app().await;
     app.register("nojs").await;
+    let referer = app.url("/login?next=%2Fprofile%3Ftab%3D1");
     let response = app
-        .http
-        .post(app.url("/api/auth/login"))
-        .header(header::ACCEPT, "text/html,application/xhtml+xml")
-        .header(header::REFERER, app.url("/login?next=%2Fprofile%3Ftab%3D1"))
-        .form(&[("login", "nojs"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+        .post_with(
+            "/api/auth/login",
+            &[("login", "nojs"), ("password", PASSWORD)],
+            &Jar::default(),
+            &[
+                ("accept", "text/html,application/xhtml+xml"),
+                ("referer", &referer),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()[header::LOCATION], "/profile?tab=1");
     assert_eq!(set_cookies(&response).len(), 2);
@@ -327,20 +330,18 @@ async fn refresh_rotates_the_pair_and_the_old_refresh_token_dies() {
 async fn a_plain_form_refresh_returns_to_the_page_or_goes_to_login_and_back() {
     let app = spawn_app().await;
     let jar = app.register("continue").await;
-    let plain_form_refresh = |jar: &Jar| {
-        app.http
-            .post(app.url("/api/auth/refresh"))
-            .header(header::ACCEPT, "text/html")
-            .header(header::REFERER, app.url("/profile?tab=1"))
-            .header(header::COOKIE, jar.header())
-            .send()
-    };
-    let worked = plain_form_refresh(&jar).await.unwrap();
+    let referer = app.url("/profile?tab=1");
+    let plain_form = [("accept", "text/html"), ("referer", referer.as_str())];
+    let worked = app
+        .post_with("/api/auth/refresh", &[], &jar, &plain_form)
+        .await;
     assert_eq!(worked.status(), StatusCode::FOUND);
     assert_eq!(worked.headers()[header::LOCATION], "/profile?tab=1");
     assert_eq!(set_cookies(&worked).len(), 2);
 
-    let no_session = plain_form_refresh(&Jar::default()).await.unwrap();
+    let no_session = app
+        .post_with("/api/auth/refresh", &[], &Jar::default(), &plain_form)
+        .await;
     assert_eq!(no_session.status(), StatusCode::FOUND);
     assert_eq!(
         no_session.headers()[header::LOCATION],

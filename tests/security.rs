@@ -20,13 +20,8 @@ async fn v4_2_2_a_post_from_another_origin_is_403_forbidden_and_changes_nothing(
         ("sec-fetch-site", "cross-site"),
     ] {
         let response = app
-            .http
-            .post(app.url("/api/auth/logout"))
-            .header(name, value)
-            .header(header::COOKIE, jar.header())
-            .send()
-            .await
-            .unwrap();
+            .post_with("/api/auth/logout", &[], &jar, &[(name, value)])
+            .await;
         assert_error(response, 403, "forbidden").await;
     }
     // The session the forged logouts aimed at is still alive.
@@ -38,16 +33,14 @@ async fn v4_2_2_a_post_from_another_origin_is_403_forbidden_and_changes_nothing(
 #[tokio::test]
 async fn v4_2_2_same_origin_posts_and_posts_without_browser_headers_are_accepted() {
     let app = spawn_app().await;
-    let own_origin = app.base.clone();
     let same_origin = app
-        .http
-        .post(app.url("/api/auth/login"))
-        .header(header::ORIGIN, own_origin)
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("login", "nobody"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
+        .post_with(
+            "/api/auth/login",
+            &[("login", "nobody"), ("password", PASSWORD)],
+            &Jar::default(),
+            &[("origin", &app.base), ("sec-fetch-site", "same-origin")],
+        )
+        .await;
     assert_error(same_origin, 401, "invalid_credentials").await;
     let scripted = app.post("/api/auth/logout", &[], &Jar::default()).await;
     assert_eq!(scripted.status(), StatusCode::OK);
@@ -128,12 +121,13 @@ async fn v14_4_5_no_hsts_when_cookie_secure_is_false() {
 async fn v8_1_1_every_api_answer_is_no_store_even_a_refused_one() {
     let app = spawn_app().await;
     let refused = app
-        .http
-        .post(app.url("/api/auth/logout"))
-        .header(header::ORIGIN, "http://evil.example")
-        .send()
-        .await
-        .unwrap();
+        .post_with(
+            "/api/auth/logout",
+            &[],
+            &Jar::default(),
+            &[("origin", "http://evil.example")],
+        )
+        .await;
     let me = app.get("/api/auth/me", &Jar::default()).await;
     for response in [refused, me] {
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -248,25 +242,26 @@ async fn v2_2_1_a_successful_login_resets_the_failure_count() {
 async fn v11_1_4_an_address_is_limited_per_minute_and_x_forwarded_for_is_not_believed() {
     let app = spawn_app_with(&[("IP_ATTEMPTS_PER_MINUTE", "4")]).await;
     for i in 0..4 {
+        let forged = format!("203.0.113.{i}");
         let response = app
-            .http
-            .post(app.url("/api/auth/login"))
-            .header("x-forwarded-for", format!("203.0.113.{i}"))
-            .form(&[("login", "someone"), ("password", "wrong password")])
-            .send()
-            .await
-            .unwrap();
+            .post_with(
+                "/api/auth/login",
+                &[("login", "someone"), ("password", "wrong password")],
+                &Jar::default(),
+                &[("x-forwarded-for", &forged)],
+            )
+            .await;
         assert_error(response, 401, "invalid_credentials").await;
     }
     let registration = support::registration("late@example.org", "late", "L");
     let limited = app
-        .http
-        .post(app.url("/api/auth/register"))
-        .header("x-forwarded-for", "203.0.113.99")
-        .form(&registration)
-        .send()
-        .await
-        .unwrap();
+        .post_with(
+            "/api/auth/register",
+            &registration,
+            &Jar::default(),
+            &[("x-forwarded-for", "203.0.113.99")],
+        )
+        .await;
     let wait = retry_after_seconds(&limited);
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
     assert_eq!(limited.headers()[header::CACHE_CONTROL], "no-store");
@@ -285,18 +280,18 @@ async fn v11_1_4_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget
         ("TRUSTED_PROXIES", "127.0.0.1, ::1"),
     ])
     .await;
-    let attempt = |client: &'static str| {
-        app.http
-            .post(app.url("/api/auth/login"))
-            .header("x-forwarded-for", client)
-            .form(&[("login", "someone"), ("password", "wrong password")])
-            .send()
+    let app = &app;
+    let attempt = |client: &'static str| async move {
+        let form = [("login", "someone"), ("password", "wrong password")];
+        let forwarded = [("x-forwarded-for", client)];
+        app.post_with("/api/auth/login", &form, &Jar::default(), &forwarded)
+            .await
     };
     for _ in 0..2 {
-        assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 401);
+        assert_eq!(attempt("198.51.100.1").await.status(), 401);
     }
-    assert_eq!(attempt("198.51.100.1").await.unwrap().status(), 429);
-    assert_eq!(attempt("198.51.100.2").await.unwrap().status(), 401);
+    assert_eq!(attempt("198.51.100.1").await.status(), 429);
+    assert_eq!(attempt("198.51.100.2").await.status(), 401);
 }
 
 // ---- enumeration (ASVS V2.2.2 / V3.2.x, OWASP "account enumeration") ------------------

@@ -159,13 +159,26 @@ impl TestApp {
 
     /// POSTs a form (the server-function default encoding), with the jar's cookies.
     pub async fn post(&self, path: &str, form: &[(&str, &str)], jar: &Jar) -> Response {
-        self.http
+        self.post_with(path, form, jar, &[]).await
+    }
+
+    /// [`Self::post`] with extra request headers, as a browser or a proxy would add them.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        jar: &Jar,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self
+            .http
             .post(self.url(path))
             .header(header::COOKIE, jar.header())
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+            .form(form);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
     }
 
     pub async fn get(&self, path: &str, jar: &Jar) -> Response {
