@@ -31,17 +31,29 @@ async fn v4_2_2_a_post_from_another_origin_is_403_forbidden_and_changes_nothing(
 
 /// ASVS V4.2.2: our own pages' posts, and clients that send no browser headers, go through.
 #[tokio::test]
-async fn v4_2_2_same_origin_posts_and_posts_without_browser_headers_are_accepted() {
+async fn v4_2_2_same_origin_and_same_site_posts_and_posts_without_browser_headers_are_accepted() {
     let app = spawn_app().await;
-    let same_origin = app
-        .post_with(
-            "/api/auth/login",
-            &[("login", "nobody"), ("password", PASSWORD)],
-            &Jar::default(),
-            &[("origin", &app.base), ("sec-fetch-site", "same-origin")],
-        )
-        .await;
-    assert_error(same_origin, 401, "invalid_credentials").await;
+    for browser_headers in [
+        [
+            ("origin", app.base.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        [
+            ("origin", app.base.as_str()),
+            ("sec-fetch-site", "same-site"),
+        ],
+        [("origin", app.base.as_str()), ("sec-fetch-site", "none")],
+    ] {
+        let response = app
+            .post_with(
+                "/api/auth/login",
+                &[("login", "nobody"), ("password", PASSWORD)],
+                &Jar::default(),
+                &browser_headers,
+            )
+            .await;
+        assert_error(response, 401, "invalid_credentials").await;
+    }
     let scripted = app.post("/api/auth/logout", &[], &Jar::default()).await;
     assert_eq!(scripted.status(), StatusCode::OK);
 }
