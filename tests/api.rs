@@ -207,13 +207,7 @@ async fn login_accepts_the_email_or_the_username_in_any_case() {
     let app = spawn_app().await;
     app.register("grace").await;
     for login in ["grace@example.org", "GRACE@EXAMPLE.ORG", "grace", "Grace"] {
-        let response = app
-            .post(
-                "/api/auth/login",
-                &[("login", login), ("password", PASSWORD)],
-                &Jar::default(),
-            )
-            .await;
+        let response = app.try_login(login, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK, "login as {login}");
         let mut jar = Jar::default();
         jar.absorb(&response);
@@ -228,22 +222,10 @@ async fn login_accepts_the_email_or_the_username_in_any_case() {
 async fn login_answers_an_unknown_account_and_a_wrong_password_identically() {
     let app = spawn_app().await;
     app.register("known").await;
-    let wrong = app
-        .post(
-            "/api/auth/login",
-            &[("login", "known"), ("password", "wrong password")],
-            &Jar::default(),
-        )
-        .await;
+    let wrong = app.try_login("known", "wrong password").await;
     assert!(set_cookies(&wrong).is_empty());
     let wrong = assert_error(wrong, 401, "invalid_credentials").await;
-    let unknown = app
-        .post(
-            "/api/auth/login",
-            &[("login", "nobody"), ("password", "wrong password")],
-            &Jar::default(),
-        )
-        .await;
+    let unknown = app.try_login("nobody", "wrong password").await;
     let unknown = assert_error(unknown, 401, "invalid_credentials").await;
     assert_eq!(wrong, unknown);
 }
@@ -467,13 +449,7 @@ async fn logout_clears_both_cookies_and_revokes_the_session_refresh_token() {
 async fn logout_ends_only_its_own_session() {
     let app = spawn_app().await;
     let first = app.register("twice").await;
-    let login = app
-        .post(
-            "/api/auth/login",
-            &[("login", "twice"), ("password", PASSWORD)],
-            &Jar::default(),
-        )
-        .await;
+    let login = app.try_login("twice", PASSWORD).await;
     let mut second = Jar::default();
     second.absorb(&login);
     app.post("/api/auth/logout", &[], &first).await;
@@ -556,13 +532,7 @@ async fn accounts_and_tokens_survive_a_restart_with_generated_secrets() {
         app.post("/api/auth/refresh", &[], &jar).await.status(),
         StatusCode::OK
     );
-    let login = app
-        .post(
-            "/api/auth/login",
-            &[("login", "stayer"), ("password", PASSWORD)],
-            &Jar::default(),
-        )
-        .await;
+    let login = app.try_login("stayer", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK);
 }
 

@@ -182,15 +182,6 @@ async fn v2_1_7_a_password_containing_the_username_or_email_local_part_is_refuse
 
 // ---- rate limits (ASVS V2.2.1, V11.1.4) -----------------------------------------------
 
-async fn login_as(app: &support::TestApp, login: &str, password: &str) -> reqwest::Response {
-    app.post(
-        "/api/auth/login",
-        &[("login", login), ("password", password)],
-        &Jar::default(),
-    )
-    .await
-}
-
 fn retry_after_seconds(response: &reqwest::Response) -> u64 {
     response.headers()[header::RETRY_AFTER]
         .to_str()
@@ -206,16 +197,16 @@ async fn v2_2_1_an_account_is_rate_limited_after_its_failures_with_retry_after()
     let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
     app.register("guarded").await;
     for login in ["guarded", "GUARDED@example.org", "guarded"] {
-        let response = login_as(&app, login, "wrong password").await;
+        let response = app.try_login(login, "wrong password").await;
         assert_error(response, 401, "invalid_credentials").await;
     }
-    let limited = login_as(&app, "guarded@example.org", PASSWORD).await;
+    let limited = app.try_login("guarded@example.org", PASSWORD).await;
     let wait = retry_after_seconds(&limited);
     assert!((800..=900).contains(&wait), "Retry-After {wait}");
     assert_error(limited, 429, "rate_limited").await;
     // Another account from the same address is unaffected.
     app.register("neighbour").await;
-    let other = login_as(&app, "neighbour", PASSWORD).await;
+    let other = app.try_login("neighbour", PASSWORD).await;
     assert_eq!(other.status(), StatusCode::OK);
 }
 
@@ -225,10 +216,10 @@ async fn v2_2_1_an_account_is_rate_limited_after_its_failures_with_retry_after()
 async fn v2_2_1_unknown_accounts_are_limited_the_same_way() {
     let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "2")]).await;
     for _ in 0..2 {
-        let response = login_as(&app, "nobody-at-all", "wrong password").await;
+        let response = app.try_login("nobody-at-all", "wrong password").await;
         assert_error(response, 401, "invalid_credentials").await;
     }
-    let limited = login_as(&app, "nobody-at-all", "wrong password").await;
+    let limited = app.try_login("nobody-at-all", "wrong password").await;
     assert!(retry_after_seconds(&limited) > 0);
     assert_error(limited, 429, "rate_limited").await;
 }
@@ -240,10 +231,10 @@ async fn v2_2_1_a_successful_login_resets_the_failure_count() {
     app.register("forgetful").await;
     for round in 0..2 {
         for _ in 0..2 {
-            let response = login_as(&app, "forgetful", "wrong password").await;
+            let response = app.try_login("forgetful", "wrong password").await;
             assert_error(response, 401, "invalid_credentials").await;
         }
-        let ok = login_as(&app, "forgetful", PASSWORD).await;
+        let ok = app.try_login("forgetful", PASSWORD).await;
         assert_eq!(ok.status(), StatusCode::OK, "round {round}");
     }
 }
@@ -324,7 +315,7 @@ async fn v2_2_2_an_unknown_account_costs_the_same_time_as_a_wrong_password() {
     for round in 0..15 {
         for (login, samples) in [("timed", &mut known), ("untimed", &mut unknown)] {
             let started = std::time::Instant::now();
-            let response = login_as(&app, login, "wrong password").await;
+            let response = app.try_login(login, "wrong password").await;
             let elapsed = started.elapsed().as_secs_f64();
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "round {round}");
             samples.push(elapsed);
@@ -347,8 +338,8 @@ async fn v2_2_2_an_unknown_account_costs_the_same_time_as_a_wrong_password() {
 async fn v2_2_2_an_unknown_account_and_a_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
     app.register("twin").await;
-    let known = login_as(&app, "twin", "wrong password").await;
-    let unknown = login_as(&app, "not-twin", "wrong password").await;
+    let known = app.try_login("twin", "wrong password").await;
+    let unknown = app.try_login("not-twin", "wrong password").await;
     assert_eq!(known.status(), unknown.status());
     assert_eq!(known.text().await.unwrap(), unknown.text().await.unwrap());
 }

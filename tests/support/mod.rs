@@ -197,6 +197,12 @@ impl TestApp {
             .await
     }
 
+    /// POSTs the login form from a browser with no cookies.
+    pub async fn try_login(&self, login: &str, password: &str) -> Response {
+        let form = [("login", login), ("password", password)];
+        self.post("/api/auth/login", &form, &Jar::default()).await
+    }
+
     /// Registers `name` (email `name@example.org`), returning the jar it was logged in with.
     pub async fn register(&self, name: &str) -> Jar {
         let email = format!("{name}@example.org");
