@@ -6,5 +6,5 @@ mod next_path;
 mod user;
 
 pub use input::{Email, FullName, LoginName, Password, Username};
-pub use next_path::{percent_encode, NextPath};
+pub use next_path::NextPath;
 pub use user::User;

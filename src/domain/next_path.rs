@@ -39,7 +39,12 @@ impl NextPath {
 
     /// The login page, coming back here afterwards.
     pub fn login_url(&self) -> String {
-        format!("/login?next={}", percent_encode(&self.0))
+        self.via("/login")
+    }
+
+    /// `page`, passing this path on as its `?next=`.
+    pub fn via(&self, page: &str) -> String {
+        format!("{page}?next={}", percent_encode(&self.0))
     }
 
     pub fn as_str(&self) -> &str {
@@ -49,7 +54,7 @@ impl NextPath {
 
 /// Percent-encodes a path for use as a query value (`/` is kept for readability: it is legal
 /// in a query).
-pub fn percent_encode(value: &str) -> String {
+fn percent_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -6,7 +6,6 @@ use super::{entry_form, EntryForm};
 use crate::{
     auth::Login,
     components::{Field, FormError},
-    domain::percent_encode,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,7 +15,7 @@ use leptos_router::components::A;
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let EntryForm { next, error } = entry_form(action);
-    let register_href = move || format!("/register?next={}", percent_encode(&next.get()));
+    let register_href = move || next.get().via("/register");
     view! {
         <Title text="Log in · Gatehouse"/>
         <section class="card">

@@ -22,7 +22,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 /// What the login and register forms share: where to go once in, and the last error to show.
 struct EntryForm {
     /// The page named by `?next=`, if it is one of ours; else the profile.
-    next: Signal<String>,
+    next: Signal<NextPath>,
     error: Signal<Option<AppError>>,
 }
 
@@ -32,15 +32,11 @@ where
     S: ServerFn<Output = User, Error = AppError> + Clone + Send + Sync + 'static,
 {
     let query = use_query_map();
-    let next = Signal::derive(move || {
-        NextPath::or_default(query.read().get("next").as_deref())
-            .as_str()
-            .to_owned()
-    });
+    let next = Signal::derive(move || NextPath::or_default(query.read().get("next").as_deref()));
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(_)) = action.value().get() {
-            navigate(&next.get_untracked(), Default::default());
+            navigate(next.get_untracked().as_str(), Default::default());
         }
     });
     EntryForm {

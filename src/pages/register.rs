@@ -4,7 +4,6 @@ use super::{entry_form, EntryForm};
 use crate::{
     auth::Register,
     components::{Field, FormError},
-    domain::percent_encode,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -14,7 +13,7 @@ use leptos_router::components::A;
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let EntryForm { next, error } = entry_form(action);
-    let login_href = move || format!("/login?next={}", percent_encode(&next.get()));
+    let login_href = move || next.get().login_url();
     view! {
         <Title text="Register · Gatehouse"/>
         <section class="card">
