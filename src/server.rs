@@ -142,11 +142,7 @@ fn too_large() -> Response {
 async fn with_status_of_its_code(response: Response) -> Response {
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, 64 * 1024).await else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(AppError::opaque_internal()),
-        )
-            .into_response();
+        return AppError::opaque_internal().into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.code.status()).unwrap_or(parts.status);

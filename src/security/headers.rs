@@ -35,18 +35,29 @@ pub fn set_page_policy(options: &LeptosOptions) {
     let (Some(nonce), Some(response)) = (use_nonce(), use_context::<ResponseOptions>()) else {
         return;
     };
-    let dev_reload = std::env::var_os("LEPTOS_WATCH").and_then(|_| {
-        let parts = use_context::<http::request::Parts>()?;
-        let host = parts.headers.get(header::HOST)?.to_str().ok()?;
-        let hostname = host.rsplit_once(':').map_or(host, |(name, _)| name);
-        let port = options.reload_external_port.unwrap_or(options.reload_port);
-        Some(format!("ws://{hostname}:{port}"))
-    });
+    let dev_reload = watching().then(|| reload_socket(options)).flatten();
     if let Ok(value) =
         HeaderValue::from_str(&page_policy(&nonce.to_string(), dev_reload.as_deref()))
     {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
+}
+
+/// The live-reload socket as this request's browser will reach it: same host, reload port.
+fn reload_socket(options: &LeptosOptions) -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    let host = parts.headers.get(header::HOST)?.to_str().ok()?;
+    let hostname = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    let port = options.reload_external_port.unwrap_or(options.reload_port);
+    Some(format!("ws://{hostname}:{port}"))
+}
+
+/// Whether `cargo leptos watch` started this server (it sets `LEPTOS_WATCH`, and Leptos's
+/// `AutoReload` then adds its script). Read once: the environment does not change.
+fn watching() -> bool {
+    static WATCHING: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var_os("LEPTOS_WATCH").is_some());
+    *WATCHING
 }
 
 /// HSTS for a year: sent only when cookies are `Secure`, that is when the site is served over
