@@ -16,6 +16,7 @@ pub enum ErrorCode {
     Conflict,
     RateLimited,
     Forbidden,
+    NotFound,
     InvalidCredentials,
     Unauthenticated,
     TokenInvalid,
@@ -33,6 +34,7 @@ impl ErrorCode {
             Self::Conflict => 409,
             Self::RateLimited => 429,
             Self::Forbidden => 403,
+            Self::NotFound => 404,
             Self::InvalidCredentials
             | Self::Unauthenticated
             | Self::TokenInvalid
@@ -94,6 +96,15 @@ impl AppError {
             ErrorCode::InvalidCredentials,
             "That login and password do not match an account.",
         )
+    }
+
+    /// The same error about another field: a rule shared by two inputs (a new password is
+    /// checked like a password) names the input the person actually filled in.
+    pub fn for_field(mut self, field: &str) -> Self {
+        if self.field.is_some() {
+            self.field = Some(field.to_owned());
+        }
+        self
     }
 
     pub fn unauthenticated() -> Self {

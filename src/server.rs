@@ -3,7 +3,7 @@
 
 use crate::{
     app::{shell, App},
-    auth::{passwords::Passwords, tokens::TokenKeys},
+    auth::{passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys},
     config::Config,
     error::{AppError, WHOLE_BODY},
     security::{
@@ -12,7 +12,7 @@ use crate::{
         origin::refuse_cross_site,
     },
     state::AppState,
-    store::{sqlite::SqliteStore, StoreError},
+    store::{sqlite::SqliteStore, Store, StoreError},
 };
 use axum::{
     body::{to_bytes, Body},
@@ -47,7 +47,16 @@ pub async fn build_state(
         .await
         .map_err(StartupError::Database)?;
     let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
+    // Sessions ended shortly before a restart still have live access tokens out there.
+    let revoked = RevokedSessions::new(config.access_ttl);
+    let now = time::OffsetDateTime::now_utc();
+    let ended = store
+        .ended_since(revoked.horizon(now))
+        .await
+        .map_err(StartupError::Database)?;
+    revoked.load(ended);
     Ok(AppState {
+        revoked: Arc::new(revoked),
         leptos_options,
         tokens: Arc::new(TokenKeys::new(&config)),
         limits: Arc::new(AttemptLimits::new(&config.limits)),

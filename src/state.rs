@@ -1,7 +1,7 @@
 //! [ssr] What every request handler and server function shares, built once in `main`.
 
 use crate::{
-    auth::{passwords::Passwords, tokens::TokenKeys},
+    auth::{passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys},
     config::Config,
     security::limits::AttemptLimits,
     store::Store,
@@ -18,4 +18,6 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<Passwords>,
     pub limits: Arc<AttemptLimits>,
+    /// Sessions ended within one access-token lifetime: refused without a query.
+    pub revoked: Arc<RevokedSessions>,
 }

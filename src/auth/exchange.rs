@@ -1,19 +1,22 @@
 //! [ssr] The request a server function is answering, and the means to answer it: cookies in
-//! and out, redirects for plain form posts, and handing out a new token pair.
+//! and out, who is asking, redirects for plain form posts, and handing out a new token pair.
 
 use super::{
     cookies,
-    tokens::{refresh_token_hash, Issued},
+    tokens::{refresh_token_hash, AccessClaims, Issued},
 };
 use crate::{
     domain::NextPath,
-    error::AppError,
+    error::{AppError, ErrorCode},
+    security::client_ip::client_ip,
     state::AppState,
-    store::{RefreshRecord, UserRecord},
+    store::{NewSession, RefreshRecord, UserRecord},
 };
+use axum::extract::ConnectInfo;
 use http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
+use std::net::SocketAddr;
 use time::OffsetDateTime;
 
 /// The request being answered and the means to answer it.
@@ -100,38 +103,82 @@ impl Exchange {
         NextPath::or_default(next.as_deref())
     }
 
-    /// A refresh token for `session_id`, and the record to store before handing it out.
-    pub(super) fn issue_refresh(
-        &self,
+    /// The access token's claims, if it is valid and its session has not ended. Every
+    /// protected endpoint starts here; the revocation check is in memory, not a query.
+    pub(super) fn authenticated(&self) -> Result<AccessClaims, AppError> {
+        let token = self
+            .cookie(cookies::ACCESS_COOKIE)
+            .ok_or_else(AppError::unauthenticated)?;
+        let claims = self.state.tokens.verify_access(token)?;
+        if self.state.revoked.contains(&claims.sid) {
+            return Err(session_ended());
+        }
+        Ok(claims)
+    }
+
+    /// Who is asking, for the sessions list: the user agent (bounded) and the client address,
+    /// told as the rate limits tell it.
+    fn device(&self) -> (String, String) {
+        let agent = self
+            .request
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let agent: String = agent.chars().take(MAX_USER_AGENT_CHARS).collect();
+        let peer = self
+            .request
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        let ip = peer.map(|peer| {
+            client_ip(
+                peer,
+                &self.request.headers,
+                &self.state.config.limits.trusted_proxies,
+            )
+            .to_string()
+        });
+        (agent, ip.unwrap_or_default())
+    }
+
+    /// The record of a refresh token about to be handed out.
+    pub(super) fn record_of(
+        refresh: &Issued,
         user_id: &str,
         session_id: &str,
         now: OffsetDateTime,
-    ) -> Result<(Issued, RefreshRecord), AppError> {
-        let refresh = self.state.tokens.issue_refresh(user_id, session_id, now)?;
-        let record = RefreshRecord {
+    ) -> RefreshRecord {
+        RefreshRecord {
             token_hash: refresh_token_hash(&refresh.token),
             session_id: session_id.to_owned(),
             user_id: user_id.to_owned(),
             issued_at: now,
             expires_at: refresh.expires_at,
-        };
-        Ok((refresh, record))
+        }
     }
 
-    /// Hands a pair to the browser, once its refresh record is stored. Returns when the access
-    /// token expires.
-    pub(super) fn set_pair(&self, access: Issued, refresh: Issued) -> OffsetDateTime {
+    /// Hands a pair to the browser, once its refresh record is stored. Each cookie lasts as
+    /// long as its token. Returns when the access token expires.
+    pub(super) fn set_pair(
+        &self,
+        access: Issued,
+        refresh: Issued,
+        now: OffsetDateTime,
+    ) -> OffsetDateTime {
         let secure = self.state.config.cookie_secure;
-        let tokens = &self.state.tokens;
+        let left =
+            |until: OffsetDateTime| std::time::Duration::try_from(until - now).unwrap_or_default();
+        let access_expires_at = access.expires_at;
         self.set_cookies([
-            cookies::access(access.token, tokens.access_ttl(), secure),
-            cookies::refresh(refresh.token, tokens.refresh_ttl(), secure),
+            cookies::access(access.token, left(access.expires_at), secure),
+            cookies::refresh(refresh.token, left(refresh.expires_at), secure),
         ]);
-        access.expires_at
+        access_expires_at
     }
 
-    /// Starts a new session for `user`: its first refresh record goes in by `store`, then both
-    /// cookies are set.
+    /// Starts a new session for `user` on this device: the session and its first refresh
+    /// record go in by `store`, then both cookies are set.
     pub(super) async fn start_session<F, Fut>(
         &self,
         user: &UserRecord,
@@ -139,16 +186,37 @@ impl Exchange {
         store: F,
     ) -> Result<(), AppError>
     where
-        F: FnOnce(RefreshRecord) -> Fut,
+        F: FnOnce(NewSession, RefreshRecord) -> Fut,
         Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
     {
-        let session_id = new_id();
-        let access = self.state.tokens.issue_access(user, &session_id, now)?;
-        let (refresh, record) = self.issue_refresh(&user.id, &session_id, now)?;
-        store(record).await?;
-        self.set_pair(access, refresh);
+        let (user_agent, ip) = self.device();
+        let session = NewSession {
+            id: new_id(),
+            user_id: user.id.clone(),
+            created_at: now,
+            ends_by: now + self.state.config.session_max_lifetime,
+            user_agent,
+            ip,
+        };
+        let tokens = &self.state.tokens;
+        let access = tokens.issue_access(user, &session.id, now, session.ends_by)?;
+        let refresh = tokens.issue_refresh(&user.id, &session.id, now, session.ends_by)?;
+        let record = Self::record_of(&refresh, &user.id, &session.id, now);
+        store(session, record).await?;
+        self.set_pair(access, refresh, now);
         Ok(())
     }
+}
+
+/// User agents are free text of any length; this much names any real browser.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// The answer for a token whose session has ended, whatever ended it.
+pub(super) fn session_ended() -> AppError {
+    AppError::new(
+        ErrorCode::TokenRevoked,
+        "This session has ended. Please log in again.",
+    )
 }
 
 pub(super) fn new_id() -> String {

@@ -3,16 +3,17 @@
 
 use super::{
     cookies,
-    exchange::{new_id, Exchange},
+    exchange::{new_id, session_ended, Exchange},
+    password_policy,
     passwords::HashError,
-    tokens::{refresh_token_hash, TokenError},
+    tokens::{refresh_token_hash, AccessClaims, TokenError},
     Refreshed,
 };
 use crate::security::limits;
 use crate::{
-    domain::{Email, FullName, LoginName, Password, User, Username},
+    domain::{Email, FullName, LoginName, Password, SessionInfo, User, Username},
     error::{AppError, ErrorCode},
-    store::{Rotation, UserKey, UserRecord},
+    store::{EndReason, Rotation, UserKey, UserRecord},
 };
 use std::time::Instant;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -71,13 +72,50 @@ pub async fn register(
     let store = &state.store;
     let account = &user;
     exchange
-        .start_session(account, now, |first| async move {
-            store.create_user(account, &email_key, &first).await
+        .start_session(account, now, |session, first| async move {
+            store
+                .create_user(account, &email_key, &session, &first)
+                .await
         })
         .await?;
     tracing::info!(user_id = %user.id, "account created");
     exchange.redirect_plain_form(exchange.next_from_referer().as_str());
     Ok(user.to_public())
+}
+
+/// The failure-count key of an account: an email and a username of one account are one
+/// account, and names of no account count alike, so the limit says nothing about which exist.
+fn failure_key(found: Option<&UserRecord>, login: &LoginName) -> String {
+    match (found, login) {
+        (Some(user), _) => format!("user:{}", user.id),
+        (None, LoginName::Email(key) | LoginName::Username(key)) => format!("name:{key}"),
+    }
+}
+
+/// Checks a password of `user` (or of no account, taking the same time), counting failures
+/// against the account so that guessing through any endpoint meets the same limit.
+async fn check_password(
+    exchange: &Exchange,
+    user: Option<&UserRecord>,
+    account: &str,
+    password: &str,
+) -> Result<bool, AppError> {
+    let failures = &exchange.state.limits.failures;
+    if let Some(wait) = failures.locked_for(account, Instant::now()) {
+        exchange.set_retry_after(wait);
+        return Err(limits::rate_limited());
+    }
+    let matches = exchange
+        .state
+        .passwords
+        .verify(password, user.map(|u| u.password_hash.as_str()))
+        .await?;
+    if matches && user.is_some() {
+        failures.reset(account);
+    } else {
+        failures.record_failure(account, Instant::now());
+    }
+    Ok(matches && user.is_some())
 }
 
 pub async fn login(login: LoginName, password: String) -> Result<User, AppError> {
@@ -88,30 +126,15 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
         LoginName::Username(name) => UserKey::Username(name),
     };
     let found = state.store.find_user_by(key).await?;
-    // Failures count per account (an email and a username of one account are one account);
-    // names of no account count alike, so the limit says nothing about which names exist.
-    let account = match (&found, &login) {
-        (Some(user), _) => format!("user:{}", user.id),
-        (None, LoginName::Email(key) | LoginName::Username(key)) => format!("name:{key}"),
-    };
-    let failures = &state.limits.failures;
-    if let Some(wait) = failures.locked_for(&account, Instant::now()) {
-        exchange.set_retry_after(wait);
-        return Err(limits::rate_limited());
-    }
+    let account = failure_key(found.as_ref(), &login);
     // Verify even when there is no such account, so both failures take the same time.
-    let matches = state
-        .passwords
-        .verify(&password, found.as_ref().map(|u| u.password_hash.as_str()))
-        .await?;
-    let Some(user) = found.filter(|_| matches) else {
-        failures.record_failure(&account, Instant::now());
+    if !check_password(&exchange, found.as_ref(), &account, &password).await? {
         return Err(AppError::invalid_credentials());
-    };
-    failures.reset(&account);
+    }
+    let user = found.ok_or_else(AppError::invalid_credentials)?;
     exchange
-        .start_session(&user, now(), |first| async move {
-            state.store.insert_refresh(&first).await
+        .start_session(&user, now(), |session, first| async move {
+            state.store.start_session(&session, &first).await
         })
         .await?;
     tracing::info!(user_id = %user.id, "logged in");
@@ -143,37 +166,71 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
         .ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_refresh(token)?;
     let now = now();
-    // The database row, not the signature, decides whether this token may still be used.
-    let (refresh, successor) = exchange.issue_refresh(&claims.sub, &claims.sid, now)?;
+    if state.revoked.contains(&claims.sid) {
+        return Err(session_ended());
+    }
+    let ends_by = state
+        .store
+        .session_ends_by(&claims.sid)
+        .await?
+        .ok_or(TokenError::Invalid)?;
+    if ends_by <= now {
+        return Err(TokenError::Expired.into());
+    }
+    // The successor is fully determined by the old token and the rotation time: see
+    // `TokenKeys::successor`. The database row, not the signature, decides whether it is due.
+    let successor = state.tokens.successor(token, &claims, now, ends_by)?;
+    let record = Exchange::record_of(&successor, &claims.sub, &claims.sid, now);
     let rotation = state
         .store
-        .rotate_refresh(&refresh_token_hash(token), &successor, now)
+        .rotate_refresh(
+            &refresh_token_hash(token),
+            &record,
+            now,
+            state.config.refresh_reuse_grace,
+        )
         .await?;
-    let ended = |code, message: &str| Err(AppError::new(code, message));
-    match rotation {
-        Rotation::Rotated => {}
-        Rotation::AlreadyUsed => {
-            return ended(
+    let refresh = match rotation {
+        Rotation::Rotated => successor,
+        Rotation::Recent {
+            rotated_at,
+            successor_hash,
+        } => {
+            // Another request rotated this token moments ago (a second tab, a retry): answer
+            // with the same successor, so the session stays one chain.
+            let again = state
+                .tokens
+                .successor(token, &claims, rotated_at, ends_by)?;
+            if refresh_token_hash(&again.token) != successor_hash {
+                // Only if the refresh key or lifetime changed in between.
+                tracing::warn!(session_id = %claims.sid, "grace-window successor mismatch");
+                return Err(session_ended());
+            }
+            again
+        }
+        Rotation::Reused => {
+            state.revoked.insert([claims.sid.as_str()], now);
+            tracing::warn!(session_id = %claims.sid, "refresh token reused: session ended");
+            return Err(AppError::new(
                 ErrorCode::TokenReused,
-                "This session was already refreshed elsewhere. Please log in again.",
-            )
+                "This session was refreshed elsewhere, so it has been ended to keep your \
+                 account safe. Please log in again.",
+            ));
         }
-        Rotation::Revoked => {
-            return ended(
-                ErrorCode::TokenRevoked,
-                "This session has ended. Please log in again.",
-            )
-        }
+        Rotation::Revoked => return Err(session_ended()),
         Rotation::Expired => return Err(TokenError::Expired.into()),
         Rotation::Unknown => return Err(TokenError::Invalid.into()),
-    }
+    };
     // Rows go with their account (ON DELETE CASCADE), so a rotated row means a live account.
-    let user =
-        state.store.find_user(&claims.sub).await?.ok_or_else(|| {
-            AppError::new(ErrorCode::TokenRevoked, "This account no longer exists.")
-        })?;
-    let access = state.tokens.issue_access(&user, &claims.sid, now)?;
-    let access_expires_at = exchange.set_pair(access, refresh);
+    let user = state
+        .store
+        .find_user(&claims.sub)
+        .await?
+        .ok_or_else(session_ended)?;
+    let access = state
+        .tokens
+        .issue_access(&user, &claims.sid, now, ends_by)?;
+    let access_expires_at = exchange.set_pair(access, refresh, now);
     Ok(Refreshed {
         access_expires_at: access_expires_at.format(&Rfc3339).unwrap_or_default(),
     })
@@ -182,20 +239,23 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
 pub async fn logout() -> Result<(), AppError> {
     let exchange = Exchange::current()?;
     let state = &exchange.state;
-    let session = exchange
+    // Whichever cookie still names the session: the refresh token outlives the access token.
+    let claims = exchange
         .cookie(cookies::REFRESH_COOKIE)
-        .and_then(|token| state.tokens.refresh_session_of(token))
+        .and_then(|token| state.tokens.refresh_claims_of(token))
         .or_else(|| {
             let token = exchange.cookie(cookies::ACCESS_COOKIE)?;
-            state
-                .tokens
-                .verify_access(token)
-                .ok()
-                .map(|claims| claims.sid)
+            let claims = state.tokens.verify_access(token).ok()?;
+            Some((claims.sub, claims.sid))
         });
-    if let Some(session) = session {
-        state.store.revoke_session(&session, now()).await?;
-        tracing::info!(session_id = %session, "logged out");
+    if let Some((user_id, session_id)) = claims {
+        let now = now();
+        state
+            .store
+            .end_session(&user_id, &session_id, EndReason::Logout, now)
+            .await?;
+        state.revoked.insert([session_id.as_str()], now);
+        tracing::info!(session_id = %session_id, "logged out");
     }
     exchange.clear_cookies();
     exchange.redirect_plain_form("/login");
@@ -204,14 +264,186 @@ pub async fn logout() -> Result<(), AppError> {
 
 pub async fn me() -> Result<User, AppError> {
     let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    Ok(current_user(&exchange, &claims).await?.to_public())
+}
+
+/// The account behind a valid access token. It can be gone only if it was deleted, which
+/// ended all its sessions.
+async fn current_user(exchange: &Exchange, claims: &AccessClaims) -> Result<UserRecord, AppError> {
+    exchange
+        .state
+        .store
+        .find_user(&claims.sub)
+        .await?
+        .ok_or_else(session_ended)
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let live = exchange
+        .state
+        .store
+        .list_sessions(&claims.sub, now())
+        .await?;
+    // A valid access token of a session that is not live (its account deleted before a
+    // restart emptied the revocation set) is refused like any ended session.
+    if !live.iter().any(|session| session.id == claims.sid) {
+        return Err(session_ended());
+    }
+    Ok(live
+        .into_iter()
+        .map(|session| SessionInfo {
+            current: session.id == claims.sid,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            expires_at: rfc3339(session.expires_at),
+            id: session.id,
+            user_agent: session.user_agent,
+            ip: session.ip,
+        })
+        .collect())
+}
+
+pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
     let state = &exchange.state;
-    let token = exchange
-        .cookie(cookies::ACCESS_COOKIE)
-        .ok_or_else(AppError::unauthenticated)?;
-    let claims = state.tokens.verify_access(token)?;
-    let user =
-        state.store.find_user(&claims.sub).await?.ok_or_else(|| {
-            AppError::new(ErrorCode::TokenRevoked, "This account no longer exists.")
-        })?;
+    let now = now();
+    let found = state
+        .store
+        .end_session(&claims.sub, &session_id, EndReason::Revoked, now)
+        .await?;
+    if !found {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            "There is no such session on your account.",
+        ));
+    }
+    state.revoked.insert([session_id.as_str()], now);
+    tracing::info!(session_id = %session_id, "session revoked");
+    if session_id == claims.sid {
+        exchange.clear_cookies();
+        exchange.redirect_plain_form("/login");
+    } else {
+        exchange.redirect_plain_form(exchange.referring_page().as_str());
+    }
+    Ok(())
+}
+
+pub async fn logout_all() -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let now = now();
+    let ended = state
+        .store
+        .end_sessions(&claims.sub, None, EndReason::LogoutAll, now)
+        .await?;
+    state.revoked.insert(
+        ended
+            .iter()
+            .map(String::as_str)
+            .chain([claims.sid.as_str()]),
+        now,
+    );
+    tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
+    exchange.clear_cookies();
+    exchange.redirect_plain_form("/login");
+    Ok(())
+}
+
+pub async fn update_profile(username: Username, full_name: FullName) -> Result<User, AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let user = exchange
+        .state
+        .store
+        .update_profile(&claims.sub, username.as_str(), full_name.as_str())
+        .await?
+        .ok_or_else(session_ended)?;
+    tracing::info!(user_id = %user.id, "profile updated");
+    exchange.redirect_plain_form(exchange.referring_page().as_str());
     Ok(user.to_public())
+}
+
+pub async fn change_password(current: String, new: Password) -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let user = current_user(&exchange, &claims).await?;
+    let account = format!("user:{}", user.id);
+    if !check_password(&exchange, Some(&user), &account, &current).await? {
+        return Err(AppError::new(
+            ErrorCode::InvalidCredentials,
+            "That is not your current password.",
+        ));
+    }
+    if new.expose() == current {
+        return Err(AppError::invalid_input(
+            "new_password",
+            "Choose a new password, different from the current one.",
+        ));
+    }
+    // Stored names were valid when stored; the policy needs them as validated types.
+    let username = Username::parse(&user.username)?;
+    let email = Email::parse(&user.email)?;
+    let (new, _, _) = password_policy::check_blocking(new, username, email)
+        .await
+        .map_err(|e| e.for_field("new_password"))?;
+    let hash = state.passwords.hash(new.expose()).await?;
+    let now = now();
+    let ends_by = state
+        .store
+        .session_ends_by(&claims.sid)
+        .await?
+        .ok_or_else(session_ended)?;
+    let access = state
+        .tokens
+        .issue_access(&user, &claims.sid, now, ends_by)?;
+    let refresh = state
+        .tokens
+        .issue_refresh(&user.id, &claims.sid, now, ends_by)?;
+    let record = Exchange::record_of(&refresh, &user.id, &claims.sid, now);
+    let ended = state
+        .store
+        .change_password(&user.id, &hash, &record, now)
+        .await?;
+    state.revoked.insert(ended.iter().map(String::as_str), now);
+    exchange.set_pair(access, refresh, now);
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "password changed");
+    exchange.redirect_plain_form(exchange.referring_page().as_str());
+    Ok(())
+}
+
+pub async fn delete_account(password: String) -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let user = current_user(&exchange, &claims).await?;
+    let account = format!("user:{}", user.id);
+    if !check_password(&exchange, Some(&user), &account, &password).await? {
+        return Err(AppError::new(
+            ErrorCode::InvalidCredentials,
+            "That is not your password.",
+        ));
+    }
+    let now = now();
+    let ended = state.store.delete_user(&user.id, now).await?;
+    state.revoked.insert(
+        ended
+            .iter()
+            .map(String::as_str)
+            .chain([claims.sid.as_str()]),
+        now,
+    );
+    tracing::info!(user_id = %user.id, "account deleted");
+    exchange.clear_cookies();
+    exchange.redirect_plain_form("/");
+    Ok(())
 }

@@ -1,11 +1,14 @@
-//! The five endpoints of the contract, as server functions under `/api/auth`. Each one parses
+//! The endpoints of the contract, as server functions under `/api/auth`. Each one parses
 //! its input into validated types at the boundary and hands over to [`flows`] (server only).
 //! Arguments default to empty, so a missing field is reported by the field's own validation
 //! (400 `invalid_input` naming it) rather than by the framework.
 
 #[cfg(feature = "ssr")]
 use crate::domain::{Email, FullName, LoginName, Password, Username};
-use crate::{domain::User, error::AppError};
+use crate::{
+    domain::{SessionInfo, User},
+    error::AppError,
+};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +22,8 @@ mod flows;
 pub mod password_policy;
 #[cfg(feature = "ssr")]
 pub mod passwords;
+#[cfg(feature = "ssr")]
+pub mod revoked;
 #[cfg(feature = "ssr")]
 pub mod tokens;
 
@@ -53,16 +58,23 @@ pub async fn login(
     #[server(default)] password: String,
 ) -> Result<User, AppError> {
     let login = LoginName::parse(&login)?;
+    typed_password("password", &password)?;
+    flows::login(login, password).await
+}
+
+/// A password typed to prove who you are (not a new one): present, and not absurdly long.
+#[cfg(feature = "ssr")]
+fn typed_password(field: &str, password: &str) -> Result<(), AppError> {
     if password.is_empty() {
-        return Err(AppError::invalid_input("password", "Enter your password."));
+        return Err(AppError::invalid_input(field, "Enter your password."));
     }
     if password.chars().count() > 1024 {
         return Err(AppError::invalid_input(
-            "password",
+            field,
             "That password is far too long.",
         ));
     }
-    flows::login(login, password).await
+    Ok(())
 }
 
 /// Exchanges the `refresh_token` cookie for a new pair (rotation).
@@ -81,4 +93,57 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(prefix = "/api/auth", endpoint = "me", input = server_fn::codec::GetUrl)]
 pub async fn me() -> Result<User, AppError> {
     flows::me().await
+}
+
+/// The caller's live sessions, newest first, the current one marked.
+#[server(prefix = "/api/auth", endpoint = "sessions", input = server_fn::codec::GetUrl)]
+pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
+    flows::sessions().await
+}
+
+/// Ends one of the caller's sessions (the current one too: that is a logout).
+#[server(prefix = "/api/auth", endpoint = "revoke_session")]
+pub async fn revoke_session(#[server(default)] session_id: String) -> Result<(), AppError> {
+    if session_id.trim().is_empty() {
+        return Err(AppError::invalid_input(
+            "session_id",
+            "Choose the session to end.",
+        ));
+    }
+    flows::revoke_session(session_id).await
+}
+
+/// Ends every session of the caller, this one included.
+#[server(prefix = "/api/auth", endpoint = "logout_all")]
+pub async fn logout_all() -> Result<(), AppError> {
+    flows::logout_all().await
+}
+
+/// Changes the username and full name.
+#[server(prefix = "/api/auth", endpoint = "update_profile")]
+pub async fn update_profile(
+    #[server(default)] username: String,
+    #[server(default)] full_name: String,
+) -> Result<User, AppError> {
+    let username = Username::parse(&username)?;
+    let full_name = FullName::parse(&full_name)?;
+    flows::update_profile(username, full_name).await
+}
+
+/// Changes the password: this session goes on with a fresh pair, every other one ends.
+#[server(prefix = "/api/auth", endpoint = "change_password")]
+pub async fn change_password(
+    #[server(default)] current_password: String,
+    #[server(default)] new_password: String,
+) -> Result<(), AppError> {
+    typed_password("current_password", &current_password)?;
+    let new_password = Password::parse(&new_password).map_err(|e| e.for_field("new_password"))?;
+    flows::change_password(current_password, new_password).await
+}
+
+/// Deletes the account, its sessions and tokens, once the password confirms it.
+#[server(prefix = "/api/auth", endpoint = "delete_account")]
+pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {
+    typed_password("password", &password)?;
+    flows::delete_account(password).await
 }

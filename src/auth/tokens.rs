@@ -2,6 +2,7 @@
 //! checked on every verification so one kind can never stand in for the other.
 
 use crate::{config::Config, store::UserRecord};
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{
     decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -90,6 +91,8 @@ pub struct TokenKeys {
     access_decoding: DecodingKey,
     refresh_encoding: EncodingKey,
     refresh_decoding: DecodingKey,
+    /// Derived from the refresh secret: the key of successor jtis (see [`TokenKeys::successor`]).
+    successor_key: Vec<u8>,
     access_ttl: Duration,
     refresh_ttl: Duration,
     validation: Validation,
@@ -107,6 +110,12 @@ impl TokenKeys {
             access_decoding: DecodingKey::from_secret(config.access_secret.expose()),
             refresh_encoding: EncodingKey::from_secret(config.refresh_secret.expose()),
             refresh_decoding: DecodingKey::from_secret(config.refresh_secret.expose()),
+            successor_key: {
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(config.refresh_secret.expose())
+                    .expect("HMAC takes keys of any length");
+                mac.update(b"gatehouse refresh successor v1");
+                mac.finalize().into_bytes().to_vec()
+            },
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             validation,
@@ -121,13 +130,16 @@ impl TokenKeys {
         self.refresh_ttl
     }
 
+    /// An access token for `session_id`, which lives its full lifetime or until the session's
+    /// cap (`ends_by`), whichever comes first.
     pub fn issue_access(
         &self,
         user: &UserRecord,
         session_id: &str,
         now: OffsetDateTime,
+        ends_by: OffsetDateTime,
     ) -> Result<Issued, jsonwebtoken::errors::Error> {
-        let expires_at = now + self.access_ttl;
+        let expires_at = (now + self.access_ttl).min(ends_by);
         let claims = AccessClaims {
             sub: user.id.clone(),
             sid: session_id.to_owned(),
@@ -147,17 +159,58 @@ impl TokenKeys {
         Ok(Issued { token, expires_at })
     }
 
+    /// A new refresh token for `session_id` (the first of a session, or a fresh one after a
+    /// password change), capped like an access token.
     pub fn issue_refresh(
         &self,
         user_id: &str,
         session_id: &str,
         now: OffsetDateTime,
+        ends_by: OffsetDateTime,
     ) -> Result<Issued, jsonwebtoken::errors::Error> {
-        let expires_at = now + self.refresh_ttl;
+        let jti = uuid::Uuid::new_v4().to_string();
+        self.sign_refresh(user_id, session_id, jti, now, ends_by)
+    }
+
+    /// The one refresh token that replaces `old` when it is rotated at `rotated_at`.
+    ///
+    /// Everything in it follows from `old`, the rotation time and the session's cap, and HS256
+    /// signing is deterministic, so computing it again gives the very same token. That is how
+    /// a presentation of `old` within the grace window gets the successor the first one got,
+    /// while the database keeps only the successor's hash.
+    pub fn successor(
+        &self,
+        old: &str,
+        claims: &RefreshClaims,
+        rotated_at: OffsetDateTime,
+        ends_by: OffsetDateTime,
+    ) -> Result<Issued, jsonwebtoken::errors::Error> {
+        // Keyed, so that no one without the refresh key can predict a successor's jti.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.successor_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(old.as_bytes());
+        let digest = mac.finalize().into_bytes();
+        let jti = uuid::Builder::from_random_bytes(
+            digest[..16].try_into().expect("a SHA-256 MAC has 32 bytes"),
+        )
+        .into_uuid()
+        .to_string();
+        self.sign_refresh(&claims.sub, &claims.sid, jti, rotated_at, ends_by)
+    }
+
+    fn sign_refresh(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        jti: String,
+        now: OffsetDateTime,
+        ends_by: OffsetDateTime,
+    ) -> Result<Issued, jsonwebtoken::errors::Error> {
+        let expires_at = (now + self.refresh_ttl).min(ends_by);
         let claims = RefreshClaims {
             sub: user_id.to_owned(),
             sid: session_id.to_owned(),
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti,
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
             typ: TokenType::Refresh,
@@ -188,13 +241,14 @@ impl TokenKeys {
         )
     }
 
-    /// Signature and type only, expiry ignored: enough to know which session a logout ends.
-    pub fn refresh_session_of(&self, token: &str) -> Option<String> {
+    /// Signature and type only, expiry ignored: enough to know which user's session a logout
+    /// ends, as `(user id, session id)`.
+    pub fn refresh_claims_of(&self, token: &str) -> Option<(String, String)> {
         let mut lenient = self.validation.clone();
         lenient.validate_exp = false;
         verify::<RefreshClaims>(token, &self.refresh_decoding, &lenient, TokenType::Refresh)
             .ok()
-            .map(|claims| claims.sid)
+            .map(|claims| (claims.sub, claims.sid))
     }
 }
 
@@ -260,6 +314,11 @@ mod tests {
         OffsetDateTime::now_utc()
     }
 
+    /// A session cap far beyond every lifetime here.
+    fn far() -> OffsetDateTime {
+        now() + Duration::from_secs(365 * 86_400)
+    }
+
     /// Signs `claims` under the access key with `algorithm`, bypassing `TokenKeys`.
     fn sign_with_access_key(algorithm: Algorithm, claims: &impl Serialize) -> String {
         let key = EncodingKey::from_secret(ACCESS.as_bytes());
@@ -268,7 +327,9 @@ mod tests {
 
     #[test]
     fn an_issued_access_token_verifies_with_its_claims() {
-        let issued = keys().issue_access(&user(), "session-1", now()).unwrap();
+        let issued = keys()
+            .issue_access(&user(), "session-1", now(), far())
+            .unwrap();
         let claims = keys().verify_access(&issued.token).unwrap();
         assert_eq!(claims.sub, "user-1");
         assert_eq!(claims.sid, "session-1");
@@ -279,7 +340,9 @@ mod tests {
 
     #[test]
     fn an_issued_refresh_token_verifies_and_names_its_session() {
-        let issued = keys().issue_refresh("user-1", "session-9", now()).unwrap();
+        let issued = keys()
+            .issue_refresh("user-1", "session-9", now(), far())
+            .unwrap();
         let claims = keys().verify_refresh(&issued.token).unwrap();
         assert_eq!(
             (claims.sub.as_str(), claims.sid.as_str()),
@@ -289,29 +352,78 @@ mod tests {
     }
 
     #[test]
+    fn a_successor_computed_twice_is_the_same_token() {
+        let keys = keys();
+        let old = keys
+            .issue_refresh("user-1", "session-1", now(), far())
+            .unwrap();
+        let claims = keys.verify_refresh(&old.token).unwrap();
+        let rotated_at = now();
+        let first = keys
+            .successor(&old.token, &claims, rotated_at, far())
+            .unwrap();
+        let again = keys
+            .successor(&old.token, &claims, rotated_at, far())
+            .unwrap();
+        assert_eq!(first.token, again.token);
+        let next = keys.verify_refresh(&first.token).unwrap();
+        assert_eq!(
+            (next.sub.as_str(), next.sid.as_str()),
+            ("user-1", "session-1")
+        );
+        assert_ne!(next.jti, claims.jti);
+    }
+
+    #[test]
+    fn successors_of_different_tokens_differ() {
+        let keys = keys();
+        let a = keys.issue_refresh("u", "s", now(), far()).unwrap();
+        let b = keys.issue_refresh("u", "s", now(), far()).unwrap();
+        let successor = |old: &Issued| {
+            let claims = keys.verify_refresh(&old.token).unwrap();
+            keys.successor(&old.token, &claims, now(), far())
+                .unwrap()
+                .token
+        };
+        assert_ne!(successor(&a), successor(&b));
+    }
+
+    #[test]
+    fn no_token_outlives_its_session_cap() {
+        let keys = keys();
+        let ends_by = now() + Duration::from_secs(120);
+        let access = keys.issue_access(&user(), "s", now(), ends_by).unwrap();
+        let refresh = keys.issue_refresh("u", "s", now(), ends_by).unwrap();
+        assert_eq!(access.expires_at, ends_by);
+        assert_eq!(refresh.expires_at, ends_by);
+        let claims = keys.verify_refresh(&refresh.token).unwrap();
+        assert_eq!(claims.exp, ends_by.unix_timestamp());
+    }
+
+    #[test]
     fn an_expired_token_is_reported_as_expired() {
         let long_ago = now() - Duration::from_secs(3600);
-        let issued = keys().issue_access(&user(), "s", long_ago).unwrap();
+        let issued = keys().issue_access(&user(), "s", long_ago, far()).unwrap();
         assert_eq!(
             keys().verify_access(&issued.token).unwrap_err(),
             TokenError::Expired
         );
         let refresh = keys()
-            .issue_refresh("u", "s", now() - Duration::from_secs(8 * 86_400))
+            .issue_refresh("u", "s", now() - Duration::from_secs(8 * 86_400), far())
             .unwrap();
         assert_eq!(
             keys().verify_refresh(&refresh.token).unwrap_err(),
             TokenError::Expired
         );
         assert_eq!(
-            keys().refresh_session_of(&refresh.token).as_deref(),
-            Some("s")
+            keys().refresh_claims_of(&refresh.token),
+            Some(("u".to_owned(), "s".to_owned()))
         );
     }
 
     #[test]
     fn a_tampered_payload_is_invalid() {
-        let issued = keys().issue_access(&user(), "s", now()).unwrap();
+        let issued = keys().issue_access(&user(), "s", now(), far()).unwrap();
         let mut parts: Vec<String> = issued.token.split('.').map(str::to_owned).collect();
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
         parts[1] = URL_SAFE_NO_PAD.encode(payload.replace("user-1", "user-2"));
@@ -328,13 +440,13 @@ mod tests {
             "another-access-secret-0123456789-abcdef",
             "another-refresh-secret-0123456789-abcdef",
         );
-        let issued = other.issue_access(&user(), "s", now()).unwrap();
+        let issued = other.issue_access(&user(), "s", now(), far()).unwrap();
         assert_eq!(
             keys().verify_access(&issued.token).unwrap_err(),
             TokenError::Invalid
         );
         // And the refresh key never validates an access token.
-        let access = keys().issue_access(&user(), "s", now()).unwrap();
+        let access = keys().issue_access(&user(), "s", now(), far()).unwrap();
         assert_eq!(
             keys().verify_refresh(&access.token).unwrap_err(),
             TokenError::Invalid
@@ -382,7 +494,12 @@ mod tests {
     fn a_token_issued_in_the_future_beyond_the_leeway_is_invalid() {
         let issued_at = |offset: i64| {
             let mut claims = keys()
-                .verify_access(&keys().issue_access(&user(), "s", now()).unwrap().token)
+                .verify_access(
+                    &keys()
+                        .issue_access(&user(), "s", now(), far())
+                        .unwrap()
+                        .token,
+                )
                 .unwrap();
             claims.iat = now().unix_timestamp() + offset;
             claims.exp = claims.iat + 600;
@@ -398,7 +515,12 @@ mod tests {
     #[test]
     fn hs512_under_the_right_key_is_invalid() {
         let issued_claims = keys()
-            .verify_access(&keys().issue_access(&user(), "s", now()).unwrap().token)
+            .verify_access(
+                &keys()
+                    .issue_access(&user(), "s", now(), far())
+                    .unwrap()
+                    .token,
+            )
             .unwrap();
         let token = sign_with_access_key(Algorithm::HS512, &issued_claims);
         assert_eq!(

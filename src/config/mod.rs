@@ -20,6 +20,10 @@ pub struct Config {
     pub refresh_secret: Secret,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// `REFRESH_REUSE_GRACE`: how long a just-rotated refresh token still gets its successor.
+    pub refresh_reuse_grace: Duration,
+    /// `SESSION_MAX_LIFETIME`: no session outlives this age since its login.
+    pub session_max_lifetime: Duration,
     pub cookie_secure: bool,
     pub limits: Limits,
     /// Where generated secrets are kept, when the operator set none.
@@ -46,6 +50,11 @@ impl ConfigError {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
 pub const DEFAULT_ACCESS_TTL: &str = "15m";
 pub const DEFAULT_REFRESH_TTL: &str = "7d";
+pub const DEFAULT_REFRESH_REUSE_GRACE: &str = "10s";
+pub const DEFAULT_SESSION_MAX_LIFETIME: &str = "30d";
+/// The longest grace window accepted. The window is how long a copied refresh token stays
+/// useful to a thief without tripping reuse detection; tabs need a few seconds, never minutes.
+pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
 
 impl Config {
     /// Reads `.env` in the working directory (if present; parent directories are not searched)
@@ -82,6 +91,19 @@ impl Config {
                 "must not be shorter than ACCESS_TOKEN_EXPIRY",
             ));
         }
+        let refresh_reuse_grace = match set("REFRESH_REUSE_GRACE") {
+            // `0` turns the window off: every second presentation is reuse.
+            Some(raw) if raw.trim() == "0" => Duration::ZERO,
+            raw => parse_duration(raw.as_deref().unwrap_or(DEFAULT_REFRESH_REUSE_GRACE))
+                .map_err(|e| ConfigError::new("REFRESH_REUSE_GRACE", e))?,
+        };
+        if refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
+            return Err(ConfigError::new(
+                "REFRESH_REUSE_GRACE",
+                "must be at most 60s: a longer window lets a stolen token go unnoticed",
+            ));
+        }
+        let session_max_lifetime = ttl("SESSION_MAX_LIFETIME", DEFAULT_SESSION_MAX_LIFETIME)?;
 
         let cookie_secure = match set("COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
             None => true,
@@ -129,6 +151,8 @@ impl Config {
             refresh_secret,
             access_ttl,
             refresh_ttl,
+            refresh_reuse_grace,
+            session_max_lifetime,
             cookie_secure,
             limits: Limits::from_lookup(set)?,
             secrets_file,
@@ -206,6 +230,11 @@ mod tests {
             config_from(&[("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)]).unwrap();
         assert_eq!(config.access_ttl, Duration::from_secs(900));
         assert_eq!(config.refresh_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(
+            config.session_max_lifetime,
+            Duration::from_secs(30 * 86_400)
+        );
         assert!(config.cookie_secure);
         assert_eq!(
             config.database.sqlite_file,
@@ -228,7 +257,10 @@ mod tests {
     #[test]
     fn each_bad_value_names_its_variable() {
         let base = [("ACCESS_TOKEN_SECRET", A), ("REFRESH_TOKEN_SECRET", R)];
-        let cases: [(&str, &str, &str); 6] = [
+        let cases: [(&str, &str, &str); 9] = [
+            ("REFRESH_REUSE_GRACE", "soon", "REFRESH_REUSE_GRACE"),
+            ("REFRESH_REUSE_GRACE", "5m", "REFRESH_REUSE_GRACE"),
+            ("SESSION_MAX_LIFETIME", "0", "SESSION_MAX_LIFETIME"),
             ("ACCESS_TOKEN_EXPIRY", "15 minutes", "ACCESS_TOKEN_EXPIRY"),
             ("REFRESH_TOKEN_EXPIRY", "1x", "REFRESH_TOKEN_EXPIRY"),
             ("COOKIE_SECURE", "maybe", "COOKIE_SECURE"),
@@ -256,6 +288,17 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.var, "REFRESH_TOKEN_EXPIRY");
+    }
+
+    #[test]
+    fn a_zero_grace_window_turns_it_off() {
+        let config = config_from(&[
+            ("ACCESS_TOKEN_SECRET", A),
+            ("REFRESH_TOKEN_SECRET", R),
+            ("REFRESH_REUSE_GRACE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.refresh_reuse_grace, Duration::ZERO);
     }
 
     #[test]

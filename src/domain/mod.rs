@@ -3,8 +3,10 @@
 
 mod input;
 mod next_path;
+mod session;
 mod user;
 
 pub use input::{Email, FullName, LoginName, Password, Username};
 pub use next_path::NextPath;
+pub use session::{describe_user_agent, SessionInfo};
 pub use user::User;

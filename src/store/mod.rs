@@ -1,4 +1,4 @@
-//! [ssr] Where users and refresh tokens live. The server functions see only the [`Store`]
+//! [ssr] Where users, sessions and refresh tokens live. The server functions see only the [`Store`]
 //! trait, so another database (PostgreSQL) is one more implementation beside [`sqlite`].
 
 pub mod sqlite;
@@ -61,18 +61,76 @@ pub struct RefreshRecord {
     pub expires_at: OffsetDateTime,
 }
 
-/// What became of an attempt to exchange a refresh token.
+/// A session as it starts: who, from where, and the cap it can never outlive.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: OffsetDateTime,
+    pub ends_by: OffsetDateTime,
+    pub user_agent: String,
+    pub ip: String,
+}
+
+/// A live session, as its owner sees it in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    /// When it lapses unless refreshed (never after its cap).
+    pub expires_at: OffsetDateTime,
+    pub user_agent: String,
+    pub ip: String,
+}
+
+/// Why a session ended, as recorded in its row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Logout,
+    Revoked,
+    LogoutAll,
+    PasswordChanged,
+    Reuse,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Revoked => "revoked",
+            Self::LogoutAll => "logout_all",
+            Self::PasswordChanged => "password_changed",
+            Self::Reuse => "reuse",
+        }
+    }
+}
+
+/// A session that ended, and when: what the in-memory revocation set is loaded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    pub id: String,
+    pub ended_at: OffsetDateTime,
+}
+
+/// What became of an attempt to exchange a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The old row is now used and the successor is live.
     Rotated,
+    /// The token was rotated at `rotated_at`, within the grace window, into the successor whose
+    /// hash is given: the caller derives that successor again and hands it out.
+    Recent {
+        rotated_at: OffsetDateTime,
+        successor_hash: String,
+    },
+    /// The token was rotated before the grace window: reuse. Its session has now ended.
+    Reused,
     /// No row has that hash.
     Unknown,
-    /// The token was exchanged before.
-    AlreadyUsed,
-    /// Its session was ended.
+    /// Its session ended, or the token was replaced (a password change).
     Revoked,
-    /// Past its expiry.
+    /// Past its expiry or its session's cap.
     Expired,
 }
 
@@ -89,13 +147,14 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account and the first refresh token of its first session, atomically:
-    /// a registration either fully happened or not at all.
+    /// Creates an account with its first session and that session's first refresh token,
+    /// atomically: a registration either fully happened or not at all.
     /// `email_key` is the address's comparison form, unique among accounts.
     async fn create_user(
         &self,
         user: &UserRecord,
         email_key: &str,
+        session: &NewSession,
         first: &RefreshRecord,
     ) -> Result<(), StoreError>;
 
@@ -103,21 +162,83 @@ pub trait Store: Send + Sync + 'static {
 
     async fn find_user_by(&self, key: UserKey<'_>) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Records a freshly issued refresh token (a new session's first).
-    async fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), StoreError>;
+    /// Starts a session (a login) with its first refresh token.
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError>;
 
-    /// Exchanges the token with hash `old_hash` for `successor`, in one transaction: the old row
-    /// must be live and unexpired at `now`, and then it is marked used and the successor inserted.
+    /// The cap of a session, if it exists. The cap never changes, so it may be read outside
+    /// the transaction that then uses it.
+    async fn session_ends_by(&self, session_id: &str)
+        -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Exchanges the token with hash `old_hash` for `successor`, in one transaction that takes
+    /// the write lock first, so concurrent exchanges of one token queue up: the first rotates
+    /// (old row used, successor inserted, session touched), the rest see [`Rotation::Recent`]
+    /// within `grace`, and later ones [`Rotation::Reused`], which ends the session.
     async fn rotate_refresh(
         &self,
         old_hash: &str,
         successor: &RefreshRecord,
         now: OffsetDateTime,
+        grace: std::time::Duration,
     ) -> Result<Rotation, StoreError>;
 
-    /// Ends a session: every live refresh token in it is revoked.
-    async fn revoke_session(&self, session_id: &str, now: OffsetDateTime)
-        -> Result<(), StoreError>;
+    /// Ends one session of `user_id`. `false` when the user has no such session (never a
+    /// session of another user); `true` also when it had already ended.
+    async fn end_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends every live session of `user_id` except `keep`, returning the ids that ended.
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// The live sessions of `user_id` at `now`, newest first.
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+
+    /// Sets the username and full name; `None` when the user is gone.
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        username: &str,
+        full_name: &str,
+    ) -> Result<Option<UserRecord>, StoreError>;
+
+    /// In one transaction: the new password hash, every other session ended, and this session's
+    /// refresh tokens replaced by `fresh`. Returns the ids of the sessions that ended.
+    async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        fresh: &RefreshRecord,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Deletes the account with its sessions and tokens, returning the sessions that were live.
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Sessions that ended at or after `since`: their access tokens may still be around.
+    async fn ended_since(&self, since: OffsetDateTime) -> Result<Vec<EndedSession>, StoreError>;
 }
 
 impl From<StoreError> for crate::error::AppError {

@@ -5,11 +5,17 @@
 //! or OS crash can lose the last moments of commits, the trade SQLite's own docs recommend
 //! for WAL.
 
-use super::{RefreshRecord, Rotation, Store, StoreError, UserKey, UserRecord};
+use super::{
+    EndReason, EndedSession, NewSession, RefreshRecord, Rotation, SessionRecord, Store, StoreError,
+    UserKey, UserRecord,
+};
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+        SqliteSynchronous,
+    },
     Row, SqlitePool,
 };
 use std::{str::FromStr, time::Duration};
@@ -50,25 +56,54 @@ fn unix(at: OffsetDateTime) -> i64 {
     at.unix_timestamp()
 }
 
-fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<UserRecord, sqlx::Error> {
-    let created: i64 = row.try_get("created_at")?;
+fn time_of(seconds: i64) -> Result<OffsetDateTime, sqlx::Error> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
     Ok(UserRecord {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
         username: row.try_get("username")?,
         full_name: row.try_get("full_name")?,
         password_hash: row.try_get("password_hash")?,
-        created_at: OffsetDateTime::from_unix_timestamp(created)
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        created_at: time_of(row.try_get("created_at")?)?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        created_at: time_of(row.try_get("created_at")?)?,
+        last_used_at: time_of(row.try_get("last_used_at")?)?,
+        expires_at: time_of(row.try_get("expires_at")?)?,
+        user_agent: row.try_get("user_agent")?,
+        ip: row.try_get("ip")?,
     })
 }
 
 const USER_COLUMNS: &str = "id, email, username, full_name, password_hash, created_at";
 
-async fn insert_refresh<'e, E>(executor: E, record: &RefreshRecord) -> Result<(), sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-{
+/// A unique-constraint failure on `users`, as the field the person should change.
+fn taken(err: &sqlx::Error) -> Option<StoreError> {
+    let sqlx::Error::Database(db) = err else {
+        return None;
+    };
+    if !db.is_unique_violation() {
+        return None;
+    }
+    let field = if db.message().contains("email_key") {
+        "email"
+    } else {
+        "username"
+    };
+    Some(StoreError::Taken(field))
+}
+
+async fn insert_refresh(
+    conn: &mut SqliteConnection,
+    record: &RefreshRecord,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at, expires_at)
          VALUES (?, ?, ?, ?, ?)",
@@ -78,9 +113,72 @@ where
     .bind(&record.user_id)
     .bind(unix(record.issued_at))
     .bind(unix(record.expires_at))
-    .execute(executor)
-    .await
-    .map(drop)
+    .execute(&mut *conn)
+    .await?;
+    // The session lapses when its newest token does, and was last used now.
+    sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?")
+        .bind(unix(record.issued_at))
+        .bind(unix(record.expires_at))
+        .bind(&record.session_id)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+}
+
+async fn insert_session(
+    conn: &mut SqliteConnection,
+    session: &NewSession,
+    first: &RefreshRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ends_by,
+                               user_agent, ip)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&session.id)
+    .bind(&session.user_id)
+    .bind(unix(session.created_at))
+    .bind(unix(session.created_at))
+    .bind(unix(first.expires_at))
+    .bind(unix(session.ends_by))
+    .bind(&session.user_agent)
+    .bind(&session.ip)
+    .execute(&mut *conn)
+    .await?;
+    insert_refresh(conn, first).await
+}
+
+/// Ends the live sessions matched by `filter` (a condition on `sessions` with its binds), and
+/// revokes their live refresh tokens. Returns the ids that ended.
+async fn end_where(
+    conn: &mut SqliteConnection,
+    filter: &str,
+    binds: &[&str],
+    reason: EndReason,
+    now: OffsetDateTime,
+) -> Result<Vec<String>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE sessions SET ended_at = ?, end_reason = ?
+         WHERE ended_at IS NULL AND ({filter}) RETURNING id"
+    );
+    let mut query = sqlx::query_scalar::<_, String>(&sql)
+        .bind(unix(now))
+        .bind(reason.as_str());
+    for value in binds {
+        query = query.bind(*value);
+    }
+    let ended = query.fetch_all(&mut *conn).await?;
+    for id in &ended {
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, ?)
+             WHERE session_id = ? AND state = 'live'",
+        )
+        .bind(unix(now))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(ended)
 }
 
 #[async_trait]
@@ -89,10 +187,11 @@ impl Store for SqliteStore {
         &self,
         user: &UserRecord,
         email_key: &str,
+        session: &NewSession,
         first: &RefreshRecord,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        sqlx::query(
             "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -104,19 +203,9 @@ impl Store for SqliteStore {
         .bind(&user.password_hash)
         .bind(unix(user.created_at))
         .execute(&mut *tx)
-        .await;
-        if let Err(sqlx::Error::Database(db)) = &inserted {
-            if db.is_unique_violation() {
-                let field = if db.message().contains("email_key") {
-                    "email"
-                } else {
-                    "username"
-                };
-                return Err(StoreError::Taken(field));
-            }
-        }
-        inserted?;
-        insert_refresh(&mut *tx, first).await?;
+        .await
+        .map_err(|e| taken(&e).unwrap_or(e.into()))?;
+        insert_session(&mut tx, session, first).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -143,8 +232,26 @@ impl Store for SqliteStore {
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 
-    async fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), StoreError> {
-        Ok(insert_refresh(&self.pool, record).await?)
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        first: &RefreshRecord,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_session(&mut tx, session, first).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_ends_by(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        let ends_by: Option<i64> = sqlx::query_scalar("SELECT ends_by FROM sessions WHERE id = ?")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(ends_by.map(time_of).transpose()?)
     }
 
     async fn rotate_refresh(
@@ -152,51 +259,215 @@ impl Store for SqliteStore {
         old_hash: &str,
         successor: &RefreshRecord,
         now: OffsetDateTime,
+        grace: Duration,
     ) -> Result<Rotation, StoreError> {
         // Take the write lock before reading, so two exchanges of one token serialise here
         // instead of both reading 'live' (or failing at once with SQLITE_BUSY).
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT state, expires_at FROM refresh_tokens WHERE token_hash = ?")
-            .bind(old_hash)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT t.state, t.expires_at, t.used_at, t.successor_hash, t.session_id,
+                    s.ended_at, s.ends_by
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+             WHERE t.token_hash = ?",
+        )
+        .bind(old_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(row) = row else {
             return Ok(Rotation::Unknown);
         };
         let state: String = row.try_get("state")?;
+        let ended_at: Option<i64> = row.try_get("ended_at")?;
         let expires_at: i64 = row.try_get("expires_at")?;
-        let refused = match state.as_str() {
-            "used" => Some(Rotation::AlreadyUsed),
-            "revoked" => Some(Rotation::Revoked),
-            _ if expires_at <= unix(now) => Some(Rotation::Expired),
-            _ => None,
-        };
-        if let Some(refused) = refused {
-            return Ok(refused);
+        let ends_by: i64 = row.try_get("ends_by")?;
+        if ended_at.is_some() || state == "revoked" {
+            return Ok(Rotation::Revoked);
         }
-        sqlx::query("UPDATE refresh_tokens SET state = 'used', used_at = ? WHERE token_hash = ?")
-            .bind(unix(now))
-            .bind(old_hash)
-            .execute(&mut *tx)
-            .await?;
-        insert_refresh(&mut *tx, successor).await?;
+        if expires_at <= unix(now) || ends_by <= unix(now) {
+            return Ok(Rotation::Expired);
+        }
+        if state == "used" {
+            let used_at: Option<i64> = row.try_get("used_at")?;
+            let successor_hash: Option<String> = row.try_get("successor_hash")?;
+            let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+            if let (Some(used_at), Some(successor_hash)) = (used_at, successor_hash) {
+                // Whole seconds: the window is `grace` rounded up; zero turns it off.
+                if grace > 0 && unix(now) - used_at <= grace {
+                    return Ok(Rotation::Recent {
+                        rotated_at: time_of(used_at)?,
+                        successor_hash,
+                    });
+                }
+            }
+            let session_id: String = row.try_get("session_id")?;
+            end_where(&mut tx, "id = ?", &[&session_id], EndReason::Reuse, now).await?;
+            tx.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'used', used_at = ?, successor_hash = ?
+             WHERE token_hash = ?",
+        )
+        .bind(unix(now))
+        .bind(&successor.token_hash)
+        .bind(old_hash)
+        .execute(&mut *tx)
+        .await?;
+        insert_refresh(&mut tx, successor).await?;
         tx.commit().await?;
         Ok(Rotation::Rotated)
     }
 
-    async fn revoke_session(
+    async fn end_session(
         &self,
+        user_id: &str,
         session_id: &str,
+        reason: EndReason,
         now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let owned: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ? AND user_id = ?")
+                .bind(session_id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if owned.is_none() {
+            return Ok(false);
+        }
+        end_where(&mut tx, "id = ?", &[session_id], reason, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn end_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ended = end_where(
+            &mut tx,
+            "user_id = ? AND id IS NOT ?",
+            &[user_id, keep.unwrap_or("")],
+            reason,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+             WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?
+             ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(user_id)
+        .bind(unix(now))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn update_profile(
+        &self,
+        user_id: &str,
+        username: &str,
+        full_name: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE users SET username = ?, full_name = ? WHERE id = ? RETURNING {USER_COLUMNS}"
+        ))
+        .bind(username)
+        .bind(full_name)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| taken(&e).unwrap_or(e.into()))?;
+        Ok(row.as_ref().map(user_from_row).transpose()?)
+    }
+
+    async fn change_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        fresh: &RefreshRecord,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = end_where(
+            &mut tx,
+            "user_id = ? AND id IS NOT ?",
+            &[user_id, &fresh.session_id],
+            EndReason::PasswordChanged,
+            now,
+        )
+        .await?;
+        // This session goes on, with a fresh token: the ones before it are spent.
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, ?)
              WHERE session_id = ? AND state = 'live'",
         )
         .bind(unix(now))
-        .bind(session_id)
-        .execute(&self.pool)
+        .bind(&fresh.session_id)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        insert_refresh(&mut tx, fresh).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let live: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?",
+        )
+        .bind(user_id)
+        .bind(unix(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        // Sessions and refresh tokens go with the user (ON DELETE CASCADE).
+        sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(live)
+    }
+
+    async fn ended_since(&self, since: OffsetDateTime) -> Result<Vec<EndedSession>, StoreError> {
+        let rows = sqlx::query("SELECT id, ended_at FROM sessions WHERE ended_at >= ?")
+            .bind(unix(since))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                Ok(EndedSession {
+                    id: row.try_get("id")?,
+                    ended_at: time_of(row.try_get("ended_at")?)?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 }
