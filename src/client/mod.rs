@@ -4,10 +4,15 @@
 //! On the server there is nothing to refresh with (the refresh cookie is scoped to
 //! `/api/auth`), so calls go straight through and the browser finishes the job after hydration.
 
+mod forms;
 #[cfg(feature = "hydrate")]
 mod refresh;
 #[cfg(any(feature = "hydrate", test))]
 mod single_flight;
+#[cfg(feature = "hydrate")]
+mod tabs;
+
+pub use forms::{authed_action, last_error, AuthedAction, AuthedForm};
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -60,4 +65,20 @@ where
         }
     });
     resource
+}
+
+/// Tells this browser's other tabs that it has logged out (they go to the login page).
+pub fn announce_logout() {
+    #[cfg(feature = "hydrate")]
+    tabs::announce_logout();
+}
+
+/// For pages that need a login: while the page is shown, a logout in another tab of this
+/// browser sends this tab to the login page too (and back here after logging in).
+pub fn leave_on_logout_elsewhere() {
+    #[cfg(feature = "hydrate")]
+    {
+        let watch = send_wrapper::SendWrapper::new(tabs::watch_logout(refresh::send_to_login));
+        on_cleanup(move || drop(watch));
+    }
 }

@@ -1,15 +1,20 @@
-//! [hydrate] This tab's [`TabSession`]: a refresh is `POST /api/auth/refresh`, and a lost
-//! session is a full page load of the login page, remembering where the person was.
+//! [hydrate] This tab's [`TabSession`]: a refresh is `POST /api/auth/refresh`, taken under a
+//! Web Lock that all tabs of the site share, so that however many tabs find their access token
+//! expired, one refresh happens (see [`super::tabs`]); a lost session is a full page load of
+//! the login page, remembering where the person was.
 
-use super::single_flight::{RefreshFuture, TabSession};
+use super::{
+    single_flight::{refresh_unless_done, RefreshFuture, TabSession},
+    tabs,
+};
 use crate::{auth::refresh, error::AppError};
 use futures::future::FutureExt;
 use std::{future::Future, rc::Rc};
 
-type Tab = TabSession<fn() -> RefreshFuture, fn()>;
+type Tab = TabSession<fn(u64) -> RefreshFuture, fn(), fn() -> u64>;
 
 thread_local! {
-    static TAB: Rc<Tab> = TabSession::new(refresh_session, send_to_login);
+    static TAB: Rc<Tab> = TabSession::new(refresh_session, send_to_login, tabs::generation);
 }
 
 pub async fn call_with_refresh<T, F, Fut>(call: F) -> Result<T, AppError>
@@ -21,11 +26,18 @@ where
     tab.call(call).await
 }
 
-fn refresh_session() -> RefreshFuture {
-    refresh().map(|outcome| outcome.map(drop)).boxed_local()
+fn refresh_session(seen: u64) -> RefreshFuture {
+    tabs::with_refresh_lock(async move {
+        refresh_unless_done(seen, tabs::generation, tabs::bump_generation, || {
+            refresh().map(|outcome| outcome.map(drop))
+        })
+        .await
+    })
+    .boxed_local()
 }
 
-fn send_to_login() {
+/// To the login page, which brings the person back here afterwards.
+pub fn send_to_login() {
     let Some(window) = web_sys::window() else {
         return;
     };

@@ -1,7 +1,9 @@
-//! The rules of refreshing inside one tab, whatever a refresh is: a call refused for its session
-//! leads to at most one refresh and one retry, and concurrent callers share a single in-flight
-//! refresh, because with rotation a second, parallel refresh would present a spent token.
-//! Kept free of the browser so that these rules are tested natively.
+//! The rules of refreshing, whatever a refresh is: a call refused for its session leads to at
+//! most one refresh and one retry; concurrent callers in a tab share a single in-flight refresh;
+//! and across tabs, a refresh that another tab finished since the call began is not repeated
+//! (see [`refresh_unless_done`]). The server's grace window makes a repeat harmless, but one
+//! refresh for any number of tabs is the goal. Kept free of the browser so that these rules are
+//! tested natively.
 
 use crate::error::AppError;
 use futures::future::{FutureExt, LocalBoxFuture, Shared};
@@ -16,9 +18,12 @@ pub type RefreshFuture = LocalBoxFuture<'static, Result<(), AppError>>;
 type InFlight = Shared<RefreshFuture>;
 
 /// One tab's session: how to refresh it, what to do when it is lost, and the refresh in flight.
-pub struct TabSession<R, L> {
+pub struct TabSession<R, L, G> {
+    /// Refreshes, unless some tab has refreshed since the generation it is given.
     refresh: R,
     session_lost: L,
+    /// How many refreshes all tabs have finished: read when a call starts.
+    generation: G,
     in_flight: RefCell<Option<InFlight>>,
     /// Refreshes finished so far, and how the last one went: a caller whose refusal predates
     /// the last refresh takes that refresh's outcome instead of starting another.
@@ -26,16 +31,18 @@ pub struct TabSession<R, L> {
     last_outcome: RefCell<Result<(), AppError>>,
 }
 
-impl<R, RF, L> TabSession<R, L>
+impl<R, RF, L, G> TabSession<R, L, G>
 where
-    R: Fn() -> RF + 'static,
+    R: Fn(u64) -> RF + 'static,
     RF: Future<Output = Result<(), AppError>> + 'static,
     L: Fn() + 'static,
+    G: Fn() -> u64 + 'static,
 {
-    pub fn new(refresh: R, session_lost: L) -> Rc<Self> {
+    pub fn new(refresh: R, session_lost: L, generation: G) -> Rc<Self> {
         Rc::new(Self {
             refresh,
             session_lost,
+            generation,
             in_flight: RefCell::new(None),
             finished: Cell::new(0),
             last_outcome: RefCell::new(Ok(())),
@@ -50,10 +57,11 @@ where
         Fut: Future<Output = Result<T, AppError>>,
     {
         let finished_before = self.finished.get();
+        let seen = (self.generation)();
         match call().await {
             Err(e) if e.code.is_session_failure() => {
                 let refreshed = if self.finished.get() == finished_before {
-                    self.shared_refresh().await
+                    self.shared_refresh(seen).await
                 } else {
                     self.last_outcome.borrow().clone()
                 };
@@ -73,13 +81,13 @@ where
         }
     }
 
-    /// Joins the refresh in flight, or starts one.
-    fn shared_refresh(self: &Rc<Self>) -> InFlight {
+    /// Joins the refresh in flight, or starts one for a call that began at generation `seen`.
+    fn shared_refresh(self: &Rc<Self>, seen: u64) -> InFlight {
         let mut slot = self.in_flight.borrow_mut();
         slot.get_or_insert_with(|| {
             // Weak: a refresh abandoned by every caller must not keep the session alive.
             let tab: Weak<Self> = Rc::downgrade(self);
-            let refresh = (self.refresh)();
+            let refresh = (self.refresh)(seen);
             async move {
                 let outcome = refresh.await;
                 if let Some(tab) = tab.upgrade() {
@@ -94,6 +102,29 @@ where
         })
         .clone()
     }
+}
+
+/// The cross-tab rule, run while holding a lock that all tabs share: a call that began at
+/// generation `seen` refreshes only if no tab has finished a refresh since; otherwise the
+/// cookies already hold a fresh pair and a retry is all it needs. A successful refresh moves
+/// the generation on (`bump`), which is how the tabs waiting for the lock learn of it.
+pub async fn refresh_unless_done<Fut>(
+    seen: u64,
+    generation: impl Fn() -> u64,
+    bump: impl Fn(),
+    refresh: impl FnOnce() -> Fut,
+) -> Result<(), AppError>
+where
+    Fut: Future<Output = Result<(), AppError>>,
+{
+    if generation() != seen {
+        return Ok(());
+    }
+    let outcome = refresh().await;
+    if outcome.is_ok() {
+        bump();
+    }
+    outcome
 }
 
 #[cfg(test)]
@@ -136,6 +167,15 @@ mod tests {
         AppError::new(ErrorCode::TokenExpired, "expired")
     }
 
+    type Tab = TabSession<Box<dyn Fn(u64) -> RefreshFuture>, Box<dyn Fn()>, Box<dyn Fn() -> u64>>;
+
+    /// What the tabs of one browser share: the Web Lock and the refresh generation.
+    #[derive(Clone, Default)]
+    struct Browser {
+        lock: Rc<futures::lock::Mutex<()>>,
+        generation: Rc<Cell<u64>>,
+    }
+
     /// A server whose access token is expired until a refresh succeeds, counting refreshes
     /// and lost sessions.
     #[derive(Clone, Default)]
@@ -147,26 +187,59 @@ mod tests {
     }
 
     impl FakeServer {
-        fn tab(&self) -> Rc<TabSession<impl Fn() -> RefreshFuture, impl Fn()>> {
+        /// The server's refresh endpoint.
+        fn refresh(&self) -> RefreshFuture {
+            let server = self.clone();
+            async move {
+                turns(REFRESH_TURNS).await;
+                server.refreshes.set(server.refreshes.get() + 1);
+                match server.refresh_fails_with {
+                    Some(code) => Err(AppError::new(code, "refresh refused")),
+                    None => {
+                        server.valid.set(true);
+                        Ok(())
+                    }
+                }
+            }
+            .boxed_local()
+        }
+
+        /// A tab that refreshes on its own (no other tabs).
+        fn tab(&self) -> Rc<Tab> {
             let server = self.clone();
             let lost = self.lost.clone();
             TabSession::new(
-                move || {
+                Box::new(move |_| server.refresh()),
+                Box::new(move || lost.set(lost.get() + 1)),
+                Box::new(|| 0),
+            )
+        }
+
+        /// A tab of a browser whose tabs share `browser`'s lock and refresh generation.
+        fn tab_in(&self, browser: &Browser) -> Rc<Tab> {
+            let server = self.clone();
+            let lost = self.lost.clone();
+            let shared = browser.clone();
+            let generation = browser.generation.clone();
+            TabSession::new(
+                Box::new(move |seen| {
                     let server = server.clone();
+                    let browser = shared.clone();
                     async move {
-                        turns(REFRESH_TURNS).await;
-                        server.refreshes.set(server.refreshes.get() + 1);
-                        match server.refresh_fails_with {
-                            Some(code) => Err(AppError::new(code, "refresh refused")),
-                            None => {
-                                server.valid.set(true);
-                                Ok(())
-                            }
-                        }
+                        let _held = browser.lock.lock().await;
+                        let generation = &browser.generation;
+                        refresh_unless_done(
+                            seen,
+                            || generation.get(),
+                            || generation.set(generation.get() + 1),
+                            || server.refresh(),
+                        )
+                        .await
                     }
                     .boxed_local()
-                },
-                move || lost.set(lost.get() + 1),
+                }),
+                Box::new(move || lost.set(lost.get() + 1)),
+                Box::new(move || generation.get()),
             )
         }
 
@@ -258,5 +331,42 @@ mod tests {
         assert_eq!(result.unwrap_err().code, ErrorCode::Conflict);
         assert_eq!(server.refreshes.get(), 0);
         assert_eq!(server.lost.get(), 0);
+    }
+
+    #[test]
+    fn several_tabs_whose_calls_are_refused_together_make_one_refresh_in_total() {
+        let server = FakeServer::default();
+        let browser = Browser::default();
+        let tabs: Vec<Rc<Tab>> = (0..3).map(|_| server.tab_in(&browser)).collect();
+        let results = block_on(join_all(tabs.iter().map(|tab| tab.call(|| server.me(0)))));
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(server.refreshes.get(), 1);
+        assert_eq!(browser.generation.get(), 1);
+    }
+
+    #[test]
+    fn a_tab_refreshes_again_when_its_call_began_after_the_last_refresh() {
+        let server = FakeServer::default();
+        let browser = Browser::default();
+        let tab = server.tab_in(&browser);
+        assert!(block_on(tab.call(|| server.me(0))).is_ok());
+        // The access token expires again: the next refused call needs a refresh of its own.
+        server.valid.set(false);
+        assert!(block_on(tab.call(|| server.me(0))).is_ok());
+        assert_eq!(server.refreshes.get(), 2);
+    }
+
+    #[test]
+    fn a_failed_refresh_does_not_move_the_generation() {
+        let browser = Browser::default();
+        let generation = &browser.generation;
+        let outcome = block_on(refresh_unless_done(
+            0,
+            || generation.get(),
+            || generation.set(generation.get() + 1),
+            || async { Err(expired()) },
+        ));
+        assert!(outcome.is_err());
+        assert_eq!(generation.get(), 0);
     }
 }
