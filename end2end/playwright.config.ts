@@ -7,6 +7,8 @@ import { join } from 'node:path';
 // database and a 3-second access token so that expiry and refresh happen within a test.
 const port = Number(process.env.E2E_PORT ?? 3100);
 export const ACCESS_TOKEN_SECONDS = 3;
+// Short, so that a test can replay a rotated refresh token past the window without a long wait.
+export const REFRESH_REUSE_GRACE_SECONDS = 2;
 const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
 
 export default defineConfig({
@@ -43,6 +45,7 @@ export default defineConfig({
       LEPTOS_OUTPUT_NAME: 'gatehouse',
       DATABASE_URL: `sqlite://${join(dataDir, 'e2e.db')}`,
       ACCESS_TOKEN_EXPIRY: `${ACCESS_TOKEN_SECONDS}s`,
+      REFRESH_REUSE_GRACE: `${REFRESH_REUSE_GRACE_SECONDS}s`,
       // Every test registers or logs in from 127.0.0.1; the limit itself is proven in
       // tests/security.rs, so here it only needs to stay out of the way.
       IP_ATTEMPTS_PER_MINUTE: '600',

@@ -1,6 +1,6 @@
 //! The HTML shell, the layout and the routes.
 
-use crate::pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage};
+use crate::pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Gatehouse"</A>
                 <nav>
                     <A href="/profile">"Profile"</A>
+                    <A href="/sessions">"Devices"</A>
                     <A href="/login">"Log in"</A>
                     <A href="/register">"Register"</A>
                 </nav>
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ACCESS_TOKEN_SECONDS } from '../playwright.config';
+import { ACCESS_TOKEN_SECONDS, REFRESH_REUSE_GRACE_SECONDS } from '../playwright.config';
 import {
   expectProfileOf, fillLogin, PASSWORD, recordAuthCalls, registerNewPerson, waitForHydration,
 } from './helpers';
@@ -80,12 +80,14 @@ test('when the refresh token is gone, the person lands on login and comes back t
 });
 
 test('a rotated-away session is refused and sends the person to log in', async ({ page, context }) => {
-  const name = await registerNewPerson(page, 'dead');
+  await registerNewPerson(page, 'dead');
   const stale = (await context.cookies()).find((c) => c.name === 'refresh_token')!;
 
-  // Rotate once on the page's behalf, then put the spent token back, as a thief replaying it would.
+  // Rotate once on the page's behalf, then, past the grace window, put the spent token back,
+  // as a thief replaying it would.
   const rotated = await page.request.post('/api/auth/refresh');
   expect(rotated.status()).toBe(200);
+  await page.waitForTimeout((REFRESH_REUSE_GRACE_SECONDS + 1.5) * 1000);
   await context.addCookies([stale]);
   await context.clearCookies({ name: 'access_token' });
 

@@ -52,3 +52,40 @@ test('without JavaScript, "Continue" with no session leads to login, and back to
   await fillLogin(page, name);
   await expectProfileOf(page, name);
 });
+
+test('without JavaScript, the profile is edited and another device is logged out from the sessions page', async ({ page, request }) => {
+  const name = uniqueName('nojsdev');
+  await page.goto('/register');
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  // A second device: a login from outside this browser.
+  const other = await request.post('/api/auth/login', { form: { login: name, password: PASSWORD } });
+  expect(other.status()).toBe(200);
+
+  await page.getByLabel('Full name').fill('Plain Form Person');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByTestId('full-name')).toHaveText('Plain Form Person');
+
+  await page.goto('/sessions');
+  await expect(page.getByTestId('session')).toHaveCount(2);
+  await page.locator('[data-testid="session"][data-current="false"]')
+    .getByRole('button', { name: 'Log out this device' }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByTestId('session')).toHaveCount(1);
+
+  await page.getByRole('button', { name: 'Log out everywhere' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+});
+
+test('without JavaScript, a wrong current password is shown on the profile', async ({ page }) => {
+  const name = uniqueName('nojspwd');
+  await page.goto('/register');
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('New password').fill('violet tractor harbour');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page).toHaveURL(/\/profile/);
+  await expect(page.getByRole('alert').filter({ hasText: 'not your current password' })).toBeVisible();
+});

@@ -14,15 +14,22 @@ test('every page hydrates under its Content-Security-Policy and nothing is block
     );
   });
 
-  for (const path of ['/', '/login', '/register', '/profile']) {
+  for (const path of ['/', '/login', '/register', '/profile', '/sessions']) {
     const response = await page.goto(path);
     const policy = response!.headers()['content-security-policy'];
     expect(policy, path).toMatch(/script-src 'nonce-[A-Za-z0-9_-]{16,}'/);
     expect(policy, path).toContain("frame-ancestors 'none'");
     await waitForHydration(page);
+    // Logged out, a page that needs a login moves on to the login page by itself.
+    if (path === '/profile' || path === '/sessions') {
+      await expect(page).toHaveURL(/\/login\?next=/);
+      await waitForHydration(page);
+    }
   }
   // The logged-in profile, reached through the client's calls, is covered too.
   await registerNewPerson(page, 'csp');
+  await page.goto('/sessions');
+  await expect(page.getByTestId('session')).toHaveCount(1);
   expect(violations).toEqual([]);
 });
 

@@ -46,12 +46,13 @@ where
     Signal::derive(move || action.value().get().and_then(Result::err))
 }
 
-/// A form for `S`: posts to its URL without JavaScript, dispatches `action` with it. Cleared
-/// after a successful submission, so no password stays in it.
+/// A form for `S`: posts to its URL without JavaScript, dispatches `action` with it.
 #[component]
 pub fn AuthedForm<S>(
     action: AuthedAction<S>,
-    #[prop(optional)] class: &'static str,
+    /// Empty the fields after a successful submission, so that no password stays in them.
+    #[prop(optional)]
+    clear_on_success: bool,
     children: Children,
 ) -> impl IntoView
 where
@@ -72,12 +73,14 @@ where
         }
     };
     Effect::new(move |_| {
-        if let (Some(Ok(_)), Some(form)) = (action.value().get(), form.get_untracked()) {
+        if let (true, Some(Ok(_)), Some(form)) =
+            (clear_on_success, action.value().get(), form.get_untracked())
+        {
             form.reset();
         }
     });
     view! {
-        <form method="post" action=S::url() class=class node_ref=form on:submit=on_submit>
+        <form method="post" action=S::url() node_ref=form on:submit=on_submit>
             {children()}
         </form>
     }

@@ -13,6 +13,9 @@ pub fn Field(
     #[prop(default = "text")] kind: &'static str,
     autocomplete: &'static str,
     #[prop(into)] error: Signal<Option<AppError>>,
+    /// What the field holds at first (the current username, say).
+    #[prop(optional, into)]
+    value: Option<String>,
 ) -> impl IntoView {
     let message = move || {
         error
@@ -30,6 +33,7 @@ pub fn Field(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                value=value
                 required
                 aria-invalid=move || message().is_some().to_string()
                 aria-describedby=message_id.clone()

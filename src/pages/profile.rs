@@ -1,78 +1,167 @@
-//! `/profile`: who you are, and the way out. Loaded through the client wrapper, so an expired
-//! access token is refreshed without the person noticing.
+//! `/profile`: who you are, and what you can change: the profile, the password, the account
+//! itself. Loaded and submitted through the client wrapper, so an expired access token is
+//! refreshed without the person noticing; every form also works as a plain HTML post.
 
 use crate::{
-    auth::{me, Logout},
-    client::protected_resource,
+    auth::{me, ChangePassword, DeleteAccount, Logout, UpdateProfile},
+    client::{
+        announce_logout, authed_action, last_error, leave_on_logout_elsewhere, protected_resource,
+        AuthedForm,
+    },
+    components::{Field, FormError, NotLoaded},
     domain::User,
     error::AppError,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
+use leptos_router::{components::A, hooks::use_navigate};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
+    leave_on_logout_elsewhere();
     let user = protected_resource(me);
     view! {
         <Title text="Your profile · Gatehouse"/>
+        <Transition fallback=|| view! { <section class="card"><p>"Loading your profile…"</p></section> }>
+            {move || user.get().map(|loaded| match loaded {
+                Ok(loaded) => {
+                    // Edits update this copy, so the forms (and their messages) stay put.
+                    let shown = RwSignal::new(loaded);
+                    view! {
+                        <Profile user=shown/>
+                        <EditProfile user=shown/>
+                        <ChangePasswordForm/>
+                        <DeleteAccountForm/>
+                    }.into_any()
+                }
+                Err(error) => view! { <NotLoaded error page="/profile"/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Profile(user: RwSignal<User>) -> impl IntoView {
+    let logout = ServerAction::<Logout>::new();
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            announce_logout();
+            navigate("/login", Default::default());
+        }
+    });
+    let field = move |pick: fn(&User) -> &str| move || user.with(|u| pick(u).to_owned());
+    let since = move || user.with(|u| u.created_at.get(..10).unwrap_or(&u.created_at).to_owned());
+    view! {
         <section class="card">
-            <Transition fallback=|| view! { <p>"Loading your profile…"</p> }>
-                {move || user.get().map(|loaded| match loaded {
-                    Ok(user) => view! { <Profile user/> }.into_any(),
-                    Err(error) => view! { <NotLoaded error/> }.into_any(),
-                })}
-            </Transition>
+            <h1>"Hello, " {field(|u| &u.full_name)}</h1>
+            <dl class="profile">
+                <dt>"Username"</dt>
+                <dd data-testid="username">{field(|u| &u.username)}</dd>
+                <dt>"Email"</dt>
+                <dd data-testid="email">{field(|u| &u.email)}</dd>
+                <dt>"Full name"</dt>
+                <dd data-testid="full-name">{field(|u| &u.full_name)}</dd>
+                <dt>"Member since"</dt>
+                <dd>{since}</dd>
+            </dl>
+            <div class="actions">
+                <ActionForm action=logout>
+                    <button type="submit" class="secondary">"Log out"</button>
+                </ActionForm>
+                <A href="/sessions" attr:class="button secondary">"Your devices"</A>
+            </div>
+        </section>
+    }
+}
+
+/// A short confirmation after a successful submission with JavaScript (without it, the page
+/// itself shows the new state).
+fn saved<S>(action: crate::client::AuthedAction<S>, text: &'static str) -> impl IntoView
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    move || {
+        matches!(action.value().get(), Some(Ok(_)))
+            .then(|| view! { <p class="notice" role="status">{text}</p> })
+    }
+}
+
+#[component]
+fn EditProfile(user: RwSignal<User>) -> impl IntoView {
+    let action = authed_action::<UpdateProfile>();
+    let error = last_error(action);
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = action.value().get() {
+            user.set(saved);
+        }
+    });
+    let (username, full_name) = user.with_untracked(|u| (u.username.clone(), u.full_name.clone()));
+    view! {
+        <section class="card">
+            <h2>"Edit your profile"</h2>
+            <AuthedForm action>
+                <FormError error/>
+                <Field label="Username" name="username" autocomplete="username" value=username error/>
+                <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
+                <button type="submit" disabled=move || action.pending().get()>"Save changes"</button>
+            </AuthedForm>
+            {saved(action, "Your profile is saved.")}
         </section>
     }
 }
 
 #[component]
-fn Profile(user: User) -> impl IntoView {
-    let logout = ServerAction::<Logout>::new();
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout.value().get() {
-            navigate("/login", Default::default());
-        }
-    });
-    let since = user
-        .created_at
-        .get(..10)
-        .unwrap_or(&user.created_at)
-        .to_owned();
+fn ChangePasswordForm() -> impl IntoView {
+    let action = authed_action::<ChangePassword>();
+    let error = last_error(action);
     view! {
-        <h1>"Hello, " {user.full_name.clone()}</h1>
-        <dl class="profile">
-            <dt>"Username"</dt>
-            <dd data-testid="username">{user.username}</dd>
-            <dt>"Email"</dt>
-            <dd data-testid="email">{user.email}</dd>
-            <dt>"Full name"</dt>
-            <dd data-testid="full-name">{user.full_name}</dd>
-            <dt>"Member since"</dt>
-            <dd>{since}</dd>
-        </dl>
-        <ActionForm action=logout>
-            <button type="submit" class="secondary">"Log out"</button>
-        </ActionForm>
+        <section class="card">
+            <h2>"Change your password"</h2>
+            <p class="hint">"Your other devices are logged out; this one stays logged in."</p>
+            <AuthedForm action clear_on_success=true>
+                <FormError error/>
+                <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" error/>
+                <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error/>
+                <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
+            </AuthedForm>
+            {saved(action, "Your password is changed. Your other devices have been logged out.")}
+        </section>
     }
 }
 
-/// Shown when the server could not load the profile. A missing or expired access token is
-/// cured in the browser (see `protected_resource`); without JavaScript, the button below asks
-/// for a refresh with a plain form post, which comes back here.
+/// Deleting is two deliberate steps, with or without JavaScript: open the section, then confirm
+/// with the password and a checkbox (which has no name: the browser requires it, the server
+/// never sees it).
 #[component]
-fn NotLoaded(error: AppError) -> impl IntoView {
-    if !error.code.is_session_failure() {
-        return view! { <p class="form-error" role="alert">{error.message}</p> }.into_any();
-    }
+fn DeleteAccountForm() -> impl IntoView {
+    let action = authed_action::<DeleteAccount>();
+    let error = last_error(action);
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = action.value().get() {
+            announce_logout();
+            navigate("/", Default::default());
+        }
+    });
     view! {
-        <h1>"Checking your session…"</h1>
-        <form method="post" action="/api/auth/refresh">
-            <button type="submit">"Continue"</button>
-        </form>
-        <p>"Not logged in? " <a href="/login?next=/profile">"Log in"</a></p>
+        <section class="card danger-zone">
+            <details open=move || error.get().is_some()>
+                <summary>"Delete your account…"</summary>
+                <p>"This deletes your account, logs out every device and cannot be undone."</p>
+                <AuthedForm action>
+                    <FormError error/>
+                    <Field label="Your password" name="password" kind="password" autocomplete="current-password" error/>
+                    <label class="confirm">
+                        <input type="checkbox" required/>
+                        " I understand that my account will be gone for good."
+                    </label>
+                    <button type="submit" class="danger" disabled=move || action.pending().get()>
+                        "Delete my account"
+                    </button>
+                </AuthedForm>
+            </details>
+        </section>
     }
-    .into_any()
 }

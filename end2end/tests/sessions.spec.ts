@@ -1,0 +1,125 @@
+import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
+import { ACCESS_TOKEN_SECONDS } from '../playwright.config';
+import {
+  expectProfileOf, fillLogin, PASSWORD, recordAuthCalls, registerNewPerson, waitForHydration,
+} from './helpers';
+
+const waitForAccessTokenToExpire = (page: Page) =>
+  page.waitForTimeout(ACCESS_TOKEN_SECONDS * 1000 + 1500);
+
+/** A second browser (its own cookies), logged in as `name`. */
+async function secondBrowser(browser: Browser, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const page = await context.newPage();
+  await page.goto('/login');
+  await waitForHydration(page);
+  await fillLogin(page, name);
+  await expectProfileOf(page, name);
+  return { context, page };
+}
+
+/** Counts the refresh requests any tab of `context` makes. */
+function countRefreshes(context: BrowserContext): () => number {
+  let count = 0;
+  context.on('request', (request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/auth/refresh') count += 1;
+  });
+  return () => count;
+}
+
+test('the sessions page revokes another browser\'s session, which is then sent to log in', async ({ page, browser }) => {
+  const name = await registerNewPerson(page, 'devs');
+  const other = await secondBrowser(browser, name);
+
+  await page.goto('/sessions');
+  const sessions = page.getByTestId('session');
+  await expect(sessions).toHaveCount(2);
+  const thisDevice = page.locator('[data-testid="session"][data-current="true"]');
+  await expect(thisDevice).toContainText('This device');
+  await expect(thisDevice).toContainText('127.0.0.1');
+
+  await page.locator('[data-testid="session"][data-current="false"]')
+    .getByRole('button', { name: 'Log out this device' }).click();
+  await expect(sessions).toHaveCount(1);
+
+  // The other browser's access token is refused at once, not at its expiry.
+  await other.page.goto('/profile');
+  await expect(other.page).toHaveURL(/\/login\?next=%2Fprofile$/);
+  await other.context.close();
+});
+
+test('two tabs whose access token expired share one refresh', async ({ page, context }) => {
+  const name = await registerNewPerson(page, 'tabs');
+  const second = await context.newPage();
+  await second.goto('/profile');
+  await expectProfileOf(second, name);
+
+  await waitForAccessTokenToExpire(page);
+  const refreshes = countRefreshes(context);
+  await Promise.all([page.reload(), second.reload()]);
+  await expectProfileOf(page, name);
+  await expectProfileOf(second, name);
+  expect(refreshes()).toBe(1);
+});
+
+test('logging out in one tab sends the other tab to the login page without a reload', async ({ page, context }) => {
+  const name = await registerNewPerson(page, 'bye');
+  const second = await context.newPage();
+  await second.goto('/sessions');
+  await waitForHydration(second);
+  await expect(second.getByTestId('session')).toHaveCount(1);
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(second).toHaveURL(/\/login\?next=%2Fsessions$/);
+  await waitForHydration(second);
+  await fillLogin(second, name);
+  await expect(second).toHaveURL(/\/sessions$/);
+});
+
+test('a profile edit after the access token expired refreshes once and retries, unnoticed', async ({ page }) => {
+  await registerNewPerson(page, 'edit');
+  await waitForAccessTokenToExpire(page);
+  const calls = recordAuthCalls(page);
+  await page.getByLabel('Full name').fill('Renamed Person');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByRole('status')).toHaveText('Your profile is saved.');
+  await expect(page.getByTestId('full-name')).toHaveText('Renamed Person');
+  expect(calls.slice(0, 3)).toEqual([
+    'POST /api/auth/update_profile 401',
+    'POST /api/auth/refresh 200',
+    'POST /api/auth/update_profile 200',
+  ]);
+});
+
+test('a password change keeps this tab logged in and shows a wrong current password', async ({ page }) => {
+  const name = await registerNewPerson(page, 'pwd');
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('New password').fill('violet tractor harbour');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'not your current password' })).toBeVisible();
+
+  await page.getByLabel('Current password').fill(PASSWORD);
+  await page.getByLabel('New password').fill('violet tractor harbour');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('status')).toContainText('Your password is changed');
+  await page.reload();
+  await expectProfileOf(page, name);
+});
+
+test('deleting the account needs the password and the confirmation, then it is gone', async ({ page }) => {
+  const name = await registerNewPerson(page, 'del');
+  await page.getByText('Delete your account…').click();
+  await page.getByLabel('Your password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  // The browser holds the submission until the confirmation is ticked.
+  await expect(page).toHaveURL(/\/profile$/);
+  await page.getByLabel('I understand').check();
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  await page.goto('/login');
+  await waitForHydration(page);
+  await fillLogin(page, name);
+  await expect(page.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
+});

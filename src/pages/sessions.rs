@@ -1,0 +1,113 @@
+//! `/sessions`: every device logged in to this account, with a way to log each one out, or all
+//! of them. Loaded and submitted through the client wrapper; every button also works as a
+//! plain HTML form post, the server redirecting back here (or to the login page when this
+//! device was logged out).
+
+use crate::{
+    auth::{sessions, LogoutAll, RevokeSession},
+    client::{
+        announce_logout, authed_action, last_error, leave_on_logout_elsewhere, protected_resource,
+        AuthedAction, AuthedForm,
+    },
+    components::{FormError, NotLoaded},
+    domain::SessionInfo,
+};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_navigate;
+
+#[component]
+pub fn SessionsPage() -> impl IntoView {
+    leave_on_logout_elsewhere();
+    let list = protected_resource(sessions);
+    let revoke = authed_action::<RevokeSession>();
+    let logout_all = authed_action::<LogoutAll>();
+    let navigate = use_navigate();
+    // Which session the last revoke was for, to tell "this device" (a logout) from another.
+    let revoked_current = StoredValue::new(false);
+    Effect::new(move |_| {
+        let this_device_out = match (revoke.value().get(), logout_all.value().get()) {
+            (_, Some(Ok(()))) => true,
+            (Some(Ok(())), _) => revoked_current.get_value(),
+            _ => false,
+        };
+        if this_device_out {
+            announce_logout();
+            navigate("/login", Default::default());
+        } else if matches!(revoke.value().get(), Some(Ok(()))) {
+            list.refetch();
+        }
+    });
+    let error = Signal::derive(move || last_error(revoke).get().or(last_error(logout_all).get()));
+    view! {
+        <Title text="Your devices · Gatehouse"/>
+        <Transition fallback=|| view! { <section class="card"><p>"Loading your devices…"</p></section> }>
+            {move || list.get().map(|loaded| match loaded {
+                Ok(sessions) => view! {
+                    <section class="card wide">
+                        <h1>"Your devices"</h1>
+                        <p class="hint">"Every device where you are logged in. Log out any you do not recognise."</p>
+                        <FormError error/>
+                        <ul class="sessions">
+                            {sessions.into_iter().map(|session| {
+                                let current = session.current;
+                                view! {
+                                    <Session session revoke on_revoke=move || revoked_current.set_value(current)/>
+                                }
+                            }).collect_view()}
+                        </ul>
+                        <AuthedForm action=logout_all>
+                            <button type="submit" class="danger" disabled=move || logout_all.pending().get()>
+                                "Log out everywhere"
+                            </button>
+                        </AuthedForm>
+                    </section>
+                }.into_any(),
+                Err(error) => view! { <NotLoaded error page="/sessions"/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Session(
+    session: SessionInfo,
+    revoke: AuthedAction<RevokeSession>,
+    on_revoke: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
+    let device = session.device();
+    let ip = if session.ip.is_empty() {
+        "unknown address".to_owned()
+    } else {
+        session.ip.clone()
+    };
+    let button = if session.current {
+        "Log out"
+    } else {
+        "Log out this device"
+    };
+    view! {
+        <li class="session" data-testid="session" data-current=session.current.to_string()>
+            <div>
+                <strong>{device}</strong>
+                {session.current.then(|| view! { <span class="badge">"This device"</span> })}
+                <p class="hint">
+                    {ip} " · last used " {readable(&session.last_used_at)}
+                    " · logged in " {readable(&session.created_at)}
+                </p>
+            </div>
+            <AuthedForm action=revoke>
+                <input type="hidden" name="session_id" value=session.id/>
+                <button type="submit" class="secondary" on:click=move |_| on_revoke()>{button}</button>
+            </AuthedForm>
+        </li>
+    }
+}
+
+/// `2026-11-24T15:43:18Z` as `2026-11-24 15:43 UTC`.
+fn readable(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
