@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 // The server under test: the binary `cargo leptos build` made, on its own port, with a fresh
-// database and a 3-second access token so that expiry and refresh happen within a test.
+// database and a 10-second access token so that expiry and refresh happen within a test. Shorter
+// tokens make the suite flaky on a loaded machine: a step that takes longer than the token lives
+// (a slow hydration, say) would meet a second expiry the test did not plan for.
 const port = Number(process.env.E2E_PORT ?? 3100);
-export const ACCESS_TOKEN_SECONDS = 3;
+export const ACCESS_TOKEN_SECONDS = 10;
 // Short, so that a test can replay a rotated refresh token past the window without a long wait.
 export const REFRESH_REUSE_GRACE_SECONDS = 2;
 const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));

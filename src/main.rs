@@ -28,6 +28,7 @@ async fn main() -> std::process::ExitCode {
         Ok(state) => state,
         Err(e) => return fail(e.to_string()),
     };
+    gatehouse::store::spawn_pruning(state.store.clone(), state.config.access_ttl);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => return fail(format!("LEPTOS_SITE_ADDR: cannot listen on {addr}: {e}")),

@@ -525,3 +525,42 @@ async fn without_javascript_revoke_returns_to_the_page_and_logout_everywhere_goe
     assert!(response.status().is_redirection());
     assert_eq!(response.headers()["location"], "/login");
 }
+
+// ---- housekeeping -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn pruning_deletes_ended_and_lapsed_sessions_and_keeps_live_ones() {
+    use gatehouse::{config::DatabaseUrl, store::sqlite::SqliteStore, store::Store};
+    let app = spawn_app().await;
+    let ended = app.register("pruned").await;
+    let live = login_from(&app, "pruned", "Live device").await;
+    app.post("/api/auth/logout", &[], &ended).await;
+    let live = refreshed(&app, &live).await;
+
+    let url = DatabaseUrl::parse(&support::database_url(app.dir.path())).unwrap();
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    // Ended sessions go once their access tokens can no longer be alive.
+    let (sessions, _) = store
+        .prune(now, now + Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1, "the logged-out session");
+    let live = refreshed(&app, &live).await;
+    assert_eq!(sessions_of(&app, &live).await.len(), 1);
+
+    // A week on, the live session has lapsed and its tokens have expired: all of it goes.
+    let later = now + Duration::from_secs(8 * 86_400);
+    let (sessions, _) = store.prune(later, later).await.unwrap();
+    assert_eq!(sessions, 1);
+    let db = sqlx::SqlitePool::connect(&support::database_url(app.dir.path()))
+        .await
+        .unwrap();
+    let rows: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM refresh_tokens)",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(rows, (0, 0));
+}

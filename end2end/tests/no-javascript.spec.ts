@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test';
+import { ACCESS_TOKEN_SECONDS } from '../playwright.config';
 import { expectProfileOf, fillLogin, fillRegister, PASSWORD, uniqueName } from './helpers';
 
 // Plain HTML forms: the browser posts them, the server answers with a redirect.
@@ -30,8 +31,7 @@ test('without JavaScript, "Continue" on the profile refreshes an expired access 
   await fillRegister(page, name);
   await expectProfileOf(page, name);
 
-  // The suite's server issues 3-second access tokens.
-  await page.waitForTimeout(3500);
+  await page.waitForTimeout(ACCESS_TOKEN_SECONDS * 1000 + 1500);
   await page.reload();
   await expect(page.getByRole('heading', { name: 'Checking your session…' })).toBeVisible();
   await page.getByRole('button', { name: 'Continue' }).click();
@@ -88,4 +88,20 @@ test('without JavaScript, a wrong current password is shown on the profile', asy
   await page.getByRole('button', { name: 'Change password' }).click();
   await expect(page).toHaveURL(/\/profile/);
   await expect(page.getByRole('alert').filter({ hasText: 'not your current password' })).toBeVisible();
+});
+
+test('without JavaScript, the account is deleted once the password and the confirmation are given', async ({ page }) => {
+  const name = uniqueName('nojsdel');
+  await page.goto('/register');
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  await page.getByText('Delete your account…').click();
+  await page.getByLabel('Your password').fill(PASSWORD);
+  await page.getByLabel('I understand').check();
+  await page.getByRole('button', { name: 'Delete my account' }).click();
+  await expect(page).toHaveURL(/\/$/);
+
+  await page.goto('/login');
+  await fillLogin(page, name);
+  await expect(page.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
 });

@@ -53,12 +53,16 @@ test('two tabs whose access token expired share one refresh', async ({ page, con
   const second = await context.newPage();
   await second.goto('/profile');
   await expectProfileOf(second, name);
+  await waitForHydration(second);
 
   await waitForAccessTokenToExpire(page);
   const refreshes = countRefreshes(context);
-  await Promise.all([page.reload(), second.reload()]);
-  await expectProfileOf(page, name);
-  await expectProfileOf(second, name);
+  // Both tabs load their device list at the same moment, each with the expired access token.
+  await Promise.all([page, second].map((tab) => tab.getByRole('link', { name: 'Devices', exact: true }).click()));
+  for (const tab of [page, second]) {
+    await expect(tab).toHaveURL(/\/sessions$/);
+    await expect(tab.getByTestId('session')).toHaveCount(1);
+  }
   expect(refreshes()).toBe(1);
 });
 

@@ -87,9 +87,13 @@ pub async fn register(
 /// account, and names of no account count alike, so the limit says nothing about which exist.
 fn failure_key(found: Option<&UserRecord>, login: &LoginName) -> String {
     match (found, login) {
-        (Some(user), _) => format!("user:{}", user.id),
+        (Some(user), _) => account_key(user),
         (None, LoginName::Email(key) | LoginName::Username(key)) => format!("name:{key}"),
     }
+}
+
+fn account_key(user: &UserRecord) -> String {
+    format!("user:{}", user.id)
 }
 
 /// Checks a password of `user` (or of no account, taking the same time), counting failures
@@ -372,18 +376,33 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
     Ok(user.to_public())
 }
 
+/// The logged-in account, once `password` proves it is its owner asking: a stolen access
+/// token alone cannot change the password or delete the account. Wrong passwords count towards
+/// the account's login failure limit, as at login.
+async fn confirm_owner(
+    exchange: &Exchange,
+    claims: &AccessClaims,
+    password: &str,
+    wrong: &str,
+) -> Result<UserRecord, AppError> {
+    let user = current_user(exchange, claims).await?;
+    if !check_password(exchange, Some(&user), &account_key(&user), password).await? {
+        return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
+    }
+    Ok(user)
+}
+
 pub async fn change_password(current: String, new: Password) -> Result<(), AppError> {
     let exchange = Exchange::current()?;
     let claims = exchange.authenticated()?;
     let state = &exchange.state;
-    let user = current_user(&exchange, &claims).await?;
-    let account = format!("user:{}", user.id);
-    if !check_password(&exchange, Some(&user), &account, &current).await? {
-        return Err(AppError::new(
-            ErrorCode::InvalidCredentials,
-            "That is not your current password.",
-        ));
-    }
+    let user = confirm_owner(
+        &exchange,
+        &claims,
+        &current,
+        "That is not your current password.",
+    )
+    .await?;
     if new.expose() == current {
         return Err(AppError::invalid_input(
             "new_password",
@@ -425,14 +444,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     let exchange = Exchange::current()?;
     let claims = exchange.authenticated()?;
     let state = &exchange.state;
-    let user = current_user(&exchange, &claims).await?;
-    let account = format!("user:{}", user.id);
-    if !check_password(&exchange, Some(&user), &account, &password).await? {
-        return Err(AppError::new(
-            ErrorCode::InvalidCredentials,
-            "That is not your password.",
-        ));
-    }
+    let user = confirm_owner(&exchange, &claims, &password, "That is not your password.").await?;
     let now = now();
     let ended = state.store.delete_user(&user.id, now).await?;
     state.revoked.insert(

@@ -239,6 +239,40 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sessions that ended at or after `since`: their access tokens may still be around.
     async fn ended_since(&self, since: OffsetDateTime) -> Result<Vec<EndedSession>, StoreError>;
+
+    /// Deletes what can no longer matter at `now`: refresh tokens past their expiry (their
+    /// signature check refuses them before any lookup), sessions that lapsed, and sessions that
+    /// ended before `ended_before` (their access tokens have all expired). Returns how many
+    /// sessions and tokens went.
+    async fn prune(
+        &self,
+        now: OffsetDateTime,
+        ended_before: OffsetDateTime,
+    ) -> Result<(u64, u64), StoreError>;
+}
+
+/// How often [`spawn_pruning`] clears out what can no longer matter.
+pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Keeps the database from growing without end: once an hour, deletes expired refresh tokens,
+/// lapsed sessions, and sessions that ended more than one access lifetime ago (by then none of
+/// their access tokens is alive, and the revocation set has let them go too).
+pub fn spawn_pruning(
+    store: std::sync::Arc<dyn Store>,
+    access_ttl: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            every.tick().await;
+            let now = OffsetDateTime::now_utc();
+            match store.prune(now, now - access_ttl).await {
+                Ok((0, 0)) => {}
+                Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
+            }
+        }
+    })
 }
 
 impl From<StoreError> for crate::error::AppError {

@@ -470,4 +470,26 @@ impl Store for SqliteStore {
             })
             .collect::<Result<_, sqlx::Error>>()?)
     }
+
+    async fn prune(
+        &self,
+        now: OffsetDateTime,
+        ended_before: OffsetDateTime,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // A session's tokens go with it (ON DELETE CASCADE); count them first.
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR ended_at < ?")
+            .bind(unix(now))
+            .bind(unix(ended_before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= ?")
+            .bind(unix(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((sessions, tokens))
+    }
 }
