@@ -1,5 +1,8 @@
 //! [ssr] Password hashing with Argon2id (m = 19 MiB, t = 2, p = 1: OWASP's baseline), always on
-//! the blocking pool so a login never stalls the async threads that serve everyone else.
+//! the blocking pool so a login never stalls the async threads that serve everyone else, and
+//! never more at once than there are cores: each hash holds 19 MiB and a core for ~20 ms, so a
+//! flood of logins waits its turn in a queue (costing a few bytes each) instead of growing the
+//! blocking pool to hundreds of threads and gigabytes.
 
 use argon2::{
     password_hash::{
@@ -7,6 +10,8 @@ use argon2::{
     },
     Algorithm, Argon2, Params, Version,
 };
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -14,6 +19,35 @@ pub enum HashError {
     Hash(argon2::password_hash::Error),
     #[error("password hashing task failed")]
     Task(#[from] tokio::task::JoinError),
+}
+
+/// Runs CPU-heavy work on the blocking pool, at most `slots` at a time.
+struct Bounded {
+    slots: Arc<Semaphore>,
+}
+
+impl Bounded {
+    fn new(slots: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+        }
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, HashError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit = Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        Ok(tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            work()
+        })
+        .await?)
+    }
 }
 
 fn argon2() -> Argon2<'static> {
@@ -25,18 +59,22 @@ fn argon2() -> Argon2<'static> {
 /// the account does not exist, so an unknown login costs as much as a wrong password.
 pub struct Passwords {
     decoy_hash: String,
+    cpu: Bounded,
 }
 
 impl Passwords {
+    /// One hashing slot per core.
     pub async fn new() -> Result<Self, HashError> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cpu = Bounded::new(cores);
         let random = uuid::Uuid::new_v4().to_string();
-        Ok(Self {
-            decoy_hash: hash(random).await?,
-        })
+        let decoy_hash = cpu.run(move || hash(&random)).await??;
+        Ok(Self { decoy_hash, cpu })
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
-        hash(password.to_owned()).await
+        let password = password.to_owned();
+        self.cpu.run(move || hash(&password)).await?
     }
 
     /// True when `password` matches `stored`; with no stored hash, pays the same price and
@@ -45,28 +83,27 @@ impl Passwords {
         let known = stored.is_some();
         let stored = stored.unwrap_or(&self.decoy_hash).to_owned();
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&stored).map_err(HashError::Hash)?;
-            Ok::<_, HashError>(
-                argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok(),
-            )
-        })
-        .await??;
+        let matches = self
+            .cpu
+            .run(move || {
+                let parsed = PasswordHash::new(&stored).map_err(HashError::Hash)?;
+                Ok::<_, HashError>(
+                    argon2()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok(),
+                )
+            })
+            .await??;
         Ok(known && matches)
     }
 }
 
-async fn hash(password: String) -> Result<String, HashError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(HashError::Hash)
-    })
-    .await?
+fn hash(password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(HashError::Hash)
 }
 
 #[cfg(test)]
@@ -104,5 +141,26 @@ mod tests {
     async fn verify_without_an_account_is_false_even_for_the_decoy_password() {
         let passwords = Passwords::new().await.unwrap();
         assert!(!passwords.verify("anything at all", None).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn heavy_work_never_runs_more_at_once_than_its_slots() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let bounded = Bounded::new(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let jobs = (0..8).map(|_| {
+            let (running, most) = (running.clone(), most.clone());
+            bounded.run(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        });
+        for outcome in futures::future::join_all(jobs).await {
+            outcome.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 }

@@ -16,14 +16,18 @@ use sqlx::{
         SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
         SqliteSynchronous,
     },
-    Row, SqlitePool,
+    Row, Sqlite, SqlitePool, Transaction,
 };
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 use time::OffsetDateTime;
+use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// This process's writers queue here before taking SQLite's write lock (see
+    /// [`SqliteStore::write`]).
+    writes: Arc<Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -48,7 +52,25 @@ impl SqliteStore {
         }
         let pool = pool.connect_with(options).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writes: Arc::new(Mutex::new(())),
+        })
+    }
+}
+
+impl SqliteStore {
+    /// A write transaction holding the write lock from its first statement (`BEGIN IMMEDIATE`),
+    /// so one that reads first cannot lose a race to another writer. Writers of this process
+    /// wait their turn on an async mutex first: SQLite's own busy handler waits by sleeping (up
+    /// to 100 ms at a time), which turned twelve simultaneous refreshes into tens of
+    /// milliseconds. `busy_timeout` still covers another process writing to the file.
+    async fn write(
+        &self,
+    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), sqlx::Error> {
+        let gate = self.writes.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((gate, tx))
     }
 }
 
@@ -190,7 +212,7 @@ impl Store for SqliteStore {
         session: &NewSession,
         first: &RefreshRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_gate, mut tx) = self.write().await?;
         sqlx::query(
             "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -237,7 +259,7 @@ impl Store for SqliteStore {
         session: &NewSession,
         first: &RefreshRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_gate, mut tx) = self.write().await?;
         insert_session(&mut tx, session, first).await?;
         tx.commit().await?;
         Ok(())
@@ -261,9 +283,9 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
-        // Take the write lock before reading, so two exchanges of one token serialise here
-        // instead of both reading 'live' (or failing at once with SQLITE_BUSY).
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // The write lock before the read: two exchanges of one token serialise here instead of
+        // both reading 'live'.
+        let (_gate, mut tx) = self.write().await?;
         let row = sqlx::query(
             "SELECT t.state, t.expires_at, t.used_at, t.successor_hash, t.session_id,
                     s.ended_at, s.ends_by
@@ -325,7 +347,7 @@ impl Store for SqliteStore {
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_gate, mut tx) = self.write().await?;
         let owned: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = ? AND user_id = ?")
                 .bind(session_id)
@@ -347,7 +369,7 @@ impl Store for SqliteStore {
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_gate, mut tx) = self.write().await?;
         let ended = end_where(
             &mut tx,
             "user_id = ? AND id IS NOT ?",
@@ -386,16 +408,19 @@ impl Store for SqliteStore {
         username: &str,
         full_name: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
+        let (_gate, mut tx) = self.write().await?;
         let row = sqlx::query(&format!(
             "UPDATE users SET username = ?, full_name = ? WHERE id = ? RETURNING {USER_COLUMNS}"
         ))
         .bind(username)
         .bind(full_name)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(|e| taken(&e).unwrap_or(e.into()))?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        let user = row.as_ref().map(user_from_row).transpose()?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     async fn change_password(
@@ -405,7 +430,7 @@ impl Store for SqliteStore {
         fresh: &RefreshRecord,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_gate, mut tx) = self.write().await?;
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(password_hash)
             .bind(user_id)
@@ -438,7 +463,7 @@ impl Store for SqliteStore {
         user_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_gate, mut tx) = self.write().await?;
         let live: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM sessions WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?",
         )
@@ -476,7 +501,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
     ) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (_gate, mut tx) = self.write().await?;
         // A session's tokens go with it (ON DELETE CASCADE); count them first.
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR ended_at < ?")
             .bind(unix(now))
