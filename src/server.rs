@@ -3,7 +3,9 @@
 
 use crate::{
     app::{shell, App},
-    auth::{passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys},
+    auth::{
+        passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
+    },
     config::Config,
     error::{AppError, WHOLE_BODY},
     security::{
@@ -57,6 +59,7 @@ pub async fn build_state(
     revoked.load(ended);
     Ok(AppState {
         revoked: Arc::new(revoked),
+        users: Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY)),
         leptos_options,
         tokens: Arc::new(TokenKeys::new(&config)),
         limits: Arc::new(AttemptLimits::new(&config.limits)),

@@ -1,7 +1,9 @@
 //! [ssr] What every request handler and server function shares, built once in `main`.
 
 use crate::{
-    auth::{passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys},
+    auth::{
+        passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
+    },
     config::Config,
     security::limits::AttemptLimits,
     store::Store,
@@ -20,4 +22,6 @@ pub struct AppState {
     pub limits: Arc<AttemptLimits>,
     /// Sessions ended within one access-token lifetime: refused without a query.
     pub revoked: Arc<RevokedSessions>,
+    /// What `/me` answers with, without a query.
+    pub users: Arc<UserCache>,
 }

@@ -564,3 +564,25 @@ async fn pruning_deletes_ended_and_lapsed_sessions_and_keeps_live_ones() {
     .unwrap();
     assert_eq!(rows, (0, 0));
 }
+
+#[tokio::test]
+async fn me_is_answered_from_memory_once_the_account_is_known() {
+    let app = spawn_app().await;
+    let jar = app.register("cached").await;
+    assert_me_ok(&app, &jar).await;
+    // Behind the app's back, the row changes: `/me` no longer reads it...
+    let db = sqlx::SqlitePool::connect(&support::database_url(app.dir.path()))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET full_name = 'Changed Behind' WHERE username = 'cached'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let me: Value = app.get("/api/auth/me", &jar).await.json().await.unwrap();
+    assert_eq!(me["full_name"], "Test Person");
+    // ...while a change through the app is seen at once.
+    let form = [("username", "cached"), ("full_name", "Changed Through")];
+    app.post("/api/auth/update_profile", &form, &jar).await;
+    let me: Value = app.get("/api/auth/me", &jar).await.json().await.unwrap();
+    assert_eq!(me["full_name"], "Changed Through");
+}

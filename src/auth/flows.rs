@@ -269,7 +269,13 @@ pub async fn logout() -> Result<(), AppError> {
 pub async fn me() -> Result<User, AppError> {
     let exchange = Exchange::current()?;
     let claims = exchange.authenticated()?;
-    Ok(current_user(&exchange, &claims).await?.to_public())
+    let users = &exchange.state.users;
+    if let Some(user) = users.get(&claims.sub) {
+        return Ok(user);
+    }
+    let user = current_user(&exchange, &claims).await?.to_public();
+    users.put(&user);
+    Ok(user)
 }
 
 /// The account behind a valid access token. It can be gone only if it was deleted, which
@@ -372,8 +378,10 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
         .await?
         .ok_or_else(session_ended)?;
     tracing::info!(user_id = %user.id, "profile updated");
+    let user = user.to_public();
+    exchange.state.users.put(&user);
     exchange.redirect_plain_form(exchange.referring_page().as_str());
-    Ok(user.to_public())
+    Ok(user)
 }
 
 /// The logged-in account, once `password` proves it is its owner asking: a stolen access
@@ -447,6 +455,7 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     let user = confirm_owner(&exchange, &claims, &password, "That is not your password.").await?;
     let now = now();
     let ended = state.store.delete_user(&user.id, now).await?;
+    state.users.forget(&user.id);
     state.revoked.insert(
         ended
             .iter()

@@ -26,6 +26,8 @@ pub mod passwords;
 pub mod revoked;
 #[cfg(feature = "ssr")]
 pub mod tokens;
+#[cfg(feature = "ssr")]
+pub mod user_cache;
 
 /// What a successful refresh answers: the new access token itself stays in its cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,87 @@
+//! Prepares the load benchmark (`scripts/bench-load`): in the database and with the secrets
+//! the server will use (from the environment, as the server reads them), one account
+//! `bench` / `correct horse battery` and `N` sessions, each with a fresh refresh token.
+//! Writes `access_token.txt` (one access token for `/me`) and `refresh_tokens.txt` (one token
+//! per line, each good for one rotation) into the directory given.
+//!
+//! Usage: bench_prepare <N> <output directory>
+
+use gatehouse::{
+    auth::{
+        passwords::Passwords,
+        tokens::{refresh_token_hash, TokenKeys},
+    },
+    config::Config,
+    store::{sqlite::SqliteStore, NewSession, RefreshRecord, Store, UserRecord},
+};
+use std::{io::Write, path::PathBuf};
+use time::OffsetDateTime;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let count: usize = args
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("usage: bench_prepare <N> <output directory>");
+    let out = PathBuf::from(args.next().expect("an output directory"));
+    let config = Config::from_env().expect("config");
+    let store = SqliteStore::connect(&config.database)
+        .await
+        .expect("database");
+    let keys = TokenKeys::new(&config);
+    let passwords = Passwords::new().await.expect("argon2");
+    let now = OffsetDateTime::now_utc();
+    let ends_by = now + config.session_max_lifetime;
+
+    let user = UserRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: "bench@example.org".into(),
+        username: "bench".into(),
+        full_name: "Bench Mark".into(),
+        password_hash: passwords.hash(PASSWORD).await.expect("hash"),
+        created_at: now,
+    };
+    let mut tokens = std::io::BufWriter::new(
+        std::fs::File::create(out.join("refresh_tokens.txt")).expect("tokens file"),
+    );
+    for n in 0..=count {
+        let session = NewSession {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user.id.clone(),
+            created_at: now,
+            ends_by,
+            user_agent: "bench_prepare".into(),
+            ip: "127.0.0.1".into(),
+        };
+        let refresh = keys
+            .issue_refresh(&user.id, &session.id, now, ends_by)
+            .expect("sign");
+        let record = RefreshRecord {
+            token_hash: refresh_token_hash(&refresh.token),
+            session_id: session.id.clone(),
+            user_id: user.id.clone(),
+            issued_at: now,
+            expires_at: refresh.expires_at,
+        };
+        if n == 0 {
+            store
+                .create_user(&user, "bench@example.org", &session, &record)
+                .await
+                .expect("create the bench account");
+            let access = keys
+                .issue_access(&user, &session.id, now, ends_by)
+                .expect("sign");
+            std::fs::write(out.join("access_token.txt"), access.token).expect("write");
+        } else {
+            store
+                .start_session(&session, &record)
+                .await
+                .expect("session");
+            writeln!(tokens, "{}", refresh.token).expect("write");
+        }
+    }
+    tokens.flush().expect("write");
+}
