@@ -4,7 +4,8 @@
 use crate::{
     app::{shell, App},
     auth::{
-        passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
+        me_route, passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys,
+        user_cache::UserCache, ME_PATH,
     },
     config::Config,
     error::{AppError, WHOLE_BODY},
@@ -25,7 +26,7 @@ use axum::{
     Router,
 };
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 /// Request bodies above this are refused with 413: every real form here is far smaller.
@@ -71,8 +72,10 @@ pub async fn build_state(
 
 /// Pages, server functions and static files, behind the logging and `/api` boundary layers.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    // `GET /api/auth/me` is a plain route (see `auth::me_route`), not a server-function one.
+    let routes = generate_route_list_with_exclusions(App, Some(vec![ME_PATH.to_owned()]));
     Router::new()
+        .route(ME_PATH, axum::routing::get(me_route))
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -106,14 +106,11 @@ impl Exchange {
     /// The access token's claims, if it is valid and its session has not ended. Every
     /// protected endpoint starts here; the revocation check is in memory, not a query.
     pub(super) fn authenticated(&self) -> Result<AccessClaims, AppError> {
-        let token = self
-            .cookie(cookies::ACCESS_COOKIE)
-            .ok_or_else(AppError::unauthenticated)?;
-        let claims = self.state.tokens.verify_access(token)?;
-        if self.state.revoked.contains(&claims.sid) {
-            return Err(session_ended());
-        }
-        Ok(claims)
+        authenticate(&self.state, &self.request.headers)
+    }
+
+    pub(super) fn headers(&self) -> &http::HeaderMap {
+        &self.request.headers
     }
 
     /// Who is asking, for the sessions list: the user agent (bounded) and the client address,
@@ -206,6 +203,20 @@ impl Exchange {
         self.set_pair(access, refresh, now);
         Ok(())
     }
+}
+
+/// The claims of the request's access token, if it is valid and its session has not ended.
+pub(super) fn authenticate(
+    state: &AppState,
+    headers: &http::HeaderMap,
+) -> Result<AccessClaims, AppError> {
+    let token =
+        cookies::read(headers, cookies::ACCESS_COOKIE).ok_or_else(AppError::unauthenticated)?;
+    let claims = state.tokens.verify_access(token)?;
+    if state.revoked.contains(&claims.sid) {
+        return Err(session_ended());
+    }
+    Ok(claims)
 }
 
 /// User agents are free text of any length; this much names any real browser.

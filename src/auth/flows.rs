@@ -3,7 +3,7 @@
 
 use super::{
     cookies,
-    exchange::{new_id, session_ended, Exchange},
+    exchange::{authenticate, new_id, session_ended, Exchange},
     password_policy,
     passwords::HashError,
     tokens::{refresh_token_hash, AccessClaims, TokenError},
@@ -13,6 +13,7 @@ use crate::security::limits;
 use crate::{
     domain::{Email, FullName, LoginName, Password, SessionInfo, User, Username},
     error::{AppError, ErrorCode},
+    state::AppState,
     store::{EndReason, Rotation, UserKey, UserRecord},
 };
 use std::time::Instant;
@@ -226,11 +227,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
         Rotation::Unknown => return Err(TokenError::Invalid.into()),
     };
     // Rows go with their account (ON DELETE CASCADE), so a rotated row means a live account.
-    let user = state
-        .store
-        .find_user(&claims.sub)
-        .await?
-        .ok_or_else(session_ended)?;
+    let user = account(state, &claims.sub).await?;
     let access = state
         .tokens
         .issue_access(&user, &claims.sid, now, ends_by)?;
@@ -268,23 +265,32 @@ pub async fn logout() -> Result<(), AppError> {
 
 pub async fn me() -> Result<User, AppError> {
     let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let users = &exchange.state.users;
-    if let Some(user) = users.get(&claims.sub) {
+    me_of(&exchange.state, exchange.headers()).await
+}
+
+/// The user of the request's access token: no query once the account is in the cache. Shared by
+/// the server function (page renders) and the plain route that answers `GET /api/auth/me`.
+pub async fn me_of(state: &AppState, headers: &http::HeaderMap) -> Result<User, AppError> {
+    let claims = authenticate(state, headers)?;
+    if let Some(user) = state.users.get(&claims.sub) {
         return Ok(user);
     }
-    let user = current_user(&exchange, &claims).await?.to_public();
-    users.put(&user);
+    let user = account(state, &claims.sub).await?.to_public();
+    state.users.put(&user);
     Ok(user)
 }
 
-/// The account behind a valid access token. It can be gone only if it was deleted, which
-/// ended all its sessions.
+/// The account behind a valid access token.
 async fn current_user(exchange: &Exchange, claims: &AccessClaims) -> Result<UserRecord, AppError> {
-    exchange
-        .state
+    account(&exchange.state, &claims.sub).await
+}
+
+/// The account a valid token names. It can be gone only if it was deleted, which ended all its
+/// sessions: the token is refused as such.
+async fn account(state: &AppState, user_id: &str) -> Result<UserRecord, AppError> {
+    state
         .store
-        .find_user(&claims.sub)
+        .find_user(user_id)
         .await?
         .ok_or_else(session_ended)
 }

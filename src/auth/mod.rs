@@ -91,10 +91,31 @@ pub async fn logout() -> Result<(), AppError> {
     flows::logout().await
 }
 
-/// The logged-in user, from the `access_token` cookie.
+/// The logged-in user, from the `access_token` cookie. Pages call it as a function while they
+/// render; over HTTP, `GET /api/auth/me` is answered by [`me_route`] with the same JSON.
 #[server(prefix = "/api/auth", endpoint = "me", input = server_fn::codec::GetUrl)]
 pub async fn me() -> Result<User, AppError> {
     flows::me().await
+}
+
+/// The path of [`me_route`], taken from the server-function router (`server.rs`).
+#[cfg(feature = "ssr")]
+pub const ME_PATH: &str = "/api/auth/me";
+
+/// `GET /api/auth/me` as a plain axum handler: the hottest endpoint, called on every protected
+/// page load, skips the server-function dispatch (a reactive owner, contexts, response
+/// options) that it does not need. Same answers as [`me`]: the user JSON, or the error JSON
+/// under its code's status.
+#[cfg(feature = "ssr")]
+pub async fn me_route(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match flows::me_of(&state, &headers).await {
+        Ok(user) => axum::Json(user).into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 /// The caller's live sessions, newest first, the current one marked.
