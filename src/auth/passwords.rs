@@ -1,6 +1,6 @@
 //! [ssr] Password hashing with Argon2id (m = 19 MiB, t = 2, p = 1: OWASP's baseline), always on
 //! the blocking pool so a login never stalls the async threads that serve everyone else, and
-//! never more at once than there are cores: each hash holds 19 MiB and a core for ~20 ms, so a
+//! never more at once than there are cores but one: each hash holds 19 MiB and a core for ~15 ms, so a
 //! flood of logins waits its turn in a queue (costing a few bytes each) instead of growing the
 //! blocking pool to hundreds of threads and gigabytes.
 
@@ -63,10 +63,11 @@ pub struct Passwords {
 }
 
 impl Passwords {
-    /// One hashing slot per core.
+    /// One hashing slot per core but one: a login flood then leaves a core to everything else
+    /// (the pages, `/me`, refreshes), at the price of that core's share of login throughput.
     pub async fn new() -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let cpu = Bounded::new(cores);
+        let cpu = Bounded::new(cores.saturating_sub(1).max(1));
         let random = uuid::Uuid::new_v4().to_string();
         let decoy_hash = cpu.run(move || hash(&random)).await??;
         Ok(Self { decoy_hash, cpu })

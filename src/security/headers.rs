@@ -4,12 +4,7 @@
 //! cookies are `Secure`).
 
 use crate::state::AppState;
-use axum::{
-    extract::{Request, State},
-    http::{header, HeaderName, HeaderValue},
-    middleware::Next,
-    response::Response,
-};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
@@ -65,13 +60,7 @@ fn watching() -> bool {
 const HSTS: &str = "max-age=31536000";
 
 /// The fixed headers, on every answer.
-pub async fn fixed_headers(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+pub fn set_fixed_headers(state: &AppState, headers: &mut HeaderMap) {
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
@@ -81,7 +70,6 @@ pub async fn fixed_headers(
     if state.config.cookie_secure {
         set(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
-    response
 }
 
 #[cfg(test)]

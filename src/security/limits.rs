@@ -10,9 +10,8 @@ use crate::{
     state::AppState,
 };
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, Request},
     http::{header, HeaderValue, Method},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -63,12 +62,9 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
     HeaderValue::from(seconds.max(1))
 }
 
-/// Counts login and registration POSTs per client address, before anything else runs.
-pub async fn limit_attempts(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// Counts login and registration POSTs per client address, before anything else runs: the
+/// refusal (429 with `Retry-After`) once an address is over its budget.
+pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     let counted = request.method() == Method::POST && ATTEMPT_PATHS.contains(&request.uri().path());
     if counted {
         // Served without connect info (not the case in `server::app`), all clients would share
@@ -87,10 +83,10 @@ pub async fn limit_attempts(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after(wait));
-            return response;
+            return Some(response);
         }
     }
-    next.run(request).await
+    None
 }
 
 /// Attempts per address per minute. IPv6 addresses count by their /64 network, the block one

@@ -6,14 +6,12 @@ use crate::error::{AppError, ErrorCode};
 use axum::{
     extract::Request,
     http::{header, HeaderMap, Method},
-    middleware::Next,
-    response::{IntoResponse, Response},
 };
 
-/// Refuses (403 `forbidden`) a state-changing request whose `Origin` is not this site or whose
-/// `Sec-Fetch-Site` says `cross-site`. Requests with neither header are not a browser's
+/// The refusal (403 `forbidden`) of a state-changing request whose `Origin` is not this site or
+/// whose `Sec-Fetch-Site` says `cross-site`. Requests with neither header are not a browser's
 /// cross-site requests (curl, scripts, mobile clients) and go through.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+pub fn refusal(request: &Request) -> Option<AppError> {
     let reads_only = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -24,14 +22,12 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    if !reads_only && is_cross_site(request.headers(), host) {
-        return AppError::new(
+    (!reads_only && is_cross_site(request.headers(), host)).then(|| {
+        AppError::new(
             ErrorCode::Forbidden,
             "This request came from another site and was refused.",
         )
-        .into_response();
-    }
-    next.run(request).await
+    })
 }
 
 /// Whether the browser says this request came from another site. "This site" is the host the
