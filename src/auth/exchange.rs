@@ -8,15 +8,13 @@ use super::{
 use crate::{
     domain::NextPath,
     error::{AppError, ErrorCode},
-    security::client_ip::client_ip,
+    security::client_ip,
     state::AppState,
     store::{NewSession, RefreshRecord, UserRecord},
 };
-use axum::extract::ConnectInfo;
 use http::{header, request::Parts, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
-use std::net::SocketAddr;
 use time::OffsetDateTime;
 
 /// The request being answered and the means to answer it.
@@ -123,20 +121,12 @@ impl Exchange {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let agent: String = agent.chars().take(MAX_USER_AGENT_CHARS).collect();
-        let peer = self
-            .request
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip());
-        let ip = peer.map(|peer| {
-            client_ip(
-                peer,
-                &self.request.headers,
-                &self.state.config.limits.trusted_proxies,
-            )
-            .to_string()
-        });
-        (agent, ip.unwrap_or_default())
+        let ip = client_ip::of_request(
+            &self.request.extensions,
+            &self.request.headers,
+            &self.state.config.limits.trusted_proxies,
+        );
+        (agent, ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
     /// The record of a refresh token about to be handed out.
@@ -195,13 +185,26 @@ impl Exchange {
             user_agent,
             ip,
         };
-        let tokens = &self.state.tokens;
-        let access = tokens.issue_access(user, &session.id, now, session.ends_by)?;
-        let refresh = tokens.issue_refresh(&user.id, &session.id, now, session.ends_by)?;
-        let record = Self::record_of(&refresh, &user.id, &session.id, now);
+        let (access, refresh, record) = self.new_pair(user, &session.id, now, session.ends_by)?;
         store(session, record).await?;
         self.set_pair(access, refresh, now);
         Ok(())
+    }
+
+    /// A fresh access and refresh token for `session_id` (a new session, or one whose tokens
+    /// are all replaced), with the refresh token's record to store before handing them out.
+    pub(super) fn new_pair(
+        &self,
+        user: &UserRecord,
+        session_id: &str,
+        now: OffsetDateTime,
+        ends_by: OffsetDateTime,
+    ) -> Result<(Issued, Issued, RefreshRecord), AppError> {
+        let tokens = &self.state.tokens;
+        let access = tokens.issue_access(user, session_id, now, ends_by)?;
+        let refresh = tokens.issue_refresh(&user.id, session_id, now, ends_by)?;
+        let record = Self::record_of(&refresh, &user.id, session_id, now);
+        Ok((access, refresh, record))
     }
 }
 

@@ -280,11 +280,6 @@ pub async fn me_of(state: &AppState, headers: &http::HeaderMap) -> Result<User, 
     Ok(user)
 }
 
-/// The account behind a valid access token.
-async fn current_user(exchange: &Exchange, claims: &AccessClaims) -> Result<UserRecord, AppError> {
-    account(&exchange.state, &claims.sub).await
-}
-
 /// The account a valid token names. It can be gone only if it was deleted, which ended all its
 /// sessions: the token is refused as such.
 async fn account(state: &AppState, user_id: &str) -> Result<UserRecord, AppError> {
@@ -361,13 +356,8 @@ pub async fn logout_all() -> Result<(), AppError> {
         .store
         .end_sessions(&claims.sub, None, EndReason::LogoutAll, now)
         .await?;
-    state.revoked.insert(
-        ended
-            .iter()
-            .map(String::as_str)
-            .chain([claims.sid.as_str()]),
-        now,
-    );
+    // `ended` holds this session too: it was live, or `authenticated` would have refused it.
+    state.revoked.insert(ended.iter().map(String::as_str), now);
     tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
     exchange.clear_cookies();
     exchange.redirect_plain_form("/login");
@@ -399,7 +389,7 @@ async fn confirm_owner(
     password: &str,
     wrong: &str,
 ) -> Result<UserRecord, AppError> {
-    let user = current_user(exchange, claims).await?;
+    let user = account(&exchange.state, &claims.sub).await?;
     if !check_password(exchange, Some(&user), &account_key(&user), password).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
     }
@@ -436,13 +426,7 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
         .session_ends_by(&claims.sid)
         .await?
         .ok_or_else(session_ended)?;
-    let access = state
-        .tokens
-        .issue_access(&user, &claims.sid, now, ends_by)?;
-    let refresh = state
-        .tokens
-        .issue_refresh(&user.id, &claims.sid, now, ends_by)?;
-    let record = Exchange::record_of(&refresh, &user.id, &claims.sid, now);
+    let (access, refresh, record) = exchange.new_pair(&user, &claims.sid, now, ends_by)?;
     let ended = state
         .store
         .change_password(&user.id, &hash, &record, now)
@@ -462,13 +446,8 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     let now = now();
     let ended = state.store.delete_user(&user.id, now).await?;
     state.users.forget(&user.id);
-    state.revoked.insert(
-        ended
-            .iter()
-            .map(String::as_str)
-            .chain([claims.sid.as_str()]),
-        now,
-    );
+    // `ended` holds this session too, as in `logout_all`.
+    state.revoked.insert(ended.iter().map(String::as_str), now);
     tracing::info!(user_id = %user.id, "account deleted");
     exchange.clear_cookies();
     exchange.redirect_plain_form("/");

@@ -3,8 +3,22 @@
 //! `X-Forwarded-For`. Anyone can write that header, so it is never believed from anyone else.
 
 use crate::config::TrustedProxies;
-use axum::http::HeaderMap;
-use std::net::IpAddr;
+use axum::{
+    extract::ConnectInfo,
+    http::{Extensions, HeaderMap},
+};
+use std::net::{IpAddr, SocketAddr};
+
+/// The client of a request, from its connection's peer (`None` when the server runs without
+/// connect info, which `server::app` always provides).
+pub fn of_request(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> Option<IpAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(client_ip(peer, headers, trusted))
+}
 
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
     let peer = peer.to_canonical();

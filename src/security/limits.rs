@@ -6,11 +6,11 @@
 
 use crate::{
     error::{AppError, ErrorCode},
-    security::client_ip::client_ip,
+    security::client_ip,
     state::AppState,
 };
 use axum::{
-    extract::{ConnectInfo, Request},
+    extract::Request,
     http::{header, HeaderValue, Method},
     response::{IntoResponse, Response},
 };
@@ -18,7 +18,7 @@ use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::{
     collections::{hash_map::RandomState, HashMap},
     hash::BuildHasher,
-    net::{IpAddr, Ipv6Addr, SocketAddr},
+    net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
     sync::{Arc, Mutex, PoisonError, RwLock},
     time::{Duration, Instant},
@@ -69,15 +69,12 @@ pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     if counted {
         // Served without connect info (not the case in `server::app`), all clients would share
         // the unspecified address: one shared budget, failing closed rather than open.
-        let peer = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
-        let client = client_ip(
-            peer,
+        let client = client_ip::of_request(
+            request.extensions(),
             request.headers(),
             &state.config.limits.trusted_proxies,
-        );
+        )
+        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         if let Err(wait) = state.limits.per_address.check(client) {
             let mut response = rate_limited().into_response();
             response
