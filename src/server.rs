@@ -4,14 +4,14 @@
 use crate::{
     app::{shell, App},
     auth::{
-        me_route, passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys,
-        user_cache::UserCache, ME_PATH,
+        follow::Caches, me_route, passwords::Passwords, revoked::RevokedSessions,
+        tokens::TokenKeys, user_cache::UserCache, ME_PATH,
     },
-    config::Config,
+    config::{Config, DatabaseKind},
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
     state::AppState,
-    store::{sqlite::SqliteStore, Store, StoreError},
+    store::{postgres::PgStore, sqlite::SqliteStore, Store, StoreError},
 };
 use axum::{
     body::{to_bytes, Body},
@@ -37,33 +37,67 @@ pub enum StartupError {
     Passwords(#[source] crate::auth::passwords::HashError),
 }
 
-/// Opens the database (running migrations) and builds everything requests share.
+/// Opens the database (running migrations) and builds everything requests share. On PostgreSQL
+/// it also starts following the changes other instances make (see `auth::follow`).
 pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
-    let store = SqliteStore::connect(&config.database)
-        .await
-        .map_err(StartupError::Database)?;
+    let revoked = Arc::new(RevokedSessions::new(config.access_ttl));
+    let users = Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY));
+    let mut follower = None;
+    let store: Arc<dyn Store> = match config.database.kind {
+        DatabaseKind::Postgres => {
+            let pg = PgStore::connect(&config.database)
+                .await
+                .map_err(StartupError::Database)?;
+            let caches = Caches {
+                store: Arc::new(pg.clone()),
+                revoked: revoked.clone(),
+                users: users.clone(),
+            };
+            // Listening starts before the load below, so a session ending in between is not
+            // missed.
+            let task = pg
+                .follow(move |change| caches.apply(change))
+                .await
+                .map_err(StartupError::Database)?;
+            follower = Some(Arc::new(AbortOnDrop(task)));
+            Arc::new(pg)
+        }
+        DatabaseKind::SqliteFile(_) | DatabaseKind::SqliteMemory => Arc::new(
+            SqliteStore::connect(&config.database)
+                .await
+                .map_err(StartupError::Database)?,
+        ),
+    };
     let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
     // Sessions ended shortly before a restart still have live access tokens out there.
-    let revoked = RevokedSessions::new(config.access_ttl);
-    let now = time::OffsetDateTime::now_utc();
     let ended = store
-        .ended_since(revoked.horizon(now))
+        .ended_since(revoked.horizon(time::OffsetDateTime::now_utc()))
         .await
         .map_err(StartupError::Database)?;
     revoked.load(ended);
     Ok(AppState {
-        revoked: Arc::new(revoked),
-        users: Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY)),
+        revoked,
+        users,
         leptos_options,
         tokens: Arc::new(TokenKeys::new(&config)),
         limits: Arc::new(AttemptLimits::new(&config.limits)),
         config: Arc::new(config),
-        store: Arc::new(store),
+        store,
         passwords: Arc::new(passwords),
+        follower,
     })
+}
+
+/// A background task that lives as long as the state holding it.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Pages, server functions and static files, behind the logging and `/api` boundary layers.

@@ -24,4 +24,7 @@ pub struct AppState {
     pub revoked: Arc<RevokedSessions>,
     /// What `/me` answers with, without a query.
     pub users: Arc<UserCache>,
+    /// On PostgreSQL, the task applying other instances' changes to the two caches above; it
+    /// stops when the last clone of the state is dropped.
+    pub follower: Option<Arc<crate::server::AbortOnDrop>>,
 }

@@ -11,7 +11,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use support::{client, database_url, registration, Jar, PASSWORD};
+use support::{base_settings, client, registration, Jar, PASSWORD};
 
 /// The release-style binary, started as a person would start it, on a free port.
 struct Server {
@@ -32,7 +32,7 @@ impl Server {
             .port();
         let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .current_dir(dir)
-            .env("DATABASE_URL", database_url(dir))
+            .envs(base_settings(dir).await)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_OUTPUT_NAME", "gatehouse")
             .envs(vars.iter().copied())
@@ -132,7 +132,7 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .current_dir(dir.path())
-        .env("DATABASE_URL", database_url(dir.path()))
+        .envs(base_settings(dir.path()).await)
         .env("ACCESS_TOKEN_EXPIRY", "fifteen minutes")
         .env("LEPTOS_OUTPUT_NAME", "gatehouse")
         .output()
@@ -150,7 +150,7 @@ async fn a_dot_env_file_is_read_and_the_real_environment_wins_over_it() {
     std::fs::write(dir.path().join(".env"), "ACCESS_TOKEN_EXPIRY=never\n").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .current_dir(dir.path())
-        .env("DATABASE_URL", database_url(dir.path()))
+        .envs(base_settings(dir.path()).await)
         .env_remove("ACCESS_TOKEN_EXPIRY")
         .env("LEPTOS_OUTPUT_NAME", "gatehouse")
         .output()

@@ -82,3 +82,31 @@ ensure_build_tools() {
   ensure_cargo_leptos
   ensure_wasm_bindgen
 }
+
+# PostgreSQL for the second test pass: Debian's server, in a throwaway cluster on loopback that
+# lives as long as the calling script. Skipped when GATEHOUSE_TEST_POSTGRES already names a
+# server. PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user
+# that Debian's package creates.
+start_test_postgres() {
+  if [ -n "${GATEHOUSE_TEST_POSTGRES:-}" ]; then return; fi
+  ensure_apt /usr/lib/postgresql postgresql
+  local bin port=55432 run=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  PG_DATA=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DATA"; run=(runuser -u postgres --); fi
+  PG_CTL=("${run[@]}" "$bin/pg_ctl" -D "$PG_DATA")
+  while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
+  step "Starting PostgreSQL ($("$bin/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port"
+  "${run[@]}" "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust --no-sync >/dev/null
+  trap stop_test_postgres EXIT
+  "${PG_CTL[@]}" -l "$PG_DATA/server.log" -w start -o \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PG_DATA -c fsync=off -c max_connections=400" \
+    >/dev/null
+  export GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+  done_step
+}
+
+stop_test_postgres() {
+  "${PG_CTL[@]}" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$PG_DATA"
+}

@@ -275,8 +275,9 @@ pub async fn me_of(state: &AppState, headers: &http::HeaderMap) -> Result<User, 
     if let Some(user) = state.users.get(&claims.sub) {
         return Ok(user);
     }
+    let seen = state.users.generation();
     let user = account(state, &claims.sub).await?.to_public();
-    state.users.put(&user);
+    state.users.fill(seen, &user);
     Ok(user)
 }
 

@@ -19,6 +19,8 @@ mod exchange;
 #[cfg(feature = "ssr")]
 mod flows;
 #[cfg(feature = "ssr")]
+pub mod follow;
+#[cfg(feature = "ssr")]
 pub mod password_policy;
 #[cfg(feature = "ssr")]
 pub mod passwords;

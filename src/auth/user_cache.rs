@@ -1,14 +1,17 @@
 //! [ssr] The public view of recently seen accounts, so that `GET /api/auth/me` answers without
 //! a database query. Kept correct by the only two ways an account changes: a profile update
-//! replaces the entry and a deletion removes it (in this process; several instances need to
-//! tell each other, like the revoked-session set). Bounded: when full it starts afresh, which
-//! costs one query per active account.
+//! replaces the entry and a deletion removes it. On PostgreSQL the database announces every
+//! change to all instances, and each forgets the entry (see `auth::follow`). Bounded: when full
+//! it starts afresh, which costs one query per active account.
 
 use crate::domain::User;
 use std::{collections::HashMap, sync::RwLock};
 
 pub struct UserCache {
     users: RwLock<HashMap<String, User>>,
+    /// Counts forgets: a fill that read the database before a forget must not store what it
+    /// read, which may be the very value the forget was about.
+    generation: std::sync::atomic::AtomicU64,
     capacity: usize,
 }
 
@@ -18,6 +21,7 @@ impl UserCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             users: RwLock::new(HashMap::new()),
+            generation: Default::default(),
             capacity,
         }
     }
@@ -38,11 +42,38 @@ impl UserCache {
         users.insert(user.id.clone(), user.clone());
     }
 
+    /// Where the forgets stand: read before a database read whose result goes to
+    /// [`Self::fill`].
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Stores what was read from the database, unless something was forgotten since
+    /// `generation`: then the read may predate a change, and the next request reads again.
+    pub fn fill(&self, generation: u64, user: &User) {
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation() != generation {
+            return;
+        }
+        if users.len() >= self.capacity && !users.contains_key(&user.id) {
+            users.clear();
+        }
+        users.insert(user.id.clone(), user.clone());
+    }
+
     pub fn forget(&self, id: &str) {
-        self.users
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        users.remove(id);
+    }
+
+    /// Forgets everything, as when changes may have been missed.
+    pub fn clear(&self) {
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        users.clear();
     }
 }
 
@@ -67,6 +98,19 @@ mod tests {
         cache.put(&user("1", "after"));
         assert_eq!(cache.get("1").unwrap().username, "after");
         cache.forget("1");
+        assert!(cache.get("1").is_none());
+    }
+
+    #[test]
+    fn a_fill_that_read_before_a_forget_is_not_stored() {
+        let cache = UserCache::new(10);
+        let before = cache.generation();
+        cache.forget("1");
+        cache.fill(before, &user("1", "stale"));
+        assert!(cache.get("1").is_none());
+        cache.fill(cache.generation(), &user("1", "fresh"));
+        assert_eq!(cache.get("1").unwrap().username, "fresh");
+        cache.clear();
         assert!(cache.get("1").is_none());
     }
 

@@ -160,43 +160,96 @@ impl Config {
     }
 }
 
-/// `DATABASE_URL`, understood. Only SQLite for now; the storage layer is a trait, so another
-/// database is a new implementation, not a change to the server functions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `DATABASE_URL`, understood: SQLite (the zero-configuration default) or PostgreSQL (for
+/// several instances sharing one database). `Debug` hides a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     pub url: String,
-    /// The database file, or `None` for an in-memory database.
-    pub sqlite_file: Option<PathBuf>,
+    pub kind: DatabaseKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// A SQLite file, created if missing.
+    SqliteFile(PathBuf),
+    /// An in-memory SQLite database: gone when the process ends.
+    SqliteMemory,
+    Postgres,
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("url", &self.redacted())
+            .field("kind", &self.kind)
+            .finish()
+    }
 }
 
 impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self {
+                url: url.to_owned(),
+                kind: DatabaseKind::Postgres,
+            });
+        }
         let rest = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
             .ok_or_else(|| {
                 ConfigError::new(
                     "DATABASE_URL",
-                    format!("only sqlite: URLs are supported, as in {DEFAULT_DATABASE_URL}"),
+                    format!(
+                        "expected a sqlite: or postgres:// URL, as in {DEFAULT_DATABASE_URL} \
+                         or postgres://user:password@host/gatehouse"
+                    ),
                 )
             })?;
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let in_memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
         Ok(Self {
             url: url.to_owned(),
-            sqlite_file: (!in_memory).then(|| PathBuf::from(path)),
+            kind: if in_memory {
+                DatabaseKind::SqliteMemory
+            } else {
+                DatabaseKind::SqliteFile(PathBuf::from(path))
+            },
         })
+    }
+
+    /// The URL with any password replaced by `***`, fit for logs and errors.
+    pub fn redacted(&self) -> String {
+        let Some((scheme, rest)) = self.url.split_once("://") else {
+            return self.url.clone();
+        };
+        match rest.split_once('@') {
+            Some((credentials, host)) if credentials.contains(':') => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            _ => self.url.clone(),
+        }
     }
 
     /// Secrets for a database that has none configured: kept beside the database file, or
     /// fresh for each start of an in-memory database (whose data dies with the process anyway).
     fn generated_secrets(&self) -> Result<secrets::GeneratedSecrets, ConfigError> {
         let var = "ACCESS_TOKEN_SECRET";
-        match &self.sqlite_file {
-            Some(file) => secrets::load_or_create(&file.with_extension("secrets"))
-                .map_err(|e| ConfigError::new(var, format!("not set, and {e}"))),
-            None => {
+        match &self.kind {
+            DatabaseKind::SqliteFile(file) => {
+                secrets::load_or_create(&file.with_extension("secrets"))
+                    .map_err(|e| ConfigError::new(var, format!("not set, and {e}")))
+            }
+            // Every instance on one PostgreSQL must sign with the same keys, so none may
+            // invent its own.
+            DatabaseKind::Postgres => Err(ConfigError::new(
+                var,
+                "must be set, with REFRESH_TOKEN_SECRET, when DATABASE_URL is PostgreSQL: \
+                 every instance needs the same secrets",
+            )),
+            DatabaseKind::SqliteMemory => {
                 let dir = std::env::temp_dir().join(format!("gatehouse-{}", uuid::Uuid::new_v4()));
                 std::fs::create_dir_all(&dir).map_err(|e| ConfigError::new(var, e))?;
                 let generated = secrets::load_or_create(&dir.join("memory.secrets"))
@@ -237,8 +290,8 @@ mod tests {
         );
         assert!(config.cookie_secure);
         assert_eq!(
-            config.database.sqlite_file,
-            Some(PathBuf::from("gatehouse.db"))
+            config.database.kind,
+            DatabaseKind::SqliteFile(PathBuf::from("gatehouse.db"))
         );
         assert!(config.secrets_file.is_none());
     }
@@ -304,11 +357,37 @@ mod tests {
     #[test]
     fn sqlite_urls_are_understood() {
         let file = DatabaseUrl::parse("sqlite:data/app.db?mode=rwc").unwrap();
-        assert_eq!(file.sqlite_file, Some(PathBuf::from("data/app.db")));
         assert_eq!(
-            DatabaseUrl::parse("sqlite::memory:").unwrap().sqlite_file,
-            None
+            file.kind,
+            DatabaseKind::SqliteFile(PathBuf::from("data/app.db"))
         );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite::memory:").unwrap().kind,
+            DatabaseKind::SqliteMemory
+        );
+    }
+
+    #[test]
+    fn postgres_urls_are_understood_and_their_password_never_shown() {
+        for url in [
+            "postgres://app:hunter2@db/gatehouse",
+            "postgresql://app:hunter2@db/gh",
+        ] {
+            let parsed = DatabaseUrl::parse(url).unwrap();
+            assert_eq!(parsed.kind, DatabaseKind::Postgres);
+            assert!(!format!("{parsed:?}").contains("hunter2"), "{parsed:?}");
+            assert!(parsed
+                .redacted()
+                .starts_with(&url[..url.find(':').unwrap()]));
+            assert!(parsed.redacted().contains("app:***@db/"));
+        }
+    }
+
+    #[test]
+    fn postgres_without_explicit_secrets_is_refused() {
+        let err = config_from(&[("DATABASE_URL", "postgres://localhost/gatehouse")]).unwrap_err();
+        assert_eq!(err.var, "ACCESS_TOKEN_SECRET");
+        assert!(err.reason.contains("same secrets"), "{}", err.reason);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! [ssr] Where users, sessions and refresh tokens live. The server functions see only the [`Store`]
-//! trait, so another database (PostgreSQL) is one more implementation beside [`sqlite`].
+//! trait, implemented on SQLite (the default) and PostgreSQL (several instances).
 
+pub mod postgres;
 pub mod sqlite;
+mod verdict;
 
 use crate::domain::User;
 use async_trait::async_trait;
@@ -111,6 +113,40 @@ impl EndReason {
 pub struct EndedSession {
     pub id: String,
     pub ended_at: OffsetDateTime,
+}
+
+/// A change to what instances cache, as the database announces it to all of them (PostgreSQL:
+/// see [`postgres::PgStore::follow`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A session ended (or was deleted while live): its access tokens must be refused.
+    SessionEnded {
+        id: String,
+        ended_at: OffsetDateTime,
+    },
+    /// An account was updated or deleted: its cached public view is stale.
+    UserChanged { id: String },
+    /// Announcements may have been lost: whatever is cached must be reloaded.
+    Missed,
+}
+
+impl Change {
+    /// Reads a notification payload: `session_ended <id> <unix seconds>` or `user_changed <id>`.
+    pub fn parse(payload: &str) -> Option<Self> {
+        let mut words = payload.split(' ');
+        let change = match (words.next()?, words.next()?) {
+            ("session_ended", id) => {
+                let seconds = words.next()?.parse().ok()?;
+                Self::SessionEnded {
+                    id: id.to_owned(),
+                    ended_at: OffsetDateTime::from_unix_timestamp(seconds).ok()?,
+                }
+            }
+            ("user_changed", id) => Self::UserChanged { id: id.to_owned() },
+            _ => return None,
+        };
+        words.next().is_none().then_some(change)
+    }
 }
 
 /// What became of an attempt to exchange a refresh token.
@@ -283,6 +319,35 @@ impl From<StoreError> for crate::error::AppError {
                 format!("That {field} is already registered. Log in, or choose another."),
             ),
             other => Self::internal(&other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notification_payloads_are_read_and_malformed_ones_refused() {
+        assert_eq!(
+            Change::parse("session_ended abc 1800000000"),
+            Some(Change::SessionEnded {
+                id: "abc".into(),
+                ended_at: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+            })
+        );
+        assert_eq!(
+            Change::parse("user_changed u1"),
+            Some(Change::UserChanged { id: "u1".into() })
+        );
+        for bad in [
+            "",
+            "session_ended abc",
+            "session_ended abc soon",
+            "user_changed a b",
+            "x y",
+        ] {
+            assert_eq!(Change::parse(bad), None, "{bad:?}");
         }
     }
 }

@@ -6,10 +6,11 @@
 //! for WAL.
 
 use super::{
+    verdict::{judge, TokenRow, Verdict},
     EndReason, EndedSession, NewSession, RefreshRecord, Rotation, SessionRecord, Store, StoreError,
     UserKey, UserRecord,
 };
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseKind, DatabaseUrl};
 use async_trait::async_trait;
 use sqlx::{
     sqlite::{
@@ -38,7 +39,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let mut pool = SqlitePoolOptions::new();
-        if database.sqlite_file.is_some() {
+        if matches!(database.kind, DatabaseKind::SqliteFile(_)) {
             options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
@@ -298,33 +299,28 @@ impl Store for SqliteStore {
         let Some(row) = row else {
             return Ok(Rotation::Unknown);
         };
-        let state: String = row.try_get("state")?;
-        let ended_at: Option<i64> = row.try_get("ended_at")?;
-        let expires_at: i64 = row.try_get("expires_at")?;
-        let ends_by: i64 = row.try_get("ends_by")?;
-        if ended_at.is_some() || state == "revoked" {
-            return Ok(Rotation::Revoked);
-        }
-        if expires_at <= unix(now) || ends_by <= unix(now) {
-            return Ok(Rotation::Expired);
-        }
-        if state == "used" {
-            let used_at: Option<i64> = row.try_get("used_at")?;
-            let successor_hash: Option<String> = row.try_get("successor_hash")?;
-            let grace = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
-            if let (Some(used_at), Some(successor_hash)) = (used_at, successor_hash) {
-                // Whole seconds: the window is `grace` rounded up; zero turns it off.
-                if grace > 0 && unix(now) - used_at <= grace {
-                    return Ok(Rotation::Recent {
-                        rotated_at: time_of(used_at)?,
-                        successor_hash,
-                    });
-                }
+        let opt_time = |column: &str| -> Result<Option<OffsetDateTime>, sqlx::Error> {
+            row.try_get::<Option<i64>, _>(column)?
+                .map(time_of)
+                .transpose()
+        };
+        let token = TokenRow {
+            state: row.try_get("state")?,
+            expires_at: time_of(row.try_get("expires_at")?)?,
+            used_at: opt_time("used_at")?,
+            successor_hash: row.try_get("successor_hash")?,
+            session_ended: opt_time("ended_at")?.is_some(),
+            session_ends_by: time_of(row.try_get("ends_by")?)?,
+        };
+        match judge(token, now, grace) {
+            Verdict::Rotate => {}
+            Verdict::Answer(answer) => return Ok(answer),
+            Verdict::EndForReuse => {
+                let session_id: String = row.try_get("session_id")?;
+                end_where(&mut tx, "id = ?", &[&session_id], EndReason::Reuse, now).await?;
+                tx.commit().await?;
+                return Ok(Rotation::Reused);
             }
-            let session_id: String = row.try_get("session_id")?;
-            end_where(&mut tx, "id = ?", &[&session_id], EndReason::Reuse, now).await?;
-            tx.commit().await?;
-            return Ok(Rotation::Reused);
         }
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'used', used_at = ?, successor_hash = ?

@@ -1,12 +1,16 @@
-//! The test harness: the real app on a free loopback port with a fresh SQLite file, and small
+//! The test harness: the real app on a free loopback port with a fresh database, and small
 //! helpers for the cookie-level HTTP the contract specifies.
+//!
+//! The database is a SQLite file in the app's directory, unless `GATEHOUSE_TEST_POSTGRES` names
+//! a PostgreSQL server (`postgres://user@host:port/postgres`): then each app directory gets a
+//! database of its own there. `scripts/test` runs every integration test both ways.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 use gatehouse::{config::Config, server};
 use leptos::prelude::LeptosOptions;
 use reqwest::{header, Response, StatusCode};
 use serde_json::Value;
-use std::{collections::HashMap, path::Path};
+use std::{collections::HashMap, path::Path, sync::Arc};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
@@ -29,7 +33,8 @@ pub fn registration<'a>(
 /// A running server. Dropping it stops the server; the database directory lives as long as it.
 pub struct TestApp {
     pub base: String,
-    pub dir: TempDir,
+    /// The app's directory, which also names its database; shared by its other instances.
+    pub dir: Arc<TempDir>,
     pub http: reqwest::Client,
     server: JoinHandle<()>,
 }
@@ -46,7 +51,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra settings (such as short token lifetimes).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
     let (base, server) = start_server(dir.path(), vars).await;
     TestApp {
         base,
@@ -66,21 +71,112 @@ impl TestApp {
         self.server = server;
         self
     }
+
+    /// A second instance of this app: its own process state (caches, limits), the same
+    /// database and secrets, as behind a load balancer without sticky sessions.
+    pub async fn another_instance(&self, vars: &[(&str, &str)]) -> TestApp {
+        let (base, server) = start_server(self.dir.path(), vars).await;
+        TestApp {
+            base,
+            dir: self.dir.clone(),
+            http: client(),
+            server,
+        }
+    }
 }
 
-pub fn database_url(dir: &Path) -> String {
-    format!("sqlite://{}/gatehouse.db", dir.display())
+/// `GATEHOUSE_TEST_POSTGRES`, when set: the PostgreSQL server the tests use instead of SQLite.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// Fixed secrets for PostgreSQL runs: the app generates none there (every instance must share
+/// them), and restarts and second instances must agree.
+pub const POSTGRES_SECRETS: [(&str, &str); 2] = [
+    (
+        "ACCESS_TOKEN_SECRET",
+        "test-access-secret-for-postgres-runs-0000",
+    ),
+    (
+        "REFRESH_TOKEN_SECRET",
+        "test-refresh-secret-for-postgres-runs-111",
+    ),
+];
+
+/// The database of the app in `dir`: a SQLite file in it, or a PostgreSQL database named after
+/// it (created on first use), so a restart or a second instance finds the same data.
+pub async fn database_url(dir: &Path) -> String {
+    let Some(server) = postgres_server() else {
+        return format!("sqlite://{}/gatehouse.db", dir.display());
+    };
+    let leaf: String = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let name = format!("gh_{}_{}", std::process::id(), leaf.to_ascii_lowercase());
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server)
+        .await
+        .expect("GATEHOUSE_TEST_POSTGRES: cannot connect");
+    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+        .bind(&name)
+        .fetch_optional(&mut admin)
+        .await
+        .unwrap();
+    if exists.is_none() {
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+    let (base, _query) = server.split_once('?').unwrap_or((&server, ""));
+    let (host, _database) = base.rsplit_once('/').expect("a URL with a database path");
+    format!("{host}/{name}")
+}
+
+/// The settings every app on `dir` starts with, before the test's own.
+pub async fn base_settings(dir: &Path) -> Vec<(String, String)> {
+    let mut settings = vec![("DATABASE_URL".to_owned(), database_url(dir).await)];
+    if on_postgres() {
+        settings.extend(POSTGRES_SECRETS.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    }
+    settings
+}
+
+/// A plain connection to the app's database, for looking behind the app's back.
+pub async fn inspect(app: &TestApp) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(&database_url(app.dir.path()).await)
+        .await
+        .expect("connect to the test database")
+}
+
+/// The app's store, opened beside the running app.
+pub async fn open_store(app: &TestApp) -> Box<dyn gatehouse::store::Store> {
+    use gatehouse::{
+        config::DatabaseUrl,
+        store::{postgres::PgStore, sqlite::SqliteStore},
+    };
+    let url = DatabaseUrl::parse(&database_url(app.dir.path()).await).unwrap();
+    if on_postgres() {
+        Box::new(PgStore::connect(&url).await.unwrap())
+    } else {
+        Box::new(SqliteStore::connect(&url).await.unwrap())
+    }
 }
 
 async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<()>) {
     gatehouse::telemetry::init();
-    let mut settings: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    settings
-        .entry("DATABASE_URL".into())
-        .or_insert_with(|| database_url(dir));
+    let mut settings: HashMap<String, String> = base_settings(dir).await.into_iter().collect();
+    settings.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| settings.get(name).cloned()).expect("test config");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -203,6 +299,15 @@ impl TestApp {
         self.post("/api/auth/login", &form, &Jar::default()).await
     }
 
+    /// Logs `name` in with the test password, returning the new session's jar.
+    pub async fn login(&self, name: &str) -> Jar {
+        let response = self.try_login(name, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "logging {name} in");
+        let mut jar = Jar::default();
+        jar.absorb(&response);
+        jar
+    }
+
     /// Registers `name` (email `name@example.org`), returning the jar it was logged in with.
     pub async fn register(&self, name: &str) -> Jar {
         let email = format!("{name}@example.org");
@@ -224,4 +329,34 @@ pub async fn assert_error(response: Response, status: u16, code: &str) -> Value 
         "{body}"
     );
     body
+}
+
+/// Polls `check` until it holds, failing the test if it still does not after `limit`; returns
+/// how long it took.
+pub async fn within<F, Fut>(
+    limit: std::time::Duration,
+    what: &str,
+    mut check: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The `code` of an error answer, or `None` for a success.
+pub async fn error_code(response: Response) -> Option<String> {
+    if response.status().is_success() {
+        return None;
+    }
+    let body: Value = response.json().await.ok()?;
+    body["code"].as_str().map(str::to_owned)
 }
