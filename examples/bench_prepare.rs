@@ -12,7 +12,7 @@ use gatehouse::{
         tokens::{refresh_token_hash, TokenKeys},
     },
     config::Config,
-    store::{sqlite::SqliteStore, NewSession, RefreshRecord, Store, UserRecord},
+    store::{self, NewSession, RefreshRecord, UserRecord},
 };
 use std::{io::Write, path::PathBuf};
 use time::OffsetDateTime;
@@ -28,9 +28,7 @@ async fn main() {
         .expect("usage: bench_prepare <N> <output directory>");
     let out = PathBuf::from(args.next().expect("an output directory"));
     let config = Config::from_env().expect("config");
-    let store = SqliteStore::connect(&config.database)
-        .await
-        .expect("database");
+    let store = store::connect(&config.database).await.expect("database");
     let keys = TokenKeys::new(&config);
     let passwords = Passwords::new().await.expect("argon2");
     let now = OffsetDateTime::now_utc();

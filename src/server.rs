@@ -11,7 +11,7 @@ use crate::{
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
     state::AppState,
-    store::{postgres::PgStore, sqlite::SqliteStore, Store, StoreError},
+    store::{postgres::PgStore, Store, StoreError},
 };
 use axum::{
     body::{to_bytes, Body},
@@ -65,11 +65,11 @@ pub async fn build_state(
             follower = Some(Arc::new(AbortOnDrop(task)));
             Arc::new(pg)
         }
-        DatabaseKind::SqliteFile(_) | DatabaseKind::SqliteMemory => Arc::new(
-            SqliteStore::connect(&config.database)
+        DatabaseKind::SqliteFile(_) | DatabaseKind::SqliteMemory => {
+            crate::store::connect(&config.database)
                 .await
-                .map_err(StartupError::Database)?,
-        ),
+                .map_err(StartupError::Database)?
+        }
     };
     let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
     // Sessions ended shortly before a restart still have live access tokens out there.

@@ -18,6 +18,11 @@ as_root() {
     die "need root to run: $*"; fi
 }
 
+# Commands to run when the script exits, however it exits: `on_exit <function>`.
+exit_hooks=()
+run_exit_hooks() { local hook; for hook in "${exit_hooks[@]}"; do "$hook"; done; }
+on_exit() { exit_hooks+=("$1"); trap run_exit_hooks EXIT; }
+
 apt_updated=0
 # Debian packages, installed only if a command or file is missing.
 ensure_apt() { # ensure_apt <probe-path-or-command> <package>...
@@ -86,9 +91,11 @@ ensure_build_tools() {
 # PostgreSQL for the second test pass: Debian's server, in a throwaway cluster on loopback that
 # lives as long as the calling script. Skipped when GATEHOUSE_TEST_POSTGRES already names a
 # server. PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user
-# that Debian's package creates.
+# that Debian's package creates. Tests run without fsync (the cluster is thrown away anyway);
+# `start_test_postgres durable` keeps PostgreSQL's defaults, for benchmarks.
 start_test_postgres() {
   if [ -n "${GATEHOUSE_TEST_POSTGRES:-}" ]; then return; fi
+  local fsync=off; [ "${1:-}" = durable ] && fsync=on
   ensure_apt /usr/lib/postgresql postgresql
   local bin port=55432 run=()
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -98,9 +105,9 @@ start_test_postgres() {
   while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
   step "Starting PostgreSQL ($("$bin/postgres" --version | awk '{print $3}')) on 127.0.0.1:$port"
   "${run[@]}" "$bin/initdb" -D "$PG_DATA" -U postgres --auth=trust --no-sync >/dev/null
-  trap stop_test_postgres EXIT
+  on_exit stop_test_postgres
   "${PG_CTL[@]}" -l "$PG_DATA/server.log" -w start -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PG_DATA -c fsync=off -c max_connections=400" \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$PG_DATA -c fsync=$fsync -c max_connections=400" \
     >/dev/null
   export GATEHOUSE_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
   done_step

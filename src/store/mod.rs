@@ -287,6 +287,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(u64, u64), StoreError>;
 }
 
+/// Opens the database `DATABASE_URL` names, as the right [`Store`], with its schema up to date.
+/// (The server opens PostgreSQL itself, to follow its announcements too.)
+pub async fn connect(
+    database: &crate::config::DatabaseUrl,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    use crate::config::DatabaseKind;
+    Ok(match database.kind {
+        DatabaseKind::Postgres => std::sync::Arc::new(postgres::PgStore::connect(database).await?),
+        DatabaseKind::SqliteFile(_) | DatabaseKind::SqliteMemory => {
+            std::sync::Arc::new(sqlite::SqliteStore::connect(database).await?)
+        }
+    })
+}
+
 /// How often [`spawn_pruning`] clears out what can no longer matter.
 pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 

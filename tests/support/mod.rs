@@ -160,17 +160,10 @@ pub async fn inspect(app: &TestApp) -> sqlx::AnyPool {
 }
 
 /// The app's store, opened beside the running app.
-pub async fn open_store(app: &TestApp) -> Box<dyn gatehouse::store::Store> {
-    use gatehouse::{
-        config::DatabaseUrl,
-        store::{postgres::PgStore, sqlite::SqliteStore},
-    };
-    let url = DatabaseUrl::parse(&database_url(app.dir.path()).await).unwrap();
-    if on_postgres() {
-        Box::new(PgStore::connect(&url).await.unwrap())
-    } else {
-        Box::new(SqliteStore::connect(&url).await.unwrap())
-    }
+pub async fn open_store(app: &TestApp) -> Arc<dyn gatehouse::store::Store> {
+    let url = database_url(app.dir.path()).await;
+    let url = gatehouse::config::DatabaseUrl::parse(&url).unwrap();
+    gatehouse::store::connect(&url).await.unwrap()
 }
 
 async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<()>) {
