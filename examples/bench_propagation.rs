@@ -26,7 +26,11 @@ async fn main() {
             .send()
             .await
             .expect("login on A");
-        assert!(login.status().is_success(), "login on A: {}", login.status());
+        assert!(
+            login.status().is_success(),
+            "login on A: {}",
+            login.status()
+        );
         let cookies: Vec<String> = login
             .headers()
             .get_all(reqwest::header::SET_COOKIE)
@@ -50,7 +54,10 @@ async fn main() {
         let ended = Instant::now();
         let mut still_accepted = 0;
         while me(&b).await.expect("me on B").status().is_success() {
-            assert!(ended.elapsed() < Duration::from_secs(5), "never refused on B");
+            assert!(
+                ended.elapsed() < Duration::from_secs(5),
+                "never refused on B"
+            );
             still_accepted += 1;
             tokio::time::sleep(Duration::from_micros(200)).await;
         }

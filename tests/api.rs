@@ -545,6 +545,39 @@ async fn accounts_and_tokens_survive_a_restart_with_generated_secrets() {
     assert_eq!(login.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn writes_abandoned_at_any_point_leave_no_transaction_behind() {
+    // A request's future is dropped wherever it is waiting when its client disconnects,
+    // including inside the opening of a transaction. Abandon store writes after 0, 1, 2, ...
+    // polls, so that some stop at each of their waits, then check that writes still work.
+    use gatehouse::store::EndReason;
+    let app = spawn_app().await;
+    let jar = app.register("quitter").await;
+    let store = support::open_store(&app).await;
+    let now = time::OffsetDateTime::now_utc();
+    for polls in 0..400 {
+        let mut write = Box::pin(store.end_sessions("nobody", None, EndReason::LogoutAll, now));
+        for _ in 0..polls % 40 {
+            if futures::poll!(write.as_mut()).is_ready() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    // A connection left inside a transaction would fail these: "database is locked" once the
+    // busy timeout ran out, or a refused BEGIN.
+    store
+        .end_sessions("nobody", None, EndReason::LogoutAll, now)
+        .await
+        .expect("a write after the abandoned ones");
+    let refreshed = app.post("/api/auth/refresh", &[], &jar).await;
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let response = app
+        .try_register("after@example.org", "after", "Later")
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
 // ---- pages ----------------------------------------------------------------------------
 
 #[tokio::test]

@@ -97,7 +97,7 @@ start_test_postgres() {
   if [ -n "${GATEHOUSE_TEST_POSTGRES:-}" ]; then return; fi
   local fsync=off; [ "${1:-}" = durable ] && fsync=on
   ensure_apt /usr/lib/postgresql postgresql
-  local bin port=55432 run=()
+  local bin port=15432 run=()  # below the ephemeral range (32768+), which outgoing connections use
   bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   PG_DATA=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
   if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DATA"; run=(runuser -u postgres --); fi

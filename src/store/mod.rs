@@ -287,6 +287,28 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(u64, u64), StoreError>;
 }
 
+/// Begins a transaction (with `statement`, or the database's plain `BEGIN`) in a task of its own,
+/// so that it completes even if the caller stops waiting, as a request's future does when its
+/// client disconnects. sqlx's begin is not cancel-safe: dropped between the database's `BEGIN`
+/// and sqlx's own bookkeeping, it returns the connection to the pool inside a transaction that
+/// nobody will end. On SQLite that transaction held the write lock: every other write then
+/// failed with "database is locked", seen under a login flood when the load generator stopped.
+/// A transaction begun here and then dropped is rolled back as usual.
+async fn begin<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: Option<&'static str>,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    })
+    .await
+    .unwrap_or(Err(sqlx::Error::WorkerCrashed))
+}
+
 /// Opens the database `DATABASE_URL` names, as the right [`Store`], with its schema up to date.
 /// (The server opens PostgreSQL itself, to follow its announcements too.)
 pub async fn connect(

@@ -226,7 +226,7 @@ impl Store for PgStore {
         session: &NewSession,
         first: &RefreshRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         sqlx::query(
             "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -273,7 +273,7 @@ impl Store for PgStore {
         session: &NewSession,
         first: &RefreshRecord,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         insert_session(&mut tx, session, first).await?;
         tx.commit().await?;
         Ok(())
@@ -298,7 +298,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         // The row lock before the decision: a second exchange of this token, on any instance,
         // waits here until the first commits, then reads the row as the first left it.
         let row = sqlx::query(
@@ -355,7 +355,7 @@ impl Store for PgStore {
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         let owned: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2")
                 .bind(session_id)
@@ -377,7 +377,7 @@ impl Store for PgStore {
         reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         let ended = end_where(&mut tx, Ending::AllOf { user_id, keep }, reason, now).await?;
         tx.commit().await?;
         Ok(ended)
@@ -428,7 +428,7 @@ impl Store for PgStore {
         fresh: &RefreshRecord,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
@@ -458,7 +458,7 @@ impl Store for PgStore {
         user_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         let live: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM sessions
              WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 FOR UPDATE",
@@ -497,7 +497,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
     ) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = super::begin(&self.pool, None).await?;
         // A session's tokens go with it (ON DELETE CASCADE).
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR ended_at < $2")
             .bind(secs(now))

@@ -70,7 +70,7 @@ impl SqliteStore {
         &self,
     ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), sqlx::Error> {
         let gate = self.writes.lock().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let tx = super::begin(&self.pool, Some("BEGIN IMMEDIATE")).await?;
         Ok((gate, tx))
     }
 }
