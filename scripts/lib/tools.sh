@@ -96,9 +96,12 @@ ensure_build_tools() {
 start_test_postgres() {
   if [ -n "${GATEHOUSE_TEST_POSTGRES:-}" ]; then return; fi
   local fsync=off; [ "${1:-}" = durable ] && fsync=on
-  ensure_apt /usr/lib/postgresql postgresql
+  # The client package alone also has /usr/lib/postgresql/<version>/bin: look for the server.
+  local server
+  server=$(ls /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -1)
+  ensure_apt "${server:-/usr/lib/postgresql/none/bin/postgres}" postgresql
   local bin port=15432 run=()  # below the ephemeral range (32768+), which outgoing connections use
-  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  bin=$(dirname "$(ls /usr/lib/postgresql/*/bin/postgres | sort -V | tail -1)")
   PG_DATA=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
   if [ "$(id -u)" = 0 ]; then chown postgres: "$PG_DATA"; run=(runuser -u postgres --); fi
   PG_CTL=("${run[@]}" "$bin/pg_ctl" -D "$PG_DATA")
