@@ -104,8 +104,17 @@ impl Drop for AbortOnDrop {
 pub fn router(state: AppState) -> Router {
     // `GET /api/auth/me` is a plain route (see `auth::me_route`), not a server-function one.
     let routes = generate_route_list_with_exclusions(App, Some(vec![ME_PATH.to_owned()]));
+    // The client bundle: a release build (`cargo leptos build --release --precompress`) puts
+    // `.br` and `.gz` files beside each asset, sent to browsers that accept them (the WASM
+    // client: 837 KB as built, 250 KB in brotli). Without them, the file itself is sent.
+    let options = &state.leptos_options;
+    let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let pkg = tower_http::services::ServeDir::new(pkg_dir)
+        .precompressed_br()
+        .precompressed_gzip();
     Router::new()
         .route(ME_PATH, axum::routing::get(me_route))
+        .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

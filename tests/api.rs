@@ -578,7 +578,41 @@ async fn writes_abandoned_at_any_point_leave_no_transaction_behind() {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
-// ---- pages ----------------------------------------------------------------------------
+// ---- pages ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_client_bundle_goes_out_precompressed_to_browsers_that_accept_it() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).unwrap();
+    std::fs::write(pkg.join("gatehouse.wasm"), b"raw wasm").unwrap();
+    std::fs::write(pkg.join("gatehouse.wasm.br"), b"brotli wasm").unwrap();
+    std::fs::write(pkg.join("gatehouse.wasm.gz"), b"gzip wasm").unwrap();
+    let root = site.path().to_str().unwrap();
+    let app = spawn_app_with(&[("LEPTOS_SITE_ROOT", root)]).await;
+    let fetch = |encoding: &'static str| {
+        app.http
+            .get(app.url("/pkg/gatehouse.wasm"))
+            .header(header::ACCEPT_ENCODING, encoding)
+            .send()
+    };
+    for (accepts, sent, body) in [
+        ("br, gzip", Some("br"), "brotli wasm"),
+        ("gzip", Some("gzip"), "gzip wasm"),
+        ("identity", None, "raw wasm"),
+    ] {
+        let response = fetch(accepts).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{accepts}");
+        let encoding = response.headers().get(header::CONTENT_ENCODING).cloned();
+        assert_eq!(
+            encoding.as_ref().map(|v| v.to_str().unwrap()),
+            sent,
+            "{accepts}"
+        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/wasm");
+        assert_eq!(response.text().await.unwrap(), body, "{accepts}");
+    }
+}
 
 #[tokio::test]
 async fn the_profile_page_renders_the_user_on_the_server() {

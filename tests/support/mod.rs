@@ -173,10 +173,13 @@ async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<
     let config = Config::from_lookup(|name| settings.get(name).cloned()).expect("test config");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let options = LeptosOptions::builder()
+    let mut options = LeptosOptions::builder()
         .output_name("gatehouse")
         .site_addr(addr)
         .build();
+    if let Some(root) = settings.get("LEPTOS_SITE_ROOT") {
+        options.site_root = root.as_str().into();
+    }
     let state = server::build_state(config, options)
         .await
         .expect("app state");
