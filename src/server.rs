@@ -109,9 +109,18 @@ pub fn router(state: AppState) -> Router {
     // client: 837 KB as built, 250 KB in brotli). Without them, the file itself is sent.
     let options = &state.leptos_options;
     let pkg_dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let pkg = tower_http::services::ServeDir::new(pkg_dir)
-        .precompressed_br()
-        .precompressed_gzip();
+    let pkg = tower::ServiceBuilder::new()
+        // The answer depends on Accept-Encoding: say so, or a shared cache could hand brotli to
+        // a client that cannot read it.
+        .layer(tower_http::set_header::SetResponseHeaderLayer::appending(
+            header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        ))
+        .service(
+            tower_http::services::ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
     Router::new()
         .route(ME_PATH, axum::routing::get(me_route))
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)

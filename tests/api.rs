@@ -610,6 +610,7 @@ async fn the_client_bundle_goes_out_precompressed_to_browsers_that_accept_it() {
             "{accepts}"
         );
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/wasm");
+        assert_eq!(response.headers()[header::VARY], "accept-encoding");
         assert_eq!(response.text().await.unwrap(), body, "{accepts}");
     }
 }

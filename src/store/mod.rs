@@ -287,6 +287,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(u64, u64), StoreError>;
 }
 
+/// A write's error, with a unique-constraint failure on `users` turned into the field the
+/// person should change. SQLite names the index in its message; PostgreSQL names the constraint.
+fn taken_or_database(err: sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = &err else {
+        return err.into();
+    };
+    if !db.is_unique_violation() {
+        return err.into();
+    }
+    let culprit = db.constraint().unwrap_or(db.message());
+    StoreError::Taken(if culprit.contains("email_key") {
+        "email"
+    } else {
+        "username"
+    })
+}
+
 /// Begins a transaction (with `statement`, or the database's plain `BEGIN`) in a task of its own,
 /// so that it completes even if the caller stops waiting, as a request's future does when its
 /// client disconnects. sqlx's begin is not cancel-safe: dropped between the database's `BEGIN`

@@ -113,22 +113,6 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
 
 const USER_COLUMNS: &str = "id, email, username, full_name, password_hash, created_at";
 
-/// A unique-constraint failure on `users`, as the field the person should change.
-fn taken(err: &sqlx::Error) -> Option<StoreError> {
-    let sqlx::Error::Database(db) = err else {
-        return None;
-    };
-    if !db.is_unique_violation() {
-        return None;
-    }
-    let field = if db.constraint().unwrap_or_default().contains("email_key") {
-        "email"
-    } else {
-        "username"
-    };
-    Some(StoreError::Taken(field))
-}
-
 async fn insert_refresh(
     conn: &mut PgConnection,
     record: &RefreshRecord,
@@ -240,7 +224,7 @@ impl Store for PgStore {
         .bind(secs(user.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| taken(&e).unwrap_or(e.into()))?;
+        .map_err(super::taken_or_database)?;
         insert_session(&mut tx, session, first).await?;
         tx.commit().await?;
         Ok(())
@@ -417,7 +401,7 @@ impl Store for PgStore {
         .bind(user_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| taken(&e).unwrap_or(e.into()))?;
+        .map_err(super::taken_or_database)?;
         Ok(row.as_ref().map(user_from_row).transpose()?)
     }
 

@@ -107,22 +107,6 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
 
 const USER_COLUMNS: &str = "id, email, username, full_name, password_hash, created_at";
 
-/// A unique-constraint failure on `users`, as the field the person should change.
-fn taken(err: &sqlx::Error) -> Option<StoreError> {
-    let sqlx::Error::Database(db) = err else {
-        return None;
-    };
-    if !db.is_unique_violation() {
-        return None;
-    }
-    let field = if db.message().contains("email_key") {
-        "email"
-    } else {
-        "username"
-    };
-    Some(StoreError::Taken(field))
-}
-
 async fn insert_refresh(
     conn: &mut SqliteConnection,
     record: &RefreshRecord,
@@ -227,7 +211,7 @@ impl Store for SqliteStore {
         .bind(unix(user.created_at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| taken(&e).unwrap_or(e.into()))?;
+        .map_err(super::taken_or_database)?;
         insert_session(&mut tx, session, first).await?;
         tx.commit().await?;
         Ok(())
@@ -413,7 +397,7 @@ impl Store for SqliteStore {
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(|e| taken(&e).unwrap_or(e.into()))?;
+        .map_err(super::taken_or_database)?;
         let user = row.as_ref().map(user_from_row).transpose()?;
         tx.commit().await?;
         Ok(user)
