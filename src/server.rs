@@ -7,11 +7,11 @@ use crate::{
         follow::Caches, me_route, passwords::Passwords, revoked::RevokedSessions,
         tokens::TokenKeys, user_cache::UserCache, ME_PATH,
     },
-    config::{Config, DatabaseKind},
+    config::Config,
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
     state::AppState,
-    store::{postgres::PgStore, Store, StoreError},
+    store::StoreError,
 };
 use axum::{
     body::{to_bytes, Body},
@@ -43,44 +43,30 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
-    let revoked = Arc::new(RevokedSessions::new(config.access_ttl));
-    let users = Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY));
-    let mut follower = None;
-    let store: Arc<dyn Store> = match config.database.kind {
-        DatabaseKind::Postgres => {
-            let pg = PgStore::connect(&config.database)
-                .await
-                .map_err(StartupError::Database)?;
-            let caches = Caches {
-                store: Arc::new(pg.clone()),
-                revoked: revoked.clone(),
-                users: users.clone(),
-            };
-            // Listening starts before the load below, so a session ending in between is not
-            // missed.
-            let task = pg
-                .follow(move |change| caches.apply(change))
-                .await
-                .map_err(StartupError::Database)?;
-            follower = Some(Arc::new(AbortOnDrop(task)));
-            Arc::new(pg)
-        }
-        DatabaseKind::SqliteFile(_) | DatabaseKind::SqliteMemory => {
-            crate::store::connect(&config.database)
-                .await
-                .map_err(StartupError::Database)?
-        }
-    };
-    let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
-    // Sessions ended shortly before a restart still have live access tokens out there.
-    let ended = store
-        .ended_since(revoked.horizon(time::OffsetDateTime::now_utc()))
+    let store = crate::store::connect(&config.database)
         .await
         .map_err(StartupError::Database)?;
-    revoked.load(ended);
+    let caches = Caches {
+        store: store.clone(),
+        revoked: Arc::new(RevokedSessions::new(config.access_ttl)),
+        users: Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY)),
+    };
+    // Following starts before the load below, so a session ending in between is not missed.
+    let follower = {
+        let caches = caches.clone();
+        store.follow(Box::new(move |change| caches.apply(change)))
+    }
+    .await
+    .map_err(StartupError::Database)?
+    .map(|task| Arc::new(AbortOnDrop(task)));
+    caches
+        .load_revoked()
+        .await
+        .map_err(StartupError::Database)?;
+    let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
     Ok(AppState {
-        revoked,
-        users,
+        revoked: caches.revoked,
+        users: caches.users,
         leptos_options,
         tokens: Arc::new(TokenKeys::new(&config)),
         limits: Arc::new(AttemptLimits::new(&config.limits)),

@@ -3,7 +3,7 @@
 //! one instance, which updates its caches itself.
 
 use super::{revoked::RevokedSessions, user_cache::UserCache};
-use crate::store::{Change, Store};
+use crate::store::{Change, Store, StoreError};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -23,17 +23,20 @@ impl Caches {
             Change::Missed => {
                 self.users.clear();
                 let caches = self.clone();
-                tokio::spawn(async move { caches.reload_revoked().await });
+                tokio::spawn(async move {
+                    if let Err(e) = caches.load_revoked().await {
+                        tracing::error!(error = %e, "cannot reload ended sessions");
+                    }
+                });
             }
         }
     }
 
-    /// Loads the sessions that ended within one access lifetime; what start-up does too.
-    pub async fn reload_revoked(&self) {
+    /// Loads the sessions that ended within one access lifetime: at start-up, since their access
+    /// tokens may still be out there, and after announcements may have been missed.
+    pub async fn load_revoked(&self) -> Result<(), StoreError> {
         let since = self.revoked.horizon(OffsetDateTime::now_utc());
-        match self.store.ended_since(since).await {
-            Ok(ended) => self.revoked.load(ended),
-            Err(e) => tracing::error!(error = %e, "cannot reload ended sessions"),
-        }
+        self.revoked.load(self.store.ended_since(since).await?);
+        Ok(())
     }
 }

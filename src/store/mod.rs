@@ -115,8 +115,8 @@ pub struct EndedSession {
     pub ended_at: OffsetDateTime,
 }
 
-/// A change to what instances cache, as the database announces it to all of them (PostgreSQL:
-/// see [`postgres::PgStore::follow`]).
+/// A change to what instances cache, as the database announces it to all of them (PostgreSQL;
+/// see [`Store::follow`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A session ended (or was deleted while live): its access tokens must be refused.
@@ -276,6 +276,17 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions that ended at or after `since`: their access tokens may still be around.
     async fn ended_since(&self, since: OffsetDateTime) -> Result<Vec<EndedSession>, StoreError>;
 
+    /// Starts handing `apply` every [`Change`] that any instance makes to what instances cache,
+    /// as the database announces it, and returns the task doing so. Following has begun when
+    /// this returns, so nothing committed afterwards is missed. `None` where there is nothing to
+    /// follow: on SQLite there is one instance, which updates its caches itself.
+    async fn follow(
+        &self,
+        _apply: Box<dyn Fn(Change) + Send + Sync>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        Ok(None)
+    }
+
     /// Deletes what can no longer matter at `now`: refresh tokens past their expiry (their
     /// signature check refuses them before any lookup), sessions that lapsed, and sessions that
     /// ended before `ended_before` (their access tokens have all expired). Returns how many
@@ -327,7 +338,6 @@ async fn begin<DB: sqlx::Database>(
 }
 
 /// Opens the database `DATABASE_URL` names, as the right [`Store`], with its schema up to date.
-/// (The server opens PostgreSQL itself, to follow its announcements too.)
 pub async fn connect(
     database: &crate::config::DatabaseUrl,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {

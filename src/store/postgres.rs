@@ -4,7 +4,7 @@
 //! token locks its row (`FOR UPDATE`), so simultaneous exchanges of one token queue on that row
 //! whichever instance they reach, and each sees what the one before it wrote. Triggers (see the
 //! migration) announce ended sessions and changed accounts on the channel [`CHANNEL`];
-//! [`PgStore::follow`] turns those announcements into [`Change`]s for this instance's caches.
+//! [`Store::follow`] turns those announcements into [`Change`]s for this instance's caches.
 
 use super::{
     verdict::{judge, TokenRow, Verdict},
@@ -39,48 +39,6 @@ impl PgStore {
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
-    }
-
-    /// Listens on [`CHANNEL`] and hands every change, made by any instance, to `apply`. When the
-    /// connection drops, notifications sent meanwhile are lost, so once it is back `apply` gets
-    /// [`Change::Missed`] and should reload what it caches. Listening starts before this returns,
-    /// so nothing committed after it is missed.
-    pub async fn follow(
-        &self,
-        apply: impl Fn(Change) + Send + 'static,
-    ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        Ok(tokio::spawn(async move {
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(notification)) => match Change::parse(notification.payload()) {
-                        Some(change) => apply(change),
-                        None => tracing::warn!(
-                            payload = notification.payload(),
-                            "unknown notification ignored"
-                        ),
-                    },
-                    // Lost and already re-established (sqlx reconnects eagerly).
-                    Ok(None) => {
-                        tracing::warn!("notification connection was lost; reloading caches");
-                        apply(Change::Missed);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "notification connection failed; retrying");
-                        // `listen` reconnects and listens again; only then can a reload be
-                        // sure to see everything the notifications would have said.
-                        loop {
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            if listener.listen(CHANNEL).await.is_ok() {
-                                break;
-                            }
-                        }
-                        apply(Change::Missed);
-                    }
-                }
-            }
-        }))
     }
 }
 
@@ -474,6 +432,46 @@ impl Store for PgStore {
                 })
             })
             .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    /// Listens on [`CHANNEL`]. When the connection drops, notifications sent meanwhile are lost,
+    /// so once it is back `apply` gets [`Change::Missed`] and should reload what it caches.
+    async fn follow(
+        &self,
+        apply: Box<dyn Fn(Change) + Send + Sync>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(tokio::spawn(async move {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => match Change::parse(notification.payload()) {
+                        Some(change) => apply(change),
+                        None => tracing::warn!(
+                            payload = notification.payload(),
+                            "unknown notification ignored"
+                        ),
+                    },
+                    // Lost and already re-established (sqlx reconnects eagerly).
+                    Ok(None) => {
+                        tracing::warn!("notification connection was lost; reloading caches");
+                        apply(Change::Missed);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notification connection failed; retrying");
+                        // `listen` reconnects and listens again; only then can a reload be
+                        // sure to see everything the notifications would have said.
+                        loop {
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            if listener.listen(CHANNEL).await.is_ok() {
+                                break;
+                            }
+                        }
+                        apply(Change::Missed);
+                    }
+                }
+            }
+        })))
     }
 
     async fn prune(
