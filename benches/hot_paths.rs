@@ -32,6 +32,7 @@ fn user() -> UserRecord {
         username: "ada".into(),
         full_name: "Ada Lovelace".into(),
         password_hash: String::new(),
+        credential_version: 1,
         created_at: OffsetDateTime::now_utc(),
     }
 }

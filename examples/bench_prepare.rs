@@ -40,6 +40,7 @@ async fn main() {
         username: "bench".into(),
         full_name: "Bench Mark".into(),
         password_hash: passwords.hash(PASSWORD).await.expect("hash"),
+        credential_version: 1,
         created_at: now,
     };
     let mut tokens = std::io::BufWriter::new(
@@ -75,7 +76,7 @@ async fn main() {
             std::fs::write(out.join("access_token.txt"), access.token).expect("write");
         } else {
             store
-                .start_session(&session, &record)
+                .start_session(&session, &record, user.credential_version)
                 .await
                 .expect("session");
             writeln!(tokens, "{}", refresh.token).expect("write");

@@ -107,6 +107,42 @@ impl AppError {
         self
     }
 
+    /// The error as a page may show it when it was read from the page's own URL (a form posted
+    /// without JavaScript comes back with `?__err=…`). Anyone can write such a URL into a link,
+    /// so its text is never shown: the code (and the field it names) picks one of our messages.
+    /// A message we know word for word is kept, so the one the server sent still reads the same.
+    pub fn from_url(self) -> Self {
+        const KEPT: [&str; 3] = [
+            "That login and password do not match an account.",
+            "That is not your current password.",
+            "That is not your password.",
+        ];
+        if self.code == ErrorCode::InvalidCredentials && KEPT.contains(&self.message.as_str()) {
+            return self;
+        }
+        let message = match self.code {
+            ErrorCode::InvalidInput if self.field.as_deref() == Some(WHOLE_BODY) => {
+                "The form could not be sent. Please try again."
+            }
+            ErrorCode::InvalidInput => "Check this field and try again.",
+            ErrorCode::Conflict => "That is already registered. Log in, or choose another.",
+            ErrorCode::RateLimited => "Too many attempts. Please wait a moment and try again.",
+            ErrorCode::Forbidden => "This request came from another site and was refused.",
+            ErrorCode::NotFound => "There is no such session on your account.",
+            ErrorCode::InvalidCredentials => KEPT[0],
+            ErrorCode::Unauthenticated
+            | ErrorCode::TokenInvalid
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenRevoked
+            | ErrorCode::TokenReused => "Your session has ended. Please log in again.",
+            ErrorCode::Internal => "Something went wrong on our side. Please try again.",
+        };
+        Self {
+            message: message.to_owned(),
+            ..self
+        }
+    }
+
     pub fn unauthenticated() -> Self {
         Self::new(ErrorCode::Unauthenticated, "Please log in.")
     }
@@ -202,6 +238,32 @@ mod tests {
         assert_eq!(err.code, ErrorCode::InvalidInput);
         assert_eq!(err.field.as_deref(), Some("password"));
         assert_eq!(err.code.status(), 400);
+    }
+
+    #[test]
+    fn an_error_read_from_a_url_never_shows_the_text_the_url_carried() {
+        let forged =
+            AppError::invalid_input("password", "Your account is locked: call +1 555 0100");
+        let shown = forged.from_url();
+        assert_eq!(shown.message, "Check this field and try again.");
+        assert_eq!(
+            shown.field.as_deref(),
+            Some("password"),
+            "still points at the field"
+        );
+        let phishing = AppError::new(
+            ErrorCode::InvalidCredentials,
+            "Visit evil.example to unlock",
+        );
+        assert_eq!(
+            phishing.from_url().message,
+            "That login and password do not match an account."
+        );
+        let ours = AppError::new(
+            ErrorCode::InvalidCredentials,
+            "That is not your current password.",
+        );
+        assert_eq!(ours.clone().from_url(), ours, "our own words are kept");
     }
 
     #[test]

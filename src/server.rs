@@ -4,8 +4,8 @@
 use crate::{
     app::{shell, App},
     auth::{
-        follow::Caches, me_route, passwords::Passwords, revoked::RevokedSessions,
-        tokens::TokenKeys, user_cache::UserCache, ME_PATH,
+        devices::DeviceKeys, follow::Caches, me_route, passwords::Passwords,
+        revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache, ME_PATH,
     },
     config::Config,
     error::{AppError, WHOLE_BODY},
@@ -69,7 +69,8 @@ pub async fn build_state(
         users: caches.users,
         leptos_options,
         tokens: Arc::new(TokenKeys::new(&config)),
-        limits: Arc::new(AttemptLimits::new(&config.limits)),
+        limits: Arc::new(AttemptLimits::new(&config)),
+        devices: Arc::new(DeviceKeys::new(&config)),
         config: Arc::new(config),
         store,
         passwords: Arc::new(passwords),
@@ -142,7 +143,19 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
     let mut response = if request.uri().path().starts_with("/api/") {
         api_boundary(&state, request, next).await
     } else {
-        refuse_or_run(&state, request, next).await
+        let mut response = refuse_or_run(&state, request, next).await;
+        // A page is rendered for the person asking (the profile shows their email, the sessions
+        // page their devices and addresses): no browser or shared cache may keep one.
+        let is_page = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        if is_page {
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
     };
     set_fixed_headers(&state, response.headers_mut());
     if let Some((method, path)) = logged {
@@ -158,7 +171,12 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
 }
 
 async fn refuse_or_run(state: &AppState, request: Request, next: Next) -> Response {
-    if let Some(refused) = security::origin::refusal(&request) {
+    let scheme = security::client_ip::scheme_of_request(
+        request.extensions(),
+        request.headers(),
+        &state.config.limits.trusted_proxies,
+    );
+    if let Some(refused) = security::origin::refusal(&request, scheme) {
         return refused.into_response();
     }
     if let Some(refused) = security::limits::refusal(state, &request) {

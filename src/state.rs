@@ -2,7 +2,8 @@
 
 use crate::{
     auth::{
-        passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
+        devices::DeviceKeys, passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys,
+        user_cache::UserCache,
     },
     config::Config,
     security::limits::AttemptLimits,
@@ -20,6 +21,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub passwords: Arc<Passwords>,
     pub limits: Arc<AttemptLimits>,
+    /// Signs and checks the trusted-device cookies.
+    pub devices: Arc<DeviceKeys>,
     /// Sessions ended within one access-token lifetime: refused without a query.
     pub revoked: Arc<RevokedSessions>,
     /// What `/me` answers with, without a query.

@@ -120,7 +120,7 @@ async fn registration_and_rotation_that_answered_200_survive_kill_9() {
     assert_eq!(replayed.status(), StatusCode::OK);
     let mut again = before.clone();
     again.absorb(&replayed);
-    assert_eq!(again.get("refresh_token"), after.get("refresh_token"));
+    assert_eq!(again.get(support::REFRESH), after.get(support::REFRESH));
     assert_eq!(
         server.post("/api/auth/refresh", &[], &after).await.status(),
         StatusCode::OK
@@ -170,5 +170,5 @@ async fn a_dot_env_file_is_read_and_the_real_environment_wins_over_it() {
         )
         .await;
     assert_eq!(registered.status(), StatusCode::OK);
-    assert!(support::set_cookie_line(&registered, "access_token").contains("Max-Age=60"));
+    assert!(support::set_cookie_line(&registered, support::ACCESS).contains("Max-Age=60"));
 }

@@ -132,13 +132,14 @@ async fn twelve_simultaneous_refreshes_across_two_instances_all_succeed_with_one
         assert_eq!(response.status(), StatusCode::OK);
         let mut next = jar.clone();
         next.absorb(response);
-        successors.push(next.get("refresh_token").unwrap().to_owned());
+        successors.push(next.get(support::REFRESH).unwrap().to_owned());
     }
     successors.dedup();
     assert_eq!(successors.len(), 1, "one successor for all twelve");
     // The chain goes on from it, on either instance.
     let mut next = jar.clone();
-    next.0.insert("refresh_token".into(), successors[0].clone());
+    next.0
+        .insert(support::REFRESH.into(), successors[0].clone());
     let next = refreshed_on(&b, &next).await;
     refreshed_on(&a, &next).await;
 }
@@ -154,7 +155,7 @@ async fn reuse_after_the_window_on_one_instance_ends_the_session_on_both() {
     assert_eq!(repeat.status(), StatusCode::OK);
     let mut again = stolen.clone();
     again.absorb(&repeat);
-    assert_eq!(again.get("refresh_token"), current.get("refresh_token"));
+    assert_eq!(again.get(support::REFRESH), current.get(support::REFRESH));
 
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_error(

@@ -159,15 +159,16 @@ async fn twelve_simultaneous_refreshes_with_one_token_all_succeed_with_one_succe
         assert_eq!(answer.status(), StatusCode::OK);
         let mut next = jar.clone();
         next.absorb(answer);
-        successors.push(next.get("refresh_token").unwrap().to_owned());
+        successors.push(next.get(support::REFRESH).unwrap().to_owned());
     }
     successors.dedup();
     assert_eq!(successors.len(), 1, "one successor for all twelve");
-    assert_ne!(Some(successors[0].as_str()), jar.get("refresh_token"));
+    assert_ne!(Some(successors[0].as_str()), jar.get(support::REFRESH));
 
     // The chain goes on from that one successor, in the one session.
     let mut next = jar.clone();
-    next.0.insert("refresh_token".into(), successors[0].clone());
+    next.0
+        .insert(support::REFRESH.into(), successors[0].clone());
     let next = refreshed(&app, &next).await;
     assert_eq!(sessions_of(&app, &next).await.len(), 1);
 
@@ -179,7 +180,7 @@ async fn twelve_simultaneous_refreshes_with_one_token_all_succeed_with_one_succe
             .await
             .unwrap();
     assert_eq!(rows.len(), 3, "first, successor, and its successor");
-    for token in [jar.get("refresh_token").unwrap(), &successors[0]] {
+    for token in [jar.get(support::REFRESH).unwrap(), &successors[0]] {
         for (hash, successor) in &rows {
             assert_ne!(hash, token);
             assert_ne!(successor.as_deref(), Some(token));
@@ -193,7 +194,7 @@ async fn a_rotated_token_presented_again_within_the_window_gets_the_same_success
     let jar = app.register("again").await;
     let first = refreshed(&app, &jar).await;
     let second = refreshed(&app, &jar).await;
-    assert_eq!(first.get("refresh_token"), second.get("refresh_token"));
+    assert_eq!(first.get(support::REFRESH), second.get(support::REFRESH));
     // A fresh access token each time, in the same session.
     assert_me_ok(&app, &second).await;
     assert_eq!(sessions_of(&app, &second).await.len(), 1);
@@ -264,7 +265,7 @@ async fn revoking_the_current_session_is_a_logout() {
         .post("/api/auth/revoke_session", &[("session_id", &me)], &jar)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(set_cookie_line(&response, "access_token").contains("Max-Age=0"));
+    assert!(set_cookie_line(&response, support::ACCESS).contains("Max-Age=0"));
     assert_me_revoked(&app, &jar).await;
 }
 
@@ -295,7 +296,7 @@ async fn logout_everywhere_refuses_every_sessions_tokens_at_once() {
     let second = login_from(&app, "everywhere", "Second").await;
     let response = app.post("/api/auth/logout_all", &[], &second).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(set_cookie_line(&response, "refresh_token").contains("Max-Age=0"));
+    assert!(set_cookie_line(&response, support::REFRESH).contains("Max-Age=0"));
     for jar in [&first, &second] {
         assert_me_revoked(&app, jar).await;
         assert_error(refresh(&app, jar).await, 401, "token_revoked").await;
@@ -315,7 +316,7 @@ async fn a_password_change_ends_the_other_sessions_and_renews_this_one() {
     assert_eq!(response.status(), StatusCode::OK);
     let mut renewed = this.clone();
     renewed.absorb(&response);
-    assert_ne!(renewed.get("refresh_token"), this.get("refresh_token"));
+    assert_ne!(renewed.get(support::REFRESH), this.get(support::REFRESH));
 
     assert_me_revoked(&app, &other).await;
     assert_error(refresh(&app, &other).await, 401, "token_revoked").await;
@@ -345,7 +346,7 @@ async fn deleting_the_account_refuses_its_tokens_at_once_and_forgets_it() {
         .post("/api/auth/delete_account", &[("password", PASSWORD)], &jar)
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(set_cookie_line(&response, "access_token").contains("Max-Age=0"));
+    assert!(set_cookie_line(&response, support::ACCESS).contains("Max-Age=0"));
     for session in [&jar, &other] {
         assert_me_revoked(&app, session).await;
         assert_error(
@@ -400,7 +401,7 @@ async fn refreshing_never_extends_a_session_past_its_cap() {
     let response = app
         .try_register("capped@example.org", "capped", "Cap")
         .await;
-    let cookie = set_cookie_line(&response, "refresh_token");
+    let cookie = set_cookie_line(&response, support::REFRESH);
     assert!(cookie.contains("Max-Age=3"), "{cookie}");
     let mut jar = Jar::default();
     jar.absorb(&response);
@@ -408,7 +409,7 @@ async fn refreshing_never_extends_a_session_past_its_cap() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let renewed = refresh(&app, &jar).await;
     assert_eq!(renewed.status(), StatusCode::OK);
-    let cookie = set_cookie_line(&renewed, "refresh_token");
+    let cookie = set_cookie_line(&renewed, support::REFRESH);
     let max_age: u64 = cookie
         .split("Max-Age=")
         .nth(1)
@@ -549,7 +550,7 @@ async fn pruning_deletes_ended_and_lapsed_sessions_and_keeps_live_ones() {
     let now = time::OffsetDateTime::now_utc();
     // Ended sessions go once their access tokens can no longer be alive.
     let (sessions, _) = store
-        .prune(now, now + Duration::from_secs(1))
+        .prune(now, now + Duration::from_secs(1), 0)
         .await
         .unwrap();
     assert_eq!(sessions, 1, "the logged-out session");
@@ -558,7 +559,7 @@ async fn pruning_deletes_ended_and_lapsed_sessions_and_keeps_live_ones() {
 
     // A week on, the live session has lapsed and its tokens have expired: all of it goes.
     let later = now + Duration::from_secs(8 * 86_400);
-    let (sessions, _) = store.prune(later, later).await.unwrap();
+    let (sessions, _) = store.prune(later, later, 0).await.unwrap();
     assert_eq!(sessions, 1);
     let db = support::inspect(&app).await;
     let rows: (i64, i64) = sqlx::query_as(

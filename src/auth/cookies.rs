@@ -1,58 +1,140 @@
-//! [ssr] The two token cookies, with exactly the attributes of the contract.
+//! [ssr] The cookies: the two tokens with exactly the attributes of the contract, and the
+//! trusted-device cookie (see `auth::devices`).
+//!
+//! With `Secure` cookies (the default) the names carry the browser-enforced prefixes: the
+//! access cookie is `__Host-access_token` (only ever set by this host, over HTTPS, for the whole
+//! site, so a sibling subdomain cannot plant or shadow it) and the refresh and device cookies
+//! are `__Secure-…` (their path is the auth API, which `__Host-` does not allow). The unprefixed
+//! names of earlier versions are still read, so sessions from before the upgrade go on until
+//! their tokens expire, and they are cleared with the new ones.
 
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue};
 use std::time::Duration;
 
-pub const ACCESS_COOKIE: &str = "access_token";
-pub const REFRESH_COOKIE: &str = "refresh_token";
+/// Which cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Access,
+    Refresh,
+    Device,
+}
 
-/// The refresh cookie goes only to the auth endpoints, never to pages or other APIs.
-const REFRESH_PATH: &str = "/api/auth";
+/// The refresh and device cookies go only to the auth endpoints, never to pages or other APIs.
+const AUTH_PATH: &str = "/api/auth";
 
-fn build(name: &'static str, value: String, max_age: Duration, secure: bool) -> HeaderValue {
-    let (same_site, path) = if name == REFRESH_COOKIE {
-        (SameSite::Strict, REFRESH_PATH)
-    } else {
-        (SameSite::Lax, "/")
-    };
+/// How long a browser stays trusted after its last successful login.
+pub const DEVICE_MAX_AGE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+impl Kind {
+    /// The name when cookies are `Secure`.
+    fn prefixed(self) -> &'static str {
+        match self {
+            Self::Access => "__Host-access_token",
+            Self::Refresh => "__Secure-refresh_token",
+            Self::Device => "__Secure-device",
+        }
+    }
+
+    /// The name without `Secure` (a browser refuses prefixed names then), and before prefixes.
+    fn plain(self) -> &'static str {
+        match self {
+            Self::Access => "access_token",
+            Self::Refresh => "refresh_token",
+            Self::Device => "device",
+        }
+    }
+
+    pub fn name(self, secure: bool) -> &'static str {
+        if secure {
+            self.prefixed()
+        } else {
+            self.plain()
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Access => "/",
+            Self::Refresh | Self::Device => AUTH_PATH,
+        }
+    }
+
+    fn same_site(self) -> SameSite {
+        match self {
+            Self::Access => SameSite::Lax,
+            Self::Refresh | Self::Device => SameSite::Strict,
+        }
+    }
+}
+
+fn build(
+    name: &'static str,
+    kind: Kind,
+    value: String,
+    max_age: Duration,
+    secure: bool,
+) -> HeaderValue {
     let cookie = Cookie::build((name, value))
         .http_only(true)
         .secure(secure)
-        .same_site(same_site)
-        .path(path)
+        .same_site(kind.same_site())
+        .path(kind.path())
         .max_age(cookie::time::Duration::seconds(max_age.as_secs() as i64))
         .build();
-    // A cookie built from a JWT (base64url and dots) is always a valid header value.
-    HeaderValue::from_str(&cookie.to_string()).expect("token cookies are ASCII")
+    // Our values (JWTs, hex and dots) are always valid header values.
+    HeaderValue::from_str(&cookie.to_string()).expect("our cookies are ASCII")
 }
 
-pub fn access(token: String, max_age: Duration, secure: bool) -> HeaderValue {
-    build(ACCESS_COOKIE, token, max_age, secure)
+/// The `Set-Cookie` value that hands out `value` as cookie `kind` for `max_age`.
+pub fn set(kind: Kind, value: String, max_age: Duration, secure: bool) -> HeaderValue {
+    build(kind.name(secure), kind, value, max_age, secure)
 }
 
-pub fn refresh(token: String, max_age: Duration, secure: bool) -> HeaderValue {
-    build(REFRESH_COOKIE, token, max_age, secure)
+/// Both token cookies emptied with `Max-Age=0` (same path, so the browser drops the right ones),
+/// under the unprefixed names too when cookies are `Secure`. The device cookie stays: the
+/// browser is still one the account logged in from.
+pub fn cleared(secure: bool) -> Vec<HeaderValue> {
+    let mut values = Vec::new();
+    for kind in [Kind::Access, Kind::Refresh] {
+        values.push(build(
+            kind.name(secure),
+            kind,
+            String::new(),
+            Duration::ZERO,
+            secure,
+        ));
+        if secure {
+            values.push(build(
+                kind.plain(),
+                kind,
+                String::new(),
+                Duration::ZERO,
+                secure,
+            ));
+        }
+    }
+    values
 }
 
-/// Both cookies, emptied with `Max-Age=0` (same path, so the browser drops the right ones).
-pub fn cleared(secure: bool) -> [HeaderValue; 2] {
-    [
-        build(ACCESS_COOKIE, String::new(), Duration::ZERO, secure),
-        build(REFRESH_COOKIE, String::new(), Duration::ZERO, secure),
-    ]
-}
-
-/// The value of cookie `name` in the request, if it was sent and is not empty.
-pub fn read<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, value)| *key == name && !value.is_empty())
-        .map(|(_, value)| value)
+/// The value of cookie `kind` in the request, if it was sent and is not empty: under its
+/// prefixed name, or (tokens from before the prefixes) its plain one.
+pub fn read(headers: &HeaderMap, kind: Kind, secure: bool) -> Option<&str> {
+    let named = |name: &str| {
+        headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|line| line.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(key, value)| *key == name && !value.is_empty())
+            .map(|(_, value)| value)
+    };
+    named(kind.name(secure)).or_else(|| {
+        (secure && kind != Kind::Device)
+            .then(|| named(kind.plain()))
+            .flatten()
+    })
 }
 
 #[cfg(test)]
@@ -60,10 +142,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn access_cookie_has_the_contract_attributes() {
-        let value = access("tok".into(), Duration::from_secs(900), true);
+    fn access_cookie_has_the_contract_attributes_and_the_host_prefix() {
+        let value = set(Kind::Access, "tok".into(), Duration::from_secs(900), true);
         let text = value.to_str().unwrap();
-        assert!(text.starts_with("access_token=tok"));
+        assert!(text.starts_with("__Host-access_token=tok"), "{text}");
         for attribute in [
             "HttpOnly",
             "Secure",
@@ -73,14 +155,21 @@ mod tests {
         ] {
             assert!(text.contains(attribute), "{text} lacks {attribute}");
         }
+        assert!(!text.contains("Domain"), "__Host- forbids a Domain: {text}");
     }
 
     #[test]
-    fn refresh_cookie_is_strict_and_scoped_to_the_auth_api() {
-        let text = refresh("tok".into(), Duration::from_secs(604_800), true)
-            .to_str()
-            .unwrap()
-            .to_owned();
+    fn refresh_cookie_is_strict_scoped_to_the_auth_api_and_secure_prefixed() {
+        let text = set(
+            Kind::Refresh,
+            "tok".into(),
+            Duration::from_secs(604_800),
+            true,
+        )
+        .to_str()
+        .unwrap()
+        .to_owned();
+        assert!(text.starts_with("__Secure-refresh_token=tok"), "{text}");
         for attribute in [
             "HttpOnly",
             "Secure",
@@ -93,26 +182,50 @@ mod tests {
     }
 
     #[test]
-    fn secure_is_left_out_only_when_asked() {
-        let text = access("tok".into(), Duration::from_secs(1), false);
-        assert!(!text.to_str().unwrap().contains("Secure"));
+    fn without_secure_the_names_have_no_prefix_and_no_secure_attribute() {
+        let text = set(Kind::Access, "tok".into(), Duration::from_secs(1), false);
+        let text = text.to_str().unwrap();
+        assert!(text.starts_with("access_token=tok"), "{text}");
+        assert!(!text.contains("Secure"));
     }
 
     #[test]
-    fn cleared_cookies_expire_at_once() {
-        for value in cleared(true) {
+    fn cleared_cookies_expire_at_once_under_both_names() {
+        let cleared = cleared(true);
+        for value in &cleared {
             assert!(value.to_str().unwrap().contains("Max-Age=0"));
+        }
+        let names: Vec<_> = cleared
+            .iter()
+            .map(|v| v.to_str().unwrap().split('=').next().unwrap().to_owned())
+            .collect();
+        for name in [
+            "__Host-access_token",
+            "access_token",
+            "__Secure-refresh_token",
+            "refresh_token",
+        ] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{name} not cleared: {names:?}"
+            );
         }
     }
 
     #[test]
-    fn read_finds_a_cookie_among_others() {
+    fn read_prefers_the_prefixed_name_and_still_accepts_the_old_one() {
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::COOKIE,
-            "a=1; access_token=xyz; b=2".parse().unwrap(),
+            "a=1; access_token=old; __Host-access_token=new; b=2"
+                .parse()
+                .unwrap(),
         );
-        assert_eq!(read(&headers, ACCESS_COOKIE), Some("xyz"));
-        assert_eq!(read(&headers, REFRESH_COOKIE), None);
+        assert_eq!(read(&headers, Kind::Access, true), Some("new"));
+        assert_eq!(read(&headers, Kind::Access, false), Some("old"));
+        assert_eq!(read(&headers, Kind::Refresh, true), None);
+        let mut old_only = HeaderMap::new();
+        old_only.insert(http::header::COOKIE, "refresh_token=r".parse().unwrap());
+        assert_eq!(read(&old_only, Kind::Refresh, true), Some("r"));
     }
 }

@@ -2,7 +2,8 @@
 //! and out, who is asking, redirects for plain form posts, and handing out a new token pair.
 
 use super::{
-    cookies,
+    cookies::{self, Kind},
+    devices::TrustedDevice,
     tokens::{refresh_token_hash, AccessClaims, Issued},
 };
 use crate::{
@@ -39,8 +40,35 @@ impl Exchange {
         }
     }
 
-    pub(super) fn cookie(&self, name: &str) -> Option<&str> {
-        cookies::read(&self.request.headers, name)
+    pub(super) fn cookie(&self, kind: Kind) -> Option<&str> {
+        cookies::read(&self.request.headers, kind, self.state.config.cookie_secure)
+    }
+
+    /// This browser, if it logged in to `user_id`'s account before (a valid device cookie).
+    pub(super) fn trusted_device(&self, user_id: &str) -> Option<TrustedDevice> {
+        let value = self.cookie(Kind::Device)?;
+        self.state.devices.verify(value, user_id)
+    }
+
+    /// Marks this browser as one that `user_id` logged in from (after a right password).
+    pub(super) fn trust_device(&self, user_id: &str) {
+        let value = self.state.devices.issue(user_id);
+        let secure = self.state.config.cookie_secure;
+        self.set_cookies([cookies::set(
+            Kind::Device,
+            value,
+            cookies::DEVICE_MAX_AGE,
+            secure,
+        )]);
+    }
+
+    /// The client's address, told as the rate limits tell it.
+    pub(super) fn client_ip(&self) -> Option<std::net::IpAddr> {
+        client_ip::of_request(
+            &self.request.extensions,
+            &self.request.headers,
+            &self.state.config.limits.trusted_proxies,
+        )
     }
 
     fn set_cookies(&self, values: impl IntoIterator<Item = HeaderValue>) {
@@ -121,11 +149,7 @@ impl Exchange {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         let agent: String = agent.chars().take(MAX_USER_AGENT_CHARS).collect();
-        let ip = client_ip::of_request(
-            &self.request.extensions,
-            &self.request.headers,
-            &self.state.config.limits.trusted_proxies,
-        );
+        let ip = self.client_ip();
         (agent, ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
@@ -158,8 +182,13 @@ impl Exchange {
             |until: OffsetDateTime| std::time::Duration::try_from(until - now).unwrap_or_default();
         let access_expires_at = access.expires_at;
         self.set_cookies([
-            cookies::access(access.token, left(access.expires_at), secure),
-            cookies::refresh(refresh.token, left(refresh.expires_at), secure),
+            cookies::set(Kind::Access, access.token, left(access.expires_at), secure),
+            cookies::set(
+                Kind::Refresh,
+                refresh.token,
+                left(refresh.expires_at),
+                secure,
+            ),
         ]);
         access_expires_at
     }
@@ -213,8 +242,8 @@ pub(super) fn authenticate(
     state: &AppState,
     headers: &http::HeaderMap,
 ) -> Result<AccessClaims, AppError> {
-    let token =
-        cookies::read(headers, cookies::ACCESS_COOKIE).ok_or_else(AppError::unauthenticated)?;
+    let token = cookies::read(headers, Kind::Access, state.config.cookie_secure)
+        .ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_access(token)?;
     if state.revoked.contains(&claims.sid) {
         return Err(session_ended());

@@ -2,7 +2,7 @@
 //! function, where leptos_axum provides the request parts, a `ResponseOptions` and `AppState`.
 
 use super::{
-    cookies,
+    cookies::Kind,
     exchange::{authenticate, new_id, session_ended, Exchange},
     password_policy,
     passwords::HashError,
@@ -14,14 +14,16 @@ use crate::{
     domain::{Email, FullName, LoginName, Password, SessionInfo, User, Username},
     error::{AppError, ErrorCode},
     state::AppState,
-    store::{EndReason, Rotation, UserKey, UserRecord},
+    store::{EndReason, Reservation, Rotation, UserKey, UserRecord},
 };
-use std::time::Instant;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 impl From<HashError> for AppError {
     fn from(err: HashError) -> Self {
-        Self::internal(&err)
+        match err {
+            HashError::Busy => limits::rate_limited(),
+            other => Self::internal(&other),
+        }
     }
 }
 
@@ -61,13 +63,18 @@ pub async fn register(
     let exchange = Exchange::current()?;
     let state = &exchange.state;
     let now = now();
+    let password_hash = {
+        let _place = admit_hashing(&exchange, None)?;
+        state.passwords.hash(password.expose()).await?
+    };
     let user = UserRecord {
         id: new_id(),
         email: email.as_str().to_owned(),
         username: username.as_str().to_owned(),
         full_name: full_name.as_str().to_owned(),
-        password_hash: state.passwords.hash(password.expose()).await?,
+        password_hash,
         created_at: now,
+        credential_version: 1,
     };
     let email_key = email.key();
     let store = &state.store;
@@ -97,30 +104,60 @@ fn account_key(user: &UserRecord) -> String {
     format!("user:{}", user.id)
 }
 
-/// Checks a password of `user` (or of no account, taking the same time), counting failures
-/// against the account so that guessing through any endpoint meets the same limit.
+/// A place in the hashing queue for this client (and `account`, if known), or 429 at once when
+/// either already holds its share (see `auth::passwords`).
+fn admit_hashing(
+    exchange: &Exchange,
+    account: Option<&str>,
+) -> Result<crate::auth::passwords::Share, AppError> {
+    let address = limits::hashing_claimant(exchange.client_ip());
+    let claimants: Vec<&str> = std::iter::once(address.as_str()).chain(account).collect();
+    exchange.state.passwords.admit(&claimants).map_err(|e| {
+        exchange.set_retry_after(std::time::Duration::from_secs(1));
+        e.into()
+    })
+}
+
+/// Checks a password of `user` (or of no account, taking the same time) against a hard cap on
+/// wrong passwords: an attempt is reserved in the database before Argon2 runs and refunded only
+/// when the password was right, so concurrent guesses, on any endpoint and any instance, can
+/// never verify more than the budget holds. The budget is the account's (`account`), shared by
+/// all untrusted browsers, or for a browser that logged in to this account before, that
+/// device's own: strangers can lock the account for strangers only.
 async fn check_password(
     exchange: &Exchange,
     user: Option<&UserRecord>,
     account: &str,
     password: &str,
 ) -> Result<bool, AppError> {
-    let failures = &exchange.state.limits.failures;
-    if let Some(wait) = failures.locked_for(account, Instant::now()) {
-        exchange.set_retry_after(wait);
-        return Err(limits::rate_limited());
-    }
-    let matches = exchange
-        .state
+    let state = &exchange.state;
+    let _place = admit_hashing(exchange, Some(account))?;
+    let budget = user
+        .and_then(|user| exchange.trusted_device(&user.id))
+        .map_or_else(|| account.to_owned(), |device| device.budget());
+    let key = state.limits.budget_key(&budget);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let window_start = match state
+        .store
+        .reserve_attempt(&key, now, state.limits.failures)
+        .await?
+    {
+        Reservation::Granted { window_start } => window_start,
+        Reservation::Exhausted { until } => {
+            let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+            exchange.set_retry_after(std::time::Duration::from_secs(wait));
+            return Err(limits::rate_limited());
+        }
+    };
+    let matches = state
         .passwords
         .verify(password, user.map(|u| u.password_hash.as_str()))
         .await?;
-    if matches && user.is_some() {
-        failures.reset(account);
-    } else {
-        failures.record_failure(account, Instant::now());
+    let right = matches && user.is_some();
+    if right {
+        state.store.refund_attempt(&key, window_start).await?;
     }
-    Ok(matches && user.is_some())
+    Ok(right)
 }
 
 pub async fn login(login: LoginName, password: String) -> Result<User, AppError> {
@@ -137,9 +174,12 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
         return Err(AppError::invalid_credentials());
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
+    // This browser has proved it knows the password: from now on it has a budget of its own.
+    exchange.trust_device(&user.id);
+    let version = user.credential_version;
     exchange
         .start_session(&user, now(), |session, first| async move {
-            state.store.start_session(&session, &first).await
+            state.store.start_session(&session, &first, version).await
         })
         .await?;
     tracing::info!(user_id = %user.id, "logged in");
@@ -167,7 +207,7 @@ pub async fn refresh() -> Result<Refreshed, AppError> {
 async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
     let state = &exchange.state;
     let token = exchange
-        .cookie(cookies::REFRESH_COOKIE)
+        .cookie(Kind::Refresh)
         .ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_refresh(token)?;
     let now = now();
@@ -242,10 +282,10 @@ pub async fn logout() -> Result<(), AppError> {
     let state = &exchange.state;
     // Whichever cookie still names the session: the refresh token outlives the access token.
     let claims = exchange
-        .cookie(cookies::REFRESH_COOKIE)
+        .cookie(Kind::Refresh)
         .and_then(|token| state.tokens.refresh_claims_of(token))
         .or_else(|| {
-            let token = exchange.cookie(cookies::ACCESS_COOKIE)?;
+            let token = exchange.cookie(Kind::Access)?;
             let claims = state.tokens.verify_access(token).ok()?;
             Some((claims.sub, claims.sid))
         });
@@ -420,7 +460,10 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
     let (new, _, _) = password_policy::check_blocking(new, username, email)
         .await
         .map_err(|e| e.for_field("new_password"))?;
-    let hash = state.passwords.hash(new.expose()).await?;
+    let hash = {
+        let _place = admit_hashing(&exchange, Some(&account_key(&user)))?;
+        state.passwords.hash(new.expose()).await?
+    };
     let now = now();
     let ends_by = state
         .store
@@ -428,9 +471,11 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
         .await?
         .ok_or_else(session_ended)?;
     let (access, refresh, record) = exchange.new_pair(&user, &claims.sid, now, ends_by)?;
+    // Refused if another change committed since `user` was read: the password this request
+    // verified is no longer the account's.
     let ended = state
         .store
-        .change_password(&user.id, &hash, &record, now)
+        .change_password(&user.id, user.credential_version, &hash, &record, now)
         .await?;
     state.revoked.insert(ended.iter().map(String::as_str), now);
     exchange.set_pair(access, refresh, now);

@@ -3,6 +3,11 @@
 //! never more at once than there are cores but one: each hash holds 19 MiB and a core for ~15 ms, so a
 //! flood of logins waits its turn in a queue (costing a few bytes each) instead of growing the
 //! blocking pool to hundreds of threads and gigabytes.
+//!
+//! The queue is shared fairly ([`Passwords::admit`]): one client address or one account holds at
+//! most [`PER_CLAIMANT`] places in it, and it holds at most [`QUEUE_PER_SLOT`] per slot in all;
+//! work past either is refused at once (429) rather than queued. Before this, one account sending
+//! 1,000 password changes filled the queue and an unrelated login waited 19 s behind it.
 
 use argon2::{
     password_hash::{
@@ -10,8 +15,17 @@ use argon2::{
     },
     Algorithm, Argon2, Params, Version,
 };
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
 use tokio::sync::Semaphore;
+
+/// Places in the hashing queue (waiting or running) that one claimant may hold at once: one
+/// hashing and one waiting is all an honest person ever needs.
+pub const PER_CLAIMANT: usize = 2;
+/// Places in the whole queue per hashing slot: about half a second of Argon2 work each.
+pub const QUEUE_PER_SLOT: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -19,6 +33,65 @@ pub enum HashError {
     Hash(argon2::password_hash::Error),
     #[error("password hashing task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// The claimant already holds its share of the queue, or the queue is full.
+    #[error("password hashing is busy")]
+    Busy,
+}
+
+/// Who holds places in the hashing queue, and how many in all.
+struct Shares {
+    per_claimant: usize,
+    most: usize,
+    held: Mutex<(usize, HashMap<String, usize>)>,
+}
+
+/// A place in the hashing queue, held while the work waits and runs; dropping it gives it back.
+#[must_use = "the place is given back when this is dropped"]
+pub struct Share {
+    shares: Arc<Shares>,
+    claimants: Vec<String>,
+}
+
+impl Shares {
+    fn admit(self: &Arc<Self>, claimants: &[&str]) -> Result<Share, HashError> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let (total, by_claimant) = &mut *held;
+        let over = *total >= self.most
+            || claimants
+                .iter()
+                .any(|c| by_claimant.get(*c).copied().unwrap_or(0) >= self.per_claimant);
+        if over {
+            return Err(HashError::Busy);
+        }
+        *total += 1;
+        for claimant in claimants {
+            *by_claimant.entry((*claimant).to_owned()).or_default() += 1;
+        }
+        Ok(Share {
+            shares: Arc::clone(self),
+            claimants: claimants.iter().map(|c| (*c).to_owned()).collect(),
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut held = self
+            .shares
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (total, by_claimant) = &mut *held;
+        *total -= 1;
+        for claimant in &self.claimants {
+            if let Some(count) = by_claimant.get_mut(claimant) {
+                *count -= 1;
+                if *count == 0 {
+                    by_claimant.remove(claimant);
+                }
+            }
+        }
+    }
 }
 
 /// Runs CPU-heavy work on the blocking pool, at most `slots` at a time.
@@ -60,6 +133,7 @@ fn argon2() -> Argon2<'static> {
 pub struct Passwords {
     decoy_hash: String,
     cpu: Bounded,
+    shares: Arc<Shares>,
 }
 
 impl Passwords {
@@ -67,10 +141,27 @@ impl Passwords {
     /// (the pages, `/me`, refreshes), at the price of that core's share of login throughput.
     pub async fn new() -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let cpu = Bounded::new(cores.saturating_sub(1).max(1));
+        let slots = cores.saturating_sub(1).max(1);
+        let cpu = Bounded::new(slots);
         let random = uuid::Uuid::new_v4().to_string();
         let decoy_hash = cpu.run(move || hash(&random)).await??;
-        Ok(Self { decoy_hash, cpu })
+        let shares = Arc::new(Shares {
+            per_claimant: PER_CLAIMANT,
+            most: slots * QUEUE_PER_SLOT,
+            held: Mutex::new((0, HashMap::new())),
+        });
+        Ok(Self {
+            decoy_hash,
+            cpu,
+            shares,
+        })
+    }
+
+    /// A place in the hashing queue for work on behalf of `claimants` (the client's address,
+    /// the account), or [`HashError::Busy`] at once if any of them holds its share already or
+    /// the queue is full. Hold it across the [`Self::hash`] or [`Self::verify`] it is for.
+    pub fn admit(&self, claimants: &[&str]) -> Result<Share, HashError> {
+        self.shares.admit(claimants)
     }
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
@@ -142,6 +233,48 @@ mod tests {
     async fn verify_without_an_account_is_false_even_for_the_decoy_password() {
         let passwords = Passwords::new().await.unwrap();
         assert!(!passwords.verify("anything at all", None).await.unwrap());
+    }
+
+    fn shares(per_claimant: usize, most: usize) -> Arc<Shares> {
+        Arc::new(Shares {
+            per_claimant,
+            most,
+            held: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    #[test]
+    fn one_claimant_holds_at_most_its_share_of_the_queue_and_others_still_get_in() {
+        let shares = shares(2, 100);
+        let first = shares.admit(&["ip:a", "acct:x"]).unwrap();
+        let _second = shares.admit(&["ip:a", "acct:y"]).unwrap();
+        assert!(matches!(
+            shares.admit(&["ip:a", "acct:z"]),
+            Err(HashError::Busy)
+        ));
+        assert!(shares.admit(&["ip:b", "acct:x"]).is_ok(), "x holds one");
+        drop(first);
+        assert!(
+            shares.admit(&["ip:a"]).is_ok(),
+            "a place given back is free again"
+        );
+    }
+
+    #[test]
+    fn the_whole_queue_is_bounded_and_every_place_is_given_back() {
+        let shares = shares(2, 3);
+        let held: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .map(|c| shares.admit(&[c]).unwrap())
+            .collect();
+        assert!(matches!(shares.admit(&["d"]), Err(HashError::Busy)));
+        drop(held);
+        let state = shares.held.lock().unwrap();
+        assert_eq!(state.0, 0);
+        assert!(
+            state.1.is_empty(),
+            "no claimant is remembered once it holds nothing"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

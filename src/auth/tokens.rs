@@ -110,12 +110,10 @@ impl TokenKeys {
             access_decoding: DecodingKey::from_secret(config.access_secret.expose()),
             refresh_encoding: EncodingKey::from_secret(config.refresh_secret.expose()),
             refresh_decoding: DecodingKey::from_secret(config.refresh_secret.expose()),
-            successor_key: {
-                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(config.refresh_secret.expose())
-                    .expect("HMAC takes keys of any length");
-                mac.update(b"gatehouse refresh successor v1");
-                mac.finalize().into_bytes().to_vec()
-            },
+            successor_key: derive_key(
+                config.refresh_secret.expose(),
+                "gatehouse refresh successor v1",
+            ),
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             validation,
@@ -223,13 +221,23 @@ impl TokenKeys {
         Ok(Issued { token, expires_at })
     }
 
+    /// An access token's claims, if it is valid now. A token that lives longer than the access
+    /// lifetime set now is refused as expired (the client refreshes): the revocation set keeps
+    /// an ended session for one lifetime as set now, so a token issued under a longer setting
+    /// would outlive its session's place in the set (logged out under `1h`, restarted with
+    /// `5s`, the old token was accepted again).
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        verify(
+        let claims: AccessClaims = verify(
             token,
             &self.access_decoding,
             &self.validation,
             TokenType::Access,
-        )
+        )?;
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime > i64::try_from(self.access_ttl.as_secs()).unwrap_or(i64::MAX) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
     }
 
     pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
@@ -270,6 +278,23 @@ fn verify<C: DeserializeOwned + Checked>(
     Ok(data.claims)
 }
 
+/// A key for one `purpose`, derived from a secret (HMAC-SHA256 of the purpose's label), so that
+/// one configured secret serves several uses without any two sharing a key.
+pub fn derive_key(secret: &[u8], purpose: &str) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// HMAC-SHA256 of `data` under `key`, in hex.
+pub fn keyed_digest(key: &[u8], data: &[u8]) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// The database key of a refresh token. The token carries 122 random bits (its `jti`), so a
 /// plain SHA-256 is enough: nothing to brute-force, and a stolen table yields no usable token.
 pub fn refresh_token_hash(token: &str) -> String {
@@ -306,6 +331,7 @@ mod tests {
             username: "ada".into(),
             full_name: "Ada Lovelace".into(),
             password_hash: "not-used-here".into(),
+            credential_version: 1,
             created_at: OffsetDateTime::now_utc(),
         }
     }

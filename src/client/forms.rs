@@ -28,7 +28,7 @@ where
 {
     let after_plain_post = use_context::<ServerActionError>().and_then(|error| {
         (error.path() == S::PATH)
-            .then(|| ServerFnUrlError::<AppError>::decode_err(error.err()))
+            .then(|| ServerFnUrlError::<AppError>::decode_err(error.err()).from_url())
             .map(Err)
     });
     Action::new_unsync_with_value(after_plain_post, |input: &S| {

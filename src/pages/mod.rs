@@ -43,6 +43,15 @@ where
     });
     EntryForm {
         next,
-        error: Signal::derive(move || action.value().get().and_then(Result::err)),
+        // Until the form is sent from this page, an error can only have come from the URL
+        // (a post without JavaScript): show our words for its code, never the URL's text.
+        error: Signal::derive(move || {
+            let error = action.value().get().and_then(Result::err)?;
+            Some(if action.version().get() == 0 {
+                error.from_url()
+            } else {
+                error
+            })
+        }),
     }
 }

@@ -1,6 +1,11 @@
 //! [ssr] Who the client is, for counting attempts: the socket's peer, unless that peer is a
 //! proxy named in `TRUSTED_PROXIES`, and only then the address that proxy saw, from
-//! `X-Forwarded-For`. Anyone can write that header, so it is never believed from anyone else.
+//! `X-Forwarded-For` (or, without it, RFC 7239 `Forwarded`). Anyone can write those headers, so
+//! they are never believed from anyone else. Hops are read as proxies write them: with a port
+//! (`203.0.113.9:5555`) or in brackets (`[2001:db8::1]:443`); before, such a hop was not
+//! understood, so the proxy itself became the client and everyone behind it shared one budget.
+//! The scheme a trusted proxy was reached with (`X-Forwarded-Proto`, `Forwarded: proto=`) is
+//! read the same way, for the cross-site check.
 
 use crate::config::TrustedProxies;
 use axum::{
@@ -27,15 +32,10 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) ->
     }
     // Each proxy appends the address it saw, so read from the right: the first hop that is not
     // one of our proxies is the client. Anything to its left was written by the client itself.
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .collect();
+    let hops = forwarded_for(headers);
     let mut client = peer;
     for hop in hops.iter().rev() {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        let Some(ip) = parse_hop(hop) else {
             break;
         };
         client = ip.to_canonical();
@@ -44,6 +44,92 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) ->
         }
     }
     client
+}
+
+/// The hops of `X-Forwarded-For`, or if there is none, the `for=` of each `Forwarded` element.
+fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
+    let values = |name: &'static str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+    };
+    let hops: Vec<&str> = values("x-forwarded-for").collect();
+    if !hops.is_empty() {
+        return hops;
+    }
+    // An element without `for=` still counts as a hop (one we cannot read), so the walk stops
+    // there instead of believing what lies to its left.
+    values("forwarded")
+        .map(|element| forwarded_param(element, "for").unwrap_or(""))
+        .collect()
+}
+
+/// The value of `name` in one `Forwarded` element (`for=…;proto=…`), unquoted.
+fn forwarded_param<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    element.split(';').find_map(|pair| {
+        let (key, value) = pair.trim().split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().trim_matches('"'))
+    })
+}
+
+/// One hop as proxies write it: `203.0.113.9`, `203.0.113.9:5555`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:443`. `None` for anything else (`unknown`, obfuscated
+/// identifiers, garbage).
+pub fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
+        return port_ok
+            .then(|| inside.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))
+            .flatten();
+    }
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let (address, port) = hop.split_once(':')?;
+    is_port(port)
+        .then(|| address.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4))
+        .flatten()
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The scheme the client used to reach us: what a trusted proxy says it was reached with
+/// (`X-Forwarded-Proto`, or `Forwarded: proto=`, the hop nearest to us), otherwise `http`,
+/// the only scheme this server speaks itself.
+pub fn scheme_of_request(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> &'static str {
+    let trusted_peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|info| trusted.contains(info.0.ip().to_canonical()));
+    if !trusted_peer {
+        return "http";
+    }
+    let last = |name: &'static str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .next_back()
+            .map(str::trim)
+    };
+    let said = last("x-forwarded-proto")
+        .or_else(|| last("forwarded").and_then(|element| forwarded_param(element, "proto")));
+    match said {
+        Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +173,109 @@ mod tests {
         assert_eq!(
             client_ip(ip("198.51.100.7"), &forwarded("10.0.0.1"), &proxies),
             ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn hops_with_ports_and_brackets_are_read_as_proxies_write_them() {
+        for (hop, expected) in [
+            ("203.0.113.9", "203.0.113.9"),
+            ("203.0.113.9:5555", "203.0.113.9"),
+            (" 203.0.113.9:80 ", "203.0.113.9"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("\"[2001:db8:cafe::17]:4711\"", "2001:db8:cafe::17"),
+        ] {
+            assert_eq!(parse_hop(hop), Some(ip(expected)), "{hop}");
+        }
+        for bad in [
+            "unknown",
+            "_hidden",
+            "[2001:db8::1",
+            "[2001:db8::1]:x",
+            "1.2.3.4:",
+            "1.2.3.4:99999x",
+            "[1.2.3.4]",
+            "",
+        ] {
+            assert_eq!(parse_hop(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_a_client_hop_with_a_port_is_the_client() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &forwarded("203.0.113.9:5555"), &proxies),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(
+                ip("10.0.0.1"),
+                &forwarded("[2001:db8::1]:443, 10.0.0.2:80"),
+                &proxies
+            ),
+            ip("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn rfc_7239_forwarded_is_read_when_there_is_no_x_forwarded_for() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "forwarded",
+            HeaderValue::from_static(
+                "for=6.6.6.6, for=\"[2001:db8:cafe::17]:4711\";proto=https, for=10.0.0.2",
+            ),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &proxies),
+            ip("2001:db8:cafe::17")
+        );
+        let mut obfuscated = HeaderMap::new();
+        obfuscated.insert(
+            "forwarded",
+            HeaderValue::from_static("for=1.2.3.4, for=_proxy2"),
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &obfuscated, &proxies),
+            ip("10.0.0.1"),
+            "an unreadable hop stops the walk: nothing to its left is believed"
+        );
+    }
+
+    #[test]
+    fn the_scheme_is_believed_only_from_a_trusted_proxy() {
+        let proxies = TrustedProxies::parse("10.0.0.1").unwrap();
+        let with_peer = |peer: &str| {
+            let mut extensions = Extensions::new();
+            extensions.insert(ConnectInfo(SocketAddr::new(ip(peer), 1234)));
+            extensions
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert_eq!(
+            scheme_of_request(&with_peer("10.0.0.1"), &headers, &proxies),
+            "https"
+        );
+        assert_eq!(
+            scheme_of_request(&with_peer("198.51.100.7"), &headers, &proxies),
+            "http"
+        );
+        let mut forwarded = HeaderMap::new();
+        forwarded.insert(
+            "forwarded",
+            HeaderValue::from_static("for=1.2.3.4;proto=https"),
+        );
+        assert_eq!(
+            scheme_of_request(&with_peer("10.0.0.1"), &forwarded, &proxies),
+            "https"
+        );
+        assert_eq!(
+            scheme_of_request(&with_peer("10.0.0.1"), &HeaderMap::new(), &proxies),
+            "http"
         );
     }
 

@@ -1,13 +1,20 @@
-//! [ssr] Attempt limits: how many login and registration attempts one address may make per
-//! minute (a GCRA limiter from `governor`, checked before any work is done), and how many
-//! failed logins one account may take in a window (counted here, because only failures count
-//! and a success clears them, which a generic limiter cannot do). Both hold a bounded amount
-//! of memory however many addresses and accounts an attacker invents.
+//! [ssr] Attempt limits: how many password attempts (logins, registrations, password changes,
+//! account deletions) one address may make per minute (a GCRA limiter from `governor`, checked
+//! before any work is done, kept per instance in a bounded amount of memory), and how many
+//! wrong passwords one account may take in a window.
+//!
+//! The second is a hard cap, so it lives in the database ([`crate::store::Store::reserve_attempt`]):
+//! every password check reserves an attempt before Argon2 runs and gets it back if the password
+//! was right. Counting failures after the check, as before, let 300 concurrent guesses all be
+//! verified (the count was read before any of them had failed), and let every instance count
+//! on its own.
 
 use crate::{
+    auth::tokens::{derive_key, keyed_digest},
     error::{AppError, ErrorCode},
     security::client_ip,
     state::AppState,
+    store::Budget,
 };
 use axum::{
     extract::Request,
@@ -16,16 +23,19 @@ use axum::{
 };
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::{
-    collections::{hash_map::RandomState, HashMap},
-    hash::BuildHasher,
     net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
     sync::{Arc, Mutex, PoisonError, RwLock},
     time::{Duration, Instant},
 };
 
-/// The paths whose POSTs count as attempts.
-const ATTEMPT_PATHS: [&str; 2] = ["/api/auth/login", "/api/auth/register"];
+/// The paths whose POSTs count as attempts: every endpoint that checks or sets a password.
+const ATTEMPT_PATHS: [&str; 4] = [
+    "/api/auth/login",
+    "/api/auth/register",
+    "/api/auth/change_password",
+    "/api/auth/delete_account",
+];
 /// How long failed logins against one account are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Most addresses or accounts tracked at once; beyond this, the oldest knowledge is dropped.
@@ -36,15 +46,38 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Both limits, shared by every request.
 pub struct AttemptLimits {
     pub per_address: AddressLimiter,
-    pub failures: FailureLimiter,
+    /// The failure budget of each account (and of each trusted device), kept in the database.
+    pub failures: Budget,
+    /// Keys the names of budgets, so the table holds no login names or emails.
+    budget_key: Vec<u8>,
 }
 
 impl AttemptLimits {
-    pub fn new(limits: &crate::config::Limits) -> Self {
+    pub fn new(config: &crate::config::Config) -> Self {
         Self {
-            per_address: AddressLimiter::new(limits.ip_attempts_per_minute),
-            failures: FailureLimiter::new(limits.login_max_failures, FAILURE_WINDOW),
+            per_address: AddressLimiter::new(config.limits.ip_attempts_per_minute),
+            failures: Budget {
+                max: config.limits.login_max_failures,
+                window: FAILURE_WINDOW,
+            },
+            budget_key: derive_key(
+                config.refresh_secret.expose(),
+                "gatehouse attempt budget v1",
+            ),
         }
+    }
+
+    /// The database key of the budget named `name` (`user:<id>`, `name:<login>`, `device:<id>`).
+    pub fn budget_key(&self, name: &str) -> String {
+        keyed_digest(&self.budget_key, name.as_bytes())
+    }
+}
+
+/// What one client address holds in the hashing queue under (see `auth::passwords`).
+pub fn hashing_claimant(ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("ip:{}", bucket(ip)),
+        None => "ip:unknown".to_owned(),
     }
 }
 
@@ -157,144 +190,9 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Failed logins per account within a window that starts at the first failure. Accounts are
-/// kept by a keyed hash of their name, so each entry is small whatever the login typed.
-pub struct FailureLimiter {
-    max: u32,
-    window: Duration,
-    hasher: RandomState,
-    entries: Mutex<HashMap<u64, Failures>>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    since: Instant,
-    count: u32,
-}
-
-impl FailureLimiter {
-    pub fn new(max: u32, window: Duration) -> Self {
-        Self {
-            max,
-            window,
-            hasher: RandomState::new(),
-            entries: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// `Some(wait)` while `account` has used up its failures; `wait` is until the window ends.
-    pub fn locked_for(&self, account: &str, now: Instant) -> Option<Duration> {
-        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let failures = entries.get(&self.hasher.hash_one(account))?;
-        let ends = failures.since + self.window;
-        (failures.count >= self.max && now < ends).then(|| ends - now)
-    }
-
-    pub fn record_failure(&self, account: &str, now: Instant) {
-        let key = self.hasher.hash_one(account);
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_TRACKED && !entries.contains_key(&key) {
-            self.make_room(&mut entries, now);
-        }
-        let failures = entries.entry(key).or_insert(Failures {
-            since: now,
-            count: 0,
-        });
-        if now >= failures.since + self.window {
-            *failures = Failures {
-                since: now,
-                count: 0,
-            };
-        }
-        failures.count = failures.count.saturating_add(1);
-    }
-
-    /// A successful login clears the account's failures.
-    pub fn reset(&self, account: &str) {
-        let key = self.hasher.hash_one(account);
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.remove(&key);
-    }
-
-    /// Accounts tracked now.
-    pub fn tracked(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Drops finished windows; if the map is still full, drops an eighth of it (hash order,
-    /// which an attacker cannot steer), so a flood costs O(n) once per n/8 new accounts.
-    fn make_room(&self, entries: &mut HashMap<u64, Failures>, now: Instant) {
-        entries.retain(|_, f| now < f.since + self.window);
-        if entries.len() >= MAX_TRACKED {
-            let mut dropped = 0;
-            entries.retain(|_, _| {
-                dropped += 1;
-                dropped > MAX_TRACKED / 8
-            });
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_account_is_locked_after_max_failures_until_the_window_ends() {
-        let limiter = FailureLimiter::new(3, Duration::from_secs(900));
-        let start = Instant::now();
-        for _ in 0..2 {
-            limiter.record_failure("ada", start);
-        }
-        assert_eq!(limiter.locked_for("ada", start), None);
-        limiter.record_failure("ada", start);
-        let wait = limiter.locked_for("ada", start + Duration::from_secs(100));
-        assert_eq!(wait, Some(Duration::from_secs(800)));
-        assert_eq!(
-            limiter.locked_for("ada", start + Duration::from_secs(900)),
-            None
-        );
-        assert_eq!(
-            limiter.locked_for("grace", start),
-            None,
-            "other accounts are free"
-        );
-    }
-
-    #[test]
-    fn a_success_clears_the_failures() {
-        let limiter = FailureLimiter::new(2, Duration::from_secs(900));
-        let now = Instant::now();
-        limiter.record_failure("ada", now);
-        limiter.reset("ada");
-        limiter.record_failure("ada", now);
-        assert_eq!(limiter.locked_for("ada", now), None);
-    }
-
-    #[test]
-    fn a_new_window_starts_after_the_old_one_ends() {
-        let limiter = FailureLimiter::new(2, Duration::from_secs(60));
-        let start = Instant::now();
-        limiter.record_failure("ada", start);
-        limiter.record_failure("ada", start + Duration::from_secs(61));
-        assert_eq!(
-            limiter.locked_for("ada", start + Duration::from_secs(62)),
-            None
-        );
-    }
-
-    #[test]
-    fn failure_memory_stays_bounded_however_many_accounts_are_invented() {
-        let limiter = FailureLimiter::new(10, Duration::from_secs(900));
-        let now = Instant::now();
-        for i in 0..MAX_TRACKED + 20_000 {
-            limiter.record_failure(&format!("invented-{i}"), now);
-        }
-        assert!(limiter.tracked() <= MAX_TRACKED, "{}", limiter.tracked());
-    }
 
     #[test]
     fn address_memory_stays_bounded_however_many_addresses_are_invented() {

@@ -8,10 +8,12 @@ use axum::{
     http::{header, HeaderMap, Method},
 };
 
-/// The refusal (403 `forbidden`) of a state-changing request whose `Origin` is not this site or
-/// whose `Sec-Fetch-Site` says `cross-site`. Requests with neither header are not a browser's
-/// cross-site requests (curl, scripts, mobile clients) and go through.
-pub fn refusal(request: &Request) -> Option<AppError> {
+/// The refusal (403 `forbidden`) of a state-changing request whose `Origin` is not this site
+/// (scheme and authority: `https://host` is another origin than `http://host`) or whose
+/// `Sec-Fetch-Site` says `cross-site`. Requests with neither header are not a browser's
+/// cross-site requests (curl, scripts, mobile clients) and go through. `scheme` is the one the
+/// request came in with (see `client_ip::scheme_of_request`).
+pub fn refusal(request: &Request, scheme: &str) -> Option<AppError> {
     let reads_only = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -22,7 +24,7 @@ pub fn refusal(request: &Request) -> Option<AppError> {
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    (!reads_only && is_cross_site(request.headers(), host)).then(|| {
+    (!reads_only && is_cross_site(request.headers(), scheme, host)).then(|| {
         AppError::new(
             ErrorCode::Forbidden,
             "This request came from another site and was refused.",
@@ -30,9 +32,9 @@ pub fn refusal(request: &Request) -> Option<AppError> {
     })
 }
 
-/// Whether the browser says this request came from another site. "This site" is the host the
-/// request was sent to, so it holds on any domain without configuration.
-pub fn is_cross_site(headers: &HeaderMap, host: Option<&str>) -> bool {
+/// Whether the browser says this request came from another site. "This site" is the scheme and
+/// host the request was sent to, so it holds on any domain without configuration.
+pub fn is_cross_site(headers: &HeaderMap, scheme: &str, host: Option<&str>) -> bool {
     let fetch_site = headers
         .get("sec-fetch-site")
         .map(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
@@ -42,20 +44,23 @@ pub fn is_cross_site(headers: &HeaderMap, host: Option<&str>) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    match (origin.to_str().ok().and_then(origin_authority), host) {
-        (Some(authority), Some(host)) => !authority.eq_ignore_ascii_case(host),
+    match (origin.to_str().ok().and_then(origin_parts), host) {
+        (Some((origin_scheme, authority)), Some(host)) => {
+            origin_scheme != scheme || !authority.eq_ignore_ascii_case(host)
+        }
         // `Origin: null` (a sandboxed or privacy-sensitive context) or no `Host` to compare.
         _ => true,
     }
 }
 
-/// `example.org:8443` from `https://example.org:8443`; `None` for `null` or anything odd.
-fn origin_authority(origin: &str) -> Option<&str> {
+/// `("https", "example.org:8443")` from `https://example.org:8443`; `None` for `null` or
+/// anything odd.
+fn origin_parts(origin: &str) -> Option<(&str, &str)> {
     let (scheme, authority) = origin.split_once("://")?;
     let well_formed = matches!(scheme, "http" | "https")
         && !authority.is_empty()
         && !authority.contains(['/', '?', '#', '@']);
-    well_formed.then_some(authority)
+    well_formed.then_some((scheme, authority))
 }
 
 #[cfg(test)]
@@ -63,8 +68,13 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    /// Whether a request with these headers (`host` among them) is cross-site.
+    /// Whether a request that came in over plain HTTP with these headers (`host` among them) is
+    /// cross-site.
     fn cross_site(pairs: &[(&'static str, &'static str)]) -> bool {
+        cross_site_over("http", pairs)
+    }
+
+    fn cross_site_over(scheme: &str, pairs: &[(&'static str, &'static str)]) -> bool {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
             map.insert(*name, HeaderValue::from_static(value));
@@ -73,7 +83,7 @@ mod tests {
             .iter()
             .find(|(name, _)| *name == "host")
             .map(|(_, v)| *v);
-        is_cross_site(&map, host)
+        is_cross_site(&map, scheme, host)
     }
 
     #[test]
@@ -84,10 +94,22 @@ mod tests {
             ("origin", "http://127.0.0.1:3000"),
             ("sec-fetch-site", "same-origin"),
         ]));
-        assert!(!cross_site(&[
-            ("host", "Example.org"),
-            ("origin", "https://example.org"),
+        assert!(!cross_site_over(
+            "https",
+            &[("host", "Example.org"), ("origin", "https://example.org")]
+        ));
+    }
+
+    #[test]
+    fn the_same_host_under_another_scheme_is_another_origin() {
+        assert!(cross_site(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://127.0.0.1:3000"),
         ]));
+        assert!(cross_site_over(
+            "https",
+            &[("host", "example.org"), ("origin", "http://example.org")]
+        ));
     }
 
     #[test]

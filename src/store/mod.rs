@@ -19,6 +19,9 @@ pub struct UserRecord {
     pub full_name: String,
     pub password_hash: String,
     pub created_at: OffsetDateTime,
+    /// Bumped by every password change: a session may start only under the version whose
+    /// password was verified (see [`Store::start_session`]).
+    pub credential_version: i64,
 }
 
 impl fmt::Debug for UserRecord {
@@ -170,8 +173,35 @@ pub enum Rotation {
     Expired,
 }
 
+/// What a password check drew from its budget (see [`Store::reserve_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// One attempt is reserved in the window that started at `window_start` (unix seconds);
+    /// give it back with [`Store::refund_attempt`] if the password was right.
+    Granted { window_start: i64 },
+    /// The budget is spent until `until` (unix seconds).
+    Exhausted { until: i64 },
+}
+
+/// A failed-password budget: at most `max` reservations per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub max: u32,
+    pub window: std::time::Duration,
+}
+
+impl Budget {
+    fn window_secs(&self) -> i64 {
+        i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The account's password changed (or the account went) after the caller read it: what the
+    /// caller verified is no longer the password.
+    #[error("the account's credentials changed meanwhile")]
+    CredentialsChanged,
     /// A unique field is taken: `email` or `username`.
     #[error("{0} is already taken")]
     Taken(&'static str),
@@ -179,6 +209,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot prepare the database file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 #[async_trait]
@@ -198,12 +230,30 @@ pub trait Store: Send + Sync + 'static {
 
     async fn find_user_by(&self, key: UserKey<'_>) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Starts a session (a login) with its first refresh token.
+    /// Starts a session (a login) with its first refresh token, if the account's credentials
+    /// are still at `credential_version` (the one whose password was verified); otherwise
+    /// [`StoreError::CredentialsChanged`]. The check and the insert are one transaction that a
+    /// password change cannot interleave with.
     async fn start_session(
         &self,
         session: &NewSession,
         first: &RefreshRecord,
+        credential_version: i64,
     ) -> Result<(), StoreError>;
+
+    /// Reserves one attempt from the budget named `key` at `now` (unix seconds), atomically:
+    /// however many checks run at once, on however many instances, at most `budget.max` are
+    /// granted per window. A window starts with its first attempt.
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        budget: Budget,
+    ) -> Result<Reservation, StoreError>;
+
+    /// Gives back an attempt reserved in the window that started at `window_start` (a right
+    /// password costs nothing). A refund after that window ended changes nothing.
+    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError>;
 
     /// The cap of a session, if it exists. The cap never changes, so it may be read outside
     /// the transaction that then uses it.
@@ -256,11 +306,15 @@ pub trait Store: Send + Sync + 'static {
         full_name: &str,
     ) -> Result<Option<UserRecord>, StoreError>;
 
-    /// In one transaction: the new password hash, every other session ended, and this session's
-    /// refresh tokens replaced by `fresh`. Returns the ids of the sessions that ended.
+    /// In one transaction: the new password hash and a new credential version, every other
+    /// session ended, and every refresh token of this session (used ones too, so none is
+    /// honoured in the grace window) replaced by `fresh`. Returns the ids of the sessions that
+    /// ended. [`StoreError::CredentialsChanged`] if the account is no longer at
+    /// `credential_version` (another change won).
     async fn change_password(
         &self,
         user_id: &str,
+        credential_version: i64,
         password_hash: &str,
         fresh: &RefreshRecord,
         now: OffsetDateTime,
@@ -288,13 +342,14 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Deletes what can no longer matter at `now`: refresh tokens past their expiry (their
-    /// signature check refuses them before any lookup), sessions that lapsed, and sessions that
-    /// ended before `ended_before` (their access tokens have all expired). Returns how many
-    /// sessions and tokens went.
+    /// signature check refuses them before any lookup), sessions that lapsed, sessions that
+    /// ended before `ended_before` (their access tokens have all expired), and attempt budgets
+    /// whose window started before `budgets_before`. Returns how many sessions and tokens went.
     async fn prune(
         &self,
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
+        budgets_before: i64,
     ) -> Result<(u64, u64), StoreError>;
 }
 
@@ -365,7 +420,9 @@ pub fn spawn_pruning(
         loop {
             every.tick().await;
             let now = OffsetDateTime::now_utc();
-            match store.prune(now, now - access_ttl).await {
+            let budgets_before =
+                now.unix_timestamp() - crate::security::limits::FAILURE_WINDOW.as_secs() as i64;
+            match store.prune(now, now - access_ttl, budgets_before).await {
                 Ok((0, 0)) => {}
                 Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "pruned"),
                 Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
@@ -381,6 +438,8 @@ impl From<StoreError> for crate::error::AppError {
                 field,
                 format!("That {field} is already registered. Log in, or choose another."),
             ),
+            // The password that was checked is not the account's password any more.
+            StoreError::CredentialsChanged => Self::invalid_credentials(),
             other => Self::internal(&other),
         }
     }

@@ -1,15 +1,20 @@
 //! [ssr] The [`Store`] on PostgreSQL: several instances share one database.
 //!
-//! Concurrency comes from row locks instead of SQLite's single writer: exchanging a refresh
-//! token locks its row (`FOR UPDATE`), so simultaneous exchanges of one token queue on that row
-//! whichever instance they reach, and each sees what the one before it wrote. Triggers (see the
+//! Concurrency comes from row locks instead of SQLite's single writer, always taken in one
+//! order: the account's row, then session rows (by id), then refresh-token rows. Exchanging a
+//! refresh token locks its session and its row, so simultaneous exchanges of one token queue
+//! whichever instance they reach, and each sees what the one before it wrote; ending sessions
+//! locks the account first, then the sessions. Two transactions that lock in one order can wait
+//! for each other but never deadlock: before this order, a refresh (token, then session) racing
+//! a logout (session, then tokens) deadlocked, and PostgreSQL killed one of them (a 500, and
+//! sometimes a refreshed token that outlived the logout). Triggers (see the
 //! migration) announce ended sessions and changed accounts on the channel [`CHANNEL`];
 //! [`Store::follow`] turns those announcements into [`Change`]s for this instance's caches.
 
 use super::{
     verdict::{judge, TokenRow, Verdict},
-    Change, EndReason, EndedSession, NewSession, RefreshRecord, Rotation, SessionRecord, Store,
-    StoreError, UserKey, UserRecord,
+    Budget, Change, EndReason, EndedSession, NewSession, RefreshRecord, Reservation, Rotation,
+    SessionRecord, Store, StoreError, UserKey, UserRecord,
 };
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
@@ -55,7 +60,35 @@ fn user_from_row(row: &PgRow) -> Result<UserRecord, sqlx::Error> {
         full_name: row.try_get("full_name")?,
         password_hash: row.try_get("password_hash")?,
         created_at: row.try_get("created_at")?,
+        credential_version: row.try_get("credential_version")?,
     })
+}
+
+/// How a transaction locks an account's row before it touches the account's sessions.
+#[derive(Clone, Copy)]
+enum AccountLock {
+    /// Ending sessions or changing the password: excludes the others and logins.
+    Exclusive,
+    /// Deleting the account: excludes everything, refresh exchanges too.
+    Delete,
+}
+
+/// Locks the account's row first, as every transaction here does before session rows; `false`
+/// when there is no such account.
+async fn lock_account(
+    conn: &mut PgConnection,
+    user_id: &str,
+    how: AccountLock,
+) -> Result<bool, sqlx::Error> {
+    let sql = match how {
+        AccountLock::Exclusive => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        AccountLock::Delete => "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+    };
+    let found: Option<i32> = sqlx::query_scalar(sql)
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
@@ -69,7 +102,8 @@ fn session_from_row(row: &PgRow) -> Result<SessionRecord, sqlx::Error> {
     })
 }
 
-const USER_COLUMNS: &str = "id, email, username, full_name, password_hash, created_at";
+const USER_COLUMNS: &str =
+    "id, email, username, full_name, password_hash, created_at, credential_version";
 
 async fn insert_refresh(
     conn: &mut PgConnection,
@@ -125,8 +159,13 @@ enum Ending<'a> {
     },
 }
 
-/// Ends the live sessions chosen by `which` and revokes their live refresh tokens, in one
-/// statement. Returns the ids that ended.
+/// Ends the live sessions chosen by `which` and revokes their live refresh tokens. Returns the
+/// ids that ended. For several sessions, the caller holds the account's lock already.
+///
+/// The sessions are locked (in id order) by one statement and updated by the next: the second
+/// statement's snapshot is taken once the locks are held, so it sees the successor token of a
+/// refresh that committed while this waited, and revokes it too. In one statement, that token
+/// was inserted after the snapshot and stayed live.
 async fn end_where(
     conn: &mut PgConnection,
     which: Ending<'_>,
@@ -134,29 +173,37 @@ async fn end_where(
     now: OffsetDateTime,
 ) -> Result<Vec<String>, sqlx::Error> {
     let (filter, first, second) = match which {
-        Ending::One(id) => ("id = $3", id, None),
+        Ending::One(id) => ("id = $1", id, None),
         Ending::AllOf { user_id, keep } => {
-            ("user_id = $3 AND id IS DISTINCT FROM $4", user_id, keep)
+            ("user_id = $1 AND id IS DISTINCT FROM $2", user_id, keep)
         }
     };
-    let sql = format!(
+    let lock = format!(
+        "SELECT id FROM sessions WHERE ended_at IS NULL AND {filter} ORDER BY id FOR UPDATE"
+    );
+    let mut query = sqlx::query_scalar::<_, String>(&lock).bind(first);
+    if matches!(which, Ending::AllOf { .. }) {
+        query = query.bind(second);
+    }
+    let locked = query.fetch_all(&mut *conn).await?;
+    if locked.is_empty() {
+        return Ok(locked);
+    }
+    sqlx::query_scalar(
         "WITH ended AS (
              UPDATE sessions SET ended_at = $1, end_reason = $2
-             WHERE ended_at IS NULL AND {filter} RETURNING id
+             WHERE ended_at IS NULL AND id = ANY($3) RETURNING id
          ), revoked AS (
              UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, $1)
              WHERE state = 'live' AND session_id IN (SELECT id FROM ended)
          )
-         SELECT id FROM ended"
-    );
-    let mut query = sqlx::query_scalar::<_, String>(&sql)
-        .bind(secs(now))
-        .bind(reason.as_str())
-        .bind(first);
-    if matches!(which, Ending::AllOf { .. }) {
-        query = query.bind(second);
-    }
-    query.fetch_all(&mut *conn).await
+         SELECT id FROM ended",
+    )
+    .bind(secs(now))
+    .bind(reason.as_str())
+    .bind(&locked)
+    .fetch_all(&mut *conn)
+    .await
 }
 
 #[async_trait]
@@ -170,8 +217,9 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
         sqlx::query(
-            "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at,
+                                credential_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&user.id)
         .bind(&user.email)
@@ -180,6 +228,7 @@ impl Store for PgStore {
         .bind(&user.full_name)
         .bind(&user.password_hash)
         .bind(secs(user.created_at))
+        .bind(user.credential_version)
         .execute(&mut *tx)
         .await
         .map_err(super::taken_or_database)?;
@@ -214,10 +263,70 @@ impl Store for PgStore {
         &self,
         session: &NewSession,
         first: &RefreshRecord,
+        credential_version: i64,
     ) -> Result<(), StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
+        // A share lock: logins of one account go together, but a password change (which locks
+        // the row exclusively) either commits before this reads, or waits until this commits
+        // and then ends the session this inserts.
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT credential_version FROM users WHERE id = $1 FOR SHARE")
+                .bind(&session.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current != Some(credential_version) {
+            return Err(StoreError::CredentialsChanged);
+        }
         insert_session(&mut tx, session, first).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        budget: Budget,
+    ) -> Result<Reservation, StoreError> {
+        // One statement: the row lock of the upsert makes concurrent reservations of one key,
+        // from any instance, count one after another. A window that ended starts afresh; a
+        // spent one grants nothing (no row comes back).
+        let granted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO attempt_budgets AS b (key, window_start, used) VALUES ($1, $2, 1)
+             ON CONFLICT (key) DO UPDATE SET
+                 used = CASE WHEN b.window_start <= $2 - $3 THEN 1 ELSE b.used + 1 END,
+                 window_start = CASE WHEN b.window_start <= $2 - $3 THEN $2 ELSE b.window_start END
+             WHERE b.used < $4 OR b.window_start <= $2 - $3
+             RETURNING window_start",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(budget.window_secs())
+        .bind(i32::try_from(budget.max).unwrap_or(i32::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(window_start) = granted {
+            return Ok(Reservation::Granted { window_start });
+        }
+        let start: Option<i64> =
+            sqlx::query_scalar("SELECT window_start FROM attempt_budgets WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(Reservation::Exhausted {
+            until: start.unwrap_or(now).saturating_add(budget.window_secs()),
+        })
+    }
+
+    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE attempt_budgets SET used = used - 1
+             WHERE key = $1 AND window_start = $2 AND used > 0",
+        )
+        .bind(key)
+        .bind(window_start)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -241,19 +350,40 @@ impl Store for PgStore {
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
-        // The row lock before the decision: a second exchange of this token, on any instance,
-        // waits here until the first commits, then reads the row as the first left it.
+        // Whose token it is never changes, so it is read without a lock; then the locks, in the
+        // one order (account, session, token). The account's is a key-share lock: it only keeps
+        // the account from being deleted under the successor's insert.
+        let owner =
+            sqlx::query("SELECT user_id, session_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(owner) = owner else {
+            return Ok(Rotation::Unknown);
+        };
+        let (user_id, session_id): (String, String) =
+            (owner.try_get("user_id")?, owner.try_get("session_id")?);
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
+        // The session's lock before the decision: a second exchange of this token, or an end of
+        // its session, on any instance, waits here until the first commits, then reads the
+        // rows as the first left them. (Separate statements: one statement locking both would
+        // take them in whatever order its plan reads them.)
+        let session =
+            sqlx::query("SELECT ended_at, ends_by FROM sessions WHERE id = $1 FOR UPDATE")
+                .bind(&session_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let row = sqlx::query(
-            "SELECT t.state, t.expires_at, t.used_at, t.successor_hash, t.session_id,
-                    s.ended_at, s.ends_by
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-             WHERE t.token_hash = $1
-             FOR UPDATE OF t",
+            "SELECT state, expires_at, used_at, successor_hash FROM refresh_tokens
+             WHERE token_hash = $1 FOR UPDATE",
         )
         .bind(old_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
+        let (Some(session), Some(row)) = (session, row) else {
             return Ok(Rotation::Unknown);
         };
         let token = TokenRow {
@@ -261,16 +391,15 @@ impl Store for PgStore {
             expires_at: row.try_get("expires_at")?,
             used_at: row.try_get("used_at")?,
             successor_hash: row.try_get("successor_hash")?,
-            session_ended: row
+            session_ended: session
                 .try_get::<Option<OffsetDateTime>, _>("ended_at")?
                 .is_some(),
-            session_ends_by: row.try_get("ends_by")?,
+            session_ends_by: session.try_get("ends_by")?,
         };
         match judge(token, now, grace) {
             Verdict::Rotate => {}
             Verdict::Answer(answer) => return Ok(answer),
             Verdict::EndForReuse => {
-                let session_id: String = row.try_get("session_id")?;
                 end_where(&mut tx, Ending::One(&session_id), EndReason::Reuse, now).await?;
                 tx.commit().await?;
                 return Ok(Rotation::Reused);
@@ -298,6 +427,9 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
+        if !lock_account(&mut tx, user_id, AccountLock::Exclusive).await? {
+            return Ok(false);
+        }
         let owned: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2")
                 .bind(session_id)
@@ -320,6 +452,9 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
+        if !lock_account(&mut tx, user_id, AccountLock::Exclusive).await? {
+            return Ok(Vec::new());
+        }
         let ended = end_where(&mut tx, Ending::AllOf { user_id, keep }, reason, now).await?;
         tx.commit().await?;
         Ok(ended)
@@ -366,25 +501,42 @@ impl Store for PgStore {
     async fn change_password(
         &self,
         user_id: &str,
+        credential_version: i64,
         password_hash: &str,
         fresh: &RefreshRecord,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // The update locks the account's row (first, as everywhere) until the commit: logins
+        // waiting on it then read the new version and give up.
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = $1, credential_version = credential_version + 1
+             WHERE id = $2 AND credential_version = $3",
+        )
+        .bind(password_hash)
+        .bind(user_id)
+        .bind(credential_version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::CredentialsChanged);
+        }
         let others = Ending::AllOf {
             user_id,
             keep: Some(&fresh.session_id),
         };
         let ended = end_where(&mut tx, others, EndReason::PasswordChanged, now).await?;
-        // This session goes on, with a fresh token: the ones before it are spent.
+        // This session goes on, with a fresh token: the ones before it are spent, the rotated
+        // ones too, so a copy of one cannot draw a token in the grace window. Its row is locked
+        // first, so a refresh of it that was under way has committed and its successor is seen.
+        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+            .bind(&fresh.session_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, $1)
-             WHERE session_id = $2 AND state = 'live'",
+             WHERE session_id = $2 AND state IN ('live', 'used')",
         )
         .bind(secs(now))
         .bind(&fresh.session_id)
@@ -401,9 +553,12 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
+        if !lock_account(&mut tx, user_id, AccountLock::Delete).await? {
+            return Ok(Vec::new());
+        }
         let live: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM sessions
-             WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 FOR UPDATE",
+             WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY id FOR UPDATE",
         )
         .bind(user_id)
         .bind(secs(now))
@@ -478,15 +633,25 @@ impl Store for PgStore {
         &self,
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
+        budgets_before: i64,
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
-        // A session's tokens go with it (ON DELETE CASCADE).
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR ended_at < $2")
-            .bind(secs(now))
-            .bind(secs(ended_before))
+        // A session's tokens go with it (ON DELETE CASCADE). Sessions someone holds (an end
+        // racing the pruning) are skipped until the next round rather than waited for.
+        let sessions = sqlx::query(
+            "DELETE FROM sessions WHERE id IN (
+                 SELECT id FROM sessions WHERE expires_at <= $1 OR ended_at < $2
+                 ORDER BY id FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(secs(now))
+        .bind(secs(ended_before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM attempt_budgets WHERE window_start < $1")
+            .bind(budgets_before)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .await?;
         let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
             .bind(secs(now))
             .execute(&mut *tx)

@@ -7,8 +7,8 @@
 
 use super::{
     verdict::{judge, TokenRow, Verdict},
-    EndReason, EndedSession, NewSession, RefreshRecord, Rotation, SessionRecord, Store, StoreError,
-    UserKey, UserRecord,
+    Budget, EndReason, EndedSession, NewSession, RefreshRecord, Reservation, Rotation,
+    SessionRecord, Store, StoreError, UserKey, UserRecord,
 };
 use crate::config::{DatabaseKind, DatabaseUrl};
 use async_trait::async_trait;
@@ -39,7 +39,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let mut pool = SqlitePoolOptions::new();
-        if matches!(database.kind, DatabaseKind::SqliteFile(_)) {
+        if let DatabaseKind::SqliteFile(path) = &database.kind {
+            owner_only(path)?;
             options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
@@ -58,6 +59,39 @@ impl SqliteStore {
             writes: Arc::new(Mutex::new(())),
         })
     }
+}
+
+/// Makes the database file readable by its owner alone (it holds password hashes, emails and
+/// addresses), creating it so if missing. SQLite gives the `-wal` and `-shm` files it creates
+/// the mode of the database file; ones left from before are narrowed here too.
+fn owner_only(path: &std::path::Path) -> Result<(), std::io::Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+            tracing::warn!(file = %std::path::Path::new(&file).display(),
+                "database file was readable by others; now owner-only (0600)");
+        }
+    }
+    Ok(())
 }
 
 impl SqliteStore {
@@ -91,6 +125,7 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRecord, sqlx::Error> {
         full_name: row.try_get("full_name")?,
         password_hash: row.try_get("password_hash")?,
         created_at: time_of(row.try_get("created_at")?)?,
+        credential_version: row.try_get("credential_version")?,
     })
 }
 
@@ -105,7 +140,8 @@ fn session_from_row(row: &SqliteRow) -> Result<SessionRecord, sqlx::Error> {
     })
 }
 
-const USER_COLUMNS: &str = "id, email, username, full_name, password_hash, created_at";
+const USER_COLUMNS: &str =
+    "id, email, username, full_name, password_hash, created_at, credential_version";
 
 async fn insert_refresh(
     conn: &mut SqliteConnection,
@@ -199,8 +235,9 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let (_gate, mut tx) = self.write().await?;
         sqlx::query(
-            "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at,
+                                credential_version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&user.id)
         .bind(&user.email)
@@ -209,6 +246,7 @@ impl Store for SqliteStore {
         .bind(&user.full_name)
         .bind(&user.password_hash)
         .bind(unix(user.created_at))
+        .bind(user.credential_version)
         .execute(&mut *tx)
         .await
         .map_err(super::taken_or_database)?;
@@ -243,9 +281,72 @@ impl Store for SqliteStore {
         &self,
         session: &NewSession,
         first: &RefreshRecord,
+        credential_version: i64,
     ) -> Result<(), StoreError> {
+        // One writer at a time: no password change can commit between this check and the insert.
         let (_gate, mut tx) = self.write().await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT credential_version FROM users WHERE id = ?")
+                .bind(&session.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if current != Some(credential_version) {
+            return Err(StoreError::CredentialsChanged);
+        }
         insert_session(&mut tx, session, first).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reserve_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        budget: Budget,
+    ) -> Result<Reservation, StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        // A window that ended starts afresh; a spent one grants nothing (no row comes back).
+        let granted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO attempt_budgets (key, window_start, used) VALUES (?1, ?2, 1)
+             ON CONFLICT (key) DO UPDATE SET
+                 used = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE used + 1 END,
+                 window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END
+             WHERE used < ?4 OR window_start <= ?2 - ?3
+             RETURNING window_start",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(budget.window_secs())
+        .bind(i64::from(budget.max))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let reservation = match granted {
+            Some(window_start) => Reservation::Granted { window_start },
+            None => {
+                let start: i64 =
+                    sqlx::query_scalar("SELECT window_start FROM attempt_budgets WHERE key = ?")
+                        .bind(key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                Reservation::Exhausted {
+                    until: start.saturating_add(budget.window_secs()),
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(reservation)
+    }
+
+    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        sqlx::query(
+            "UPDATE attempt_budgets SET used = used - 1
+             WHERE key = ? AND window_start = ? AND used > 0",
+        )
+        .bind(key)
+        .bind(window_start)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -406,16 +507,25 @@ impl Store for SqliteStore {
     async fn change_password(
         &self,
         user_id: &str,
+        credential_version: i64,
         password_hash: &str,
         fresh: &RefreshRecord,
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let (_gate, mut tx) = self.write().await?;
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = ?, credential_version = credential_version + 1
+             WHERE id = ? AND credential_version = ?",
+        )
+        .bind(password_hash)
+        .bind(user_id)
+        .bind(credential_version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::CredentialsChanged);
+        }
         let ended = end_where(
             &mut tx,
             "user_id = ? AND id IS NOT ?",
@@ -424,10 +534,11 @@ impl Store for SqliteStore {
             now,
         )
         .await?;
-        // This session goes on, with a fresh token: the ones before it are spent.
+        // This session goes on, with a fresh token: the ones before it are spent, the rotated
+        // ones too, so a copy of one cannot draw a token in the grace window.
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, ?)
-             WHERE session_id = ? AND state = 'live'",
+             WHERE session_id = ? AND state IN ('live', 'used')",
         )
         .bind(unix(now))
         .bind(&fresh.session_id)
@@ -480,6 +591,7 @@ impl Store for SqliteStore {
         &self,
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
+        budgets_before: i64,
     ) -> Result<(u64, u64), StoreError> {
         let (_gate, mut tx) = self.write().await?;
         // A session's tokens go with it (ON DELETE CASCADE); count them first.
@@ -494,6 +606,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM attempt_budgets WHERE window_start < ?")
+            .bind(budgets_before)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
     }

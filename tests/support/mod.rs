@@ -16,6 +16,11 @@ use tokio::task::JoinHandle;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The cookie names with `Secure` cookies (the default, which the tests keep).
+pub const ACCESS: &str = "__Host-access_token";
+pub const REFRESH: &str = "__Secure-refresh_token";
+pub const DEVICE: &str = "__Secure-device";
+
 /// The register form's fields, with the test password.
 pub fn registration<'a>(
     email: &'a str,
@@ -31,12 +36,37 @@ pub fn registration<'a>(
 }
 
 /// A running server. Dropping it stops the server; the database directory lives as long as it.
+/// Its requests come from 127.0.0.1; [`Visitor`]s of it can come from other loopback addresses.
 pub struct TestApp {
-    pub base: String,
+    visitor: Visitor,
     /// The app's directory, which also names its database; shared by its other instances.
     pub dir: Arc<TempDir>,
-    pub http: reqwest::Client,
     server: JoinHandle<()>,
+}
+
+/// Someone sending requests to an app: its address and an HTTP client bound to a source address.
+#[derive(Clone)]
+pub struct Visitor {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Visitor;
+    fn deref(&self) -> &Visitor {
+        &self.visitor
+    }
+}
+
+impl TestApp {
+    /// A visitor of this app whose requests come from `127.0.0.<n>` (any 127.x address binds on
+    /// loopback), as a client elsewhere on the network would.
+    pub fn visitor_from(&self, n: u8) -> Visitor {
+        Visitor {
+            base: self.base.clone(),
+            http: client_from(std::net::Ipv4Addr::new(127, 0, 0, n).into()),
+        }
+    }
 }
 
 impl Drop for TestApp {
@@ -54,9 +84,11 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temporary directory"));
     let (base, server) = start_server(dir.path(), vars).await;
     TestApp {
-        base,
+        visitor: Visitor {
+            base,
+            http: client(),
+        },
         dir,
-        http: client(),
         server,
     }
 }
@@ -67,7 +99,7 @@ impl TestApp {
         self.server.abort();
         let _ = (&mut self.server).await;
         let (base, server) = start_server(self.dir.path(), vars).await;
-        self.base = base;
+        self.visitor.base = base;
         self.server = server;
         self
     }
@@ -77,9 +109,11 @@ impl TestApp {
     pub async fn another_instance(&self, vars: &[(&str, &str)]) -> TestApp {
         let (base, server) = start_server(self.dir.path(), vars).await;
         TestApp {
-            base,
+            visitor: Visitor {
+                base,
+                http: client(),
+            },
             dir: self.dir.clone(),
-            http: client(),
             server,
         }
     }
@@ -196,6 +230,15 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client whose connections come from `source`.
+pub fn client_from(source: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(source)
+        .build()
+        .unwrap()
+}
+
 /// A browser's cookie jar, reduced to what these tests need: name -> value.
 #[derive(Debug, Default, Clone)]
 pub struct Jar(pub HashMap<String, String>);
@@ -244,7 +287,7 @@ pub fn set_cookie_line(response: &Response, name: &str) -> String {
         .unwrap_or_else(|| panic!("no Set-Cookie for {name}"))
 }
 
-impl TestApp {
+impl Visitor {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
