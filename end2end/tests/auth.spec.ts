@@ -81,7 +81,7 @@ test('when the refresh token is gone, the person lands on login and comes back t
 
 test('a rotated-away session is refused and sends the person to log in', async ({ page, context }) => {
   await registerNewPerson(page, 'dead');
-  const stale = (await context.cookies()).find((c) => c.name === 'refresh_token')!;
+  const stale = (await context.cookies()).find((c) => c.name === '__Secure-refresh_token')!;
 
   // Rotate once on the page's behalf, then, past the grace window, put the spent token back,
   // as a thief replaying it would.
@@ -89,7 +89,7 @@ test('a rotated-away session is refused and sends the person to log in', async (
   expect(rotated.status()).toBe(200);
   await page.waitForTimeout((REFRESH_REUSE_GRACE_SECONDS + 1.5) * 1000);
   await context.addCookies([stale]);
-  await context.clearCookies({ name: 'access_token' });
+  await context.clearCookies({ name: '__Host-access_token' });
 
   await page.goto('/profile');
   await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);

@@ -46,3 +46,21 @@ test('the register form refuses a common password and says why next to the field
   await expect(page.getByLabel('Password')).toHaveAttribute('aria-invalid', 'true');
   await expect(page).toHaveURL(/\/register/);
 });
+
+// A link can carry a form error in its URL (`?__err=`, how a form posted without JavaScript comes
+// back); the page shows our own message for its code, never the link's text, before and after
+// the WASM client takes over.
+test('a login link carrying a forged error shows our message, never the text of the link', async ({ page }) => {
+  const forged = JSON.stringify({
+    code: 'invalid_credentials',
+    message: 'Your account is locked. Call +1 555 0100 to unlock it.',
+  });
+  // URL-safe base64 with its padding, as the server writes it.
+  const err = Buffer.from(forged).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+  await page.goto(`/login?__path=/api/auth/login&__err=${encodeURIComponent(err)}`);
+  const alert = page.locator('.form-error');
+  await expect(alert).toHaveText('That login and password do not match an account.');
+  await waitForHydration(page);
+  await expect(alert).toHaveText('That login and password do not match an account.');
+  await expect(page.locator('body')).not.toContainText('555 0100');
+});
