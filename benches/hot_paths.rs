@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gatehouse::{
     auth::{
-        passwords::Passwords,
+        passwords::{Passwords, QueueLimits},
         revoked::RevokedSessions,
         tokens::{refresh_token_hash, TokenKeys},
     },
@@ -86,7 +86,12 @@ fn revocation(c: &mut Criterion) {
 
 fn argon2(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let passwords = runtime.block_on(Passwords::new()).unwrap();
+    let passwords = runtime
+        .block_on(Passwords::new(QueueLimits {
+            per_claimant: 1_000_000,
+            per_slot: 1_000_000,
+        }))
+        .unwrap();
     let stored = runtime
         .block_on(passwords.hash("correct horse battery"))
         .unwrap();

@@ -8,7 +8,7 @@
 
 use gatehouse::{
     auth::{
-        passwords::Passwords,
+        passwords::{Passwords, QueueLimits},
         tokens::{refresh_token_hash, TokenKeys},
     },
     config::Config,
@@ -30,7 +30,12 @@ async fn main() {
     let config = Config::from_env().expect("config");
     let store = store::connect(&config.database).await.expect("database");
     let keys = TokenKeys::new(&config);
-    let passwords = Passwords::new().await.expect("argon2");
+    let passwords = Passwords::new(QueueLimits {
+        per_claimant: 1_000_000,
+        per_slot: 1_000_000,
+    })
+    .await
+    .expect("argon2");
     let now = OffsetDateTime::now_utc();
     let ends_by = now + config.session_max_lifetime;
 

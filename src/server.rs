@@ -5,7 +5,8 @@ use crate::{
     app::{shell, App},
     auth::{
         devices::DeviceKeys, follow::Caches, me_route, passwords::Passwords,
-        revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache, ME_PATH,
+        passwords::QueueLimits, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
+        ME_PATH,
     },
     config::Config,
     error::{AppError, WHOLE_BODY},
@@ -63,7 +64,9 @@ pub async fn build_state(
         .load_revoked()
         .await
         .map_err(StartupError::Database)?;
-    let passwords = Passwords::new().await.map_err(StartupError::Passwords)?;
+    let passwords = Passwords::new(QueueLimits::of(&config.limits))
+        .await
+        .map_err(StartupError::Passwords)?;
     Ok(AppState {
         revoked: caches.revoked,
         users: caches.users,

@@ -4,8 +4,8 @@
 //! flood of logins waits its turn in a queue (costing a few bytes each) instead of growing the
 //! blocking pool to hundreds of threads and gigabytes.
 //!
-//! The queue is shared fairly ([`Passwords::admit`]): one client address or one account holds at
-//! most [`PER_CLAIMANT`] places in it, and it holds at most [`QUEUE_PER_SLOT`] per slot in all;
+//! The queue is shared fairly ([`Passwords::admit`]): one client address or one account holds a
+//! few places in it at most, and it holds a bounded number per slot in all ([`QueueLimits`]);
 //! work past either is refused at once (429) rather than queued. Before this, one account sending
 //! 1,000 password changes filled the queue and an unrelated login waited 19 s behind it.
 
@@ -21,11 +21,23 @@ use std::{
 };
 use tokio::sync::Semaphore;
 
-/// Places in the hashing queue (waiting or running) that one claimant may hold at once: one
-/// hashing and one waiting is all an honest person ever needs.
-pub const PER_CLAIMANT: usize = 2;
-/// Places in the whole queue per hashing slot: about half a second of Argon2 work each.
-pub const QUEUE_PER_SLOT: usize = 32;
+/// How the hashing queue is shared (`PASSWORD_QUEUE_SHARE`, `PASSWORD_QUEUE_PER_CORE`).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueLimits {
+    /// Places (waiting or hashing) one claimant may hold at once.
+    pub per_claimant: usize,
+    /// Places in the whole queue per hashing slot.
+    pub per_slot: usize,
+}
+
+impl QueueLimits {
+    pub fn of(limits: &crate::config::Limits) -> Self {
+        Self {
+            per_claimant: limits.password_queue_share as usize,
+            per_slot: limits.password_queue_per_core as usize,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -139,15 +151,15 @@ pub struct Passwords {
 impl Passwords {
     /// One hashing slot per core but one: a login flood then leaves a core to everything else
     /// (the pages, `/me`, refreshes), at the price of that core's share of login throughput.
-    pub async fn new() -> Result<Self, HashError> {
+    pub async fn new(queue: QueueLimits) -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let slots = cores.saturating_sub(1).max(1);
         let cpu = Bounded::new(slots);
         let random = uuid::Uuid::new_v4().to_string();
         let decoy_hash = cpu.run(move || hash(&random)).await??;
         let shares = Arc::new(Shares {
-            per_claimant: PER_CLAIMANT,
-            most: slots * QUEUE_PER_SLOT,
+            per_claimant: queue.per_claimant.max(1),
+            most: slots * queue.per_slot.max(1),
             held: Mutex::new((0, HashMap::new())),
         });
         Ok(Self {
@@ -204,7 +216,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_is_argon2id_with_the_baseline_parameters_and_salted() {
-        let passwords = Passwords::new().await.unwrap();
+        let passwords = Passwords::new(TEST_QUEUE).await.unwrap();
         let first = passwords.hash("correct horse").await.unwrap();
         let second = passwords.hash("correct horse").await.unwrap();
         assert!(
@@ -217,7 +229,7 @@ mod tests {
 
     #[tokio::test]
     async fn verify_accepts_the_password_and_refuses_others() {
-        let passwords = Passwords::new().await.unwrap();
+        let passwords = Passwords::new(TEST_QUEUE).await.unwrap();
         let stored = passwords.hash("correct horse").await.unwrap();
         assert!(passwords
             .verify("correct horse", Some(&stored))
@@ -231,9 +243,14 @@ mod tests {
 
     #[tokio::test]
     async fn verify_without_an_account_is_false_even_for_the_decoy_password() {
-        let passwords = Passwords::new().await.unwrap();
+        let passwords = Passwords::new(TEST_QUEUE).await.unwrap();
         assert!(!passwords.verify("anything at all", None).await.unwrap());
     }
+
+    const TEST_QUEUE: QueueLimits = QueueLimits {
+        per_claimant: 2,
+        per_slot: 32,
+    };
 
     fn shares(per_claimant: usize, most: usize) -> Arc<Shares> {
         Arc::new(Shares {

@@ -7,6 +7,10 @@ use std::net::IpAddr;
 
 pub const DEFAULT_LOGIN_MAX_FAILURES: u32 = 10;
 pub const DEFAULT_IP_ATTEMPTS_PER_MINUTE: u32 = 60;
+/// One hashing and one waiting: all an honest person ever needs at once.
+pub const DEFAULT_PASSWORD_QUEUE_SHARE: u32 = 2;
+/// About half a second of Argon2 work per hashing slot.
+pub const DEFAULT_PASSWORD_QUEUE_PER_CORE: u32 = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
@@ -16,6 +20,11 @@ pub struct Limits {
     pub ip_attempts_per_minute: u32,
     /// `TRUSTED_PROXIES`: the peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// `PASSWORD_QUEUE_SHARE`: places one address or one account may hold at once in the
+    /// password-hashing queue (waiting or hashing).
+    pub password_queue_share: u32,
+    /// `PASSWORD_QUEUE_PER_CORE`: places in the whole queue per hashing slot.
+    pub password_queue_per_core: u32,
 }
 
 impl Limits {
@@ -38,6 +47,11 @@ impl Limits {
             )?,
             trusted_proxies: TrustedProxies::parse(set("TRUSTED_PROXIES").as_deref().unwrap_or(""))
                 .map_err(|reason| ConfigError::new("TRUSTED_PROXIES", reason))?,
+            password_queue_share: count("PASSWORD_QUEUE_SHARE", DEFAULT_PASSWORD_QUEUE_SHARE)?,
+            password_queue_per_core: count(
+                "PASSWORD_QUEUE_PER_CORE",
+                DEFAULT_PASSWORD_QUEUE_PER_CORE,
+            )?,
         })
     }
 }
@@ -92,6 +106,8 @@ mod tests {
         assert_eq!(limits.login_max_failures, 10);
         assert_eq!(limits.ip_attempts_per_minute, 60);
         assert!(limits.trusted_proxies.is_empty());
+        assert_eq!(limits.password_queue_share, 2);
+        assert_eq!(limits.password_queue_per_core, 32);
     }
 
     #[test]
@@ -100,8 +116,13 @@ mod tests {
             let error = limits(&[("LOGIN_MAX_FAILURES", bad)]).unwrap_err();
             assert_eq!(error.var, "LOGIN_MAX_FAILURES", "{bad}");
         }
-        let error = limits(&[("IP_ATTEMPTS_PER_MINUTE", "0")]).unwrap_err();
-        assert_eq!(error.var, "IP_ATTEMPTS_PER_MINUTE");
+        for var in [
+            "IP_ATTEMPTS_PER_MINUTE",
+            "PASSWORD_QUEUE_SHARE",
+            "PASSWORD_QUEUE_PER_CORE",
+        ] {
+            assert_eq!(limits(&[(var, "0")]).unwrap_err().var, var);
+        }
     }
 
     #[test]
