@@ -64,6 +64,11 @@ pub async fn build_state(
         .load_revoked()
         .await
         .map_err(StartupError::Database)?;
+    let cookie_prefixes_since = store
+        .upgraded_at("cookie_prefixes")
+        .await
+        .map_err(StartupError::Database)?
+        .unwrap_or(0);
     let passwords = Passwords::new(QueueLimits::of(&config.limits))
         .await
         .map_err(StartupError::Passwords)?;
@@ -78,6 +83,7 @@ pub async fn build_state(
         store,
         passwords: Arc::new(passwords),
         follower,
+        cookie_prefixes_since,
     })
 }
 

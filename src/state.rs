@@ -27,7 +27,18 @@ pub struct AppState {
     pub revoked: Arc<RevokedSessions>,
     /// What `/me` answers with, without a query.
     pub users: Arc<UserCache>,
+    /// When the cookie prefixes took effect (unix seconds): a token under an unprefixed name is
+    /// honoured only if issued before (see `auth::cookies`).
+    pub cookie_prefixes_since: i64,
     /// On PostgreSQL, the task applying other instances' changes to the two caches above; it
     /// stops when the last clone of the state is dropped.
     pub follower: Option<Arc<crate::server::AbortOnDrop>>,
+}
+
+impl AppState {
+    /// Whether a token issued at `iat` and sent under its unprefixed name is one a browser had
+    /// from before the cookie prefixes (honoured), rather than one planted since (refused).
+    pub fn legacy_cookie_honoured(&self, iat: i64) -> bool {
+        iat < self.cookie_prefixes_since
+    }
 }

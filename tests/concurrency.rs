@@ -264,14 +264,13 @@ async fn a_flood_of_password_changes_is_refused_beyond_its_share_and_another_log
     let flood = (0..1000).map(|_| {
         let (flooder, jar) = (flooder.clone(), jar.clone());
         async move {
-            // Their own password, so no budget ever stops them: only the share can.
+            // Their own password, so no budget ever stops them: only the share can. (The new
+            // one is the same, so each request verifies the password and then answers 400,
+            // leaving the password as it was for the next.)
             flooder
                 .post(
                     "/api/auth/change_password",
-                    &[
-                        ("current_password", PASSWORD),
-                        ("new_password", "a brand new passphrase 42"),
-                    ],
+                    &[("current_password", PASSWORD), ("new_password", PASSWORD)],
                     &jar,
                 )
                 .await
@@ -292,7 +291,7 @@ async fn a_flood_of_password_changes_is_refused_beyond_its_share_and_another_log
     assert_eq!(status, StatusCode::OK);
     assert!(refused >= 900, "{refused} of 1,000 refused");
     assert!(
-        statuses.iter().all(|s| [200, 401, 429].contains(s)),
+        statuses.iter().all(|s| [400, 429].contains(s)),
         "{statuses:?}"
     );
     assert_no_server_errors();
@@ -315,6 +314,14 @@ async fn logins_racing_a_password_change_leave_no_session_of_the_old_password() 
             let mut sessions = Vec::new();
             while !stop.load(Ordering::SeqCst) {
                 let response = visitor.try_login("changer", PASSWORD).await;
+                if response.status() != StatusCode::OK {
+                    // A login that lost to the change does not mark its browser as trusted.
+                    let lines = support::set_cookies(&response);
+                    assert!(
+                        lines.iter().all(|l| !l.starts_with(support::DEVICE)),
+                        "a refused login set a device cookie: {lines:?}"
+                    );
+                }
                 if response.status() == StatusCode::OK {
                     let mut jar = Jar::default();
                     jar.absorb(&response);
@@ -531,18 +538,20 @@ async fn strangers_locking_an_account_at_once_do_not_lock_out_the_owners_browser
     assert_eq!(count(&outcomes, Outcome::Verified), 10);
     let new_browser = app.try_login("besieged", PASSWORD).await;
     assert_eq!(new_browser.status(), StatusCode::TOO_MANY_REQUESTS);
-    let owner = app
-        .post(
-            "/api/auth/login",
-            &[("login", "besieged"), ("password", PASSWORD)],
-            &device,
-        )
-        .await;
-    assert_eq!(
-        owner.status(),
-        StatusCode::OK,
-        "the owner's browser gets in"
-    );
+    // Strangers keep hammering the spent budget from 20 addresses while the owner logs in: a
+    // spent budget holds no place in the hashing queue, so they cannot crowd the owner out.
+    let hammering = (0..400).map(|i| {
+        let visitor = crowd[i % crowd.len()].clone();
+        async move { visitor.try_login("besieged", "still not it").await.status() }
+    });
+    let owners_login = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let form = [("login", "besieged"), ("password", PASSWORD)];
+        app.post("/api/auth/login", &form, &device).await.status()
+    };
+    let (hammered, owner) = tokio::join!(join_all(hammering), owners_login);
+    assert!(hammered.iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS));
+    assert_eq!(owner, StatusCode::OK, "the owner's browser gets in at once");
     // Its own budget is spent by wrong passwords sent from it, and then it is locked too.
     let from_device = (0..30).map(|_| {
         let (app, device) = (&app, device.clone());
@@ -560,4 +569,88 @@ async fn strangers_locking_an_account_at_once_do_not_lock_out_the_owners_browser
     let outcomes = join_all(from_device).await;
     assert_eq!(count(&outcomes, Outcome::Verified), 10);
     assert_no_server_errors();
+}
+
+/// A password change makes every device cookie of the account worthless: cookies gathered
+/// while someone knew the old password buy no guesses at the new one. Three browsers logged in
+/// before the change; afterwards, guesses from all three at once draw on the account's one
+/// budget.
+#[tokio::test]
+async fn device_cookies_from_before_a_password_change_buy_no_guesses_at_the_new_one() {
+    let app = app_with(&BUDGET_VARS).await;
+    let owner = app.register("rekeyed").await;
+    let mut devices = Vec::new();
+    for _ in 0..3 {
+        let jar = app.login("rekeyed").await;
+        devices.push(Jar(jar
+            .0
+            .into_iter()
+            .filter(|(k, _)| k == support::DEVICE)
+            .collect()));
+    }
+    let form = [
+        ("current_password", PASSWORD),
+        ("new_password", "a wholly different passphrase 3"),
+    ];
+    assert_eq!(
+        persist(|| app.post("/api/auth/change_password", &form, &owner)).await,
+        Outcome::In
+    );
+    let guesses = (0..60).map(|i| {
+        let device = devices[i % devices.len()].clone();
+        let visitor = app.visitor_from(80 + (i % 10) as u8);
+        async move {
+            let guess = format!("guess {i}");
+            let form = [("login", "rekeyed"), ("password", guess.as_str())];
+            persist(|| visitor.post("/api/auth/login", &form, &device)).await
+        }
+    });
+    let outcomes = join_all(guesses).await;
+    assert_eq!(count(&outcomes, Outcome::Verified), 10, "{outcomes:?}");
+    assert_no_server_errors();
+}
+
+/// A budget spent at the very end of its window stays spent for a whole window after its last
+/// attempt: no span of one window's length ever grants more than the budget (before, a window
+/// ending just after it was spent gave a fresh budget at once: twice the budget in seconds).
+#[tokio::test]
+async fn a_spent_budget_stays_spent_a_whole_window_after_its_last_attempt() {
+    let app = app_with(&[]).await;
+    let store = support::open_store(&app).await;
+    let budget = gatehouse::store::Budget {
+        max: 10,
+        window: Duration::from_secs(900),
+    };
+    let t0 = time::OffsetDateTime::now_utc().unix_timestamp();
+    let granted_at = |at: i64, n: usize| {
+        let store = store.clone();
+        async move {
+            let mut granted = 0;
+            for _ in 0..n {
+                if matches!(
+                    store.reserve_attempt("edge", at, budget).await.unwrap(),
+                    gatehouse::store::Reservation::Granted { .. }
+                ) {
+                    granted += 1;
+                }
+            }
+            granted
+        }
+    };
+    assert_eq!(granted_at(t0, 1).await, 1);
+    assert_eq!(
+        granted_at(t0 + 899, 20).await,
+        9,
+        "the rest of the budget, then spent"
+    );
+    assert_eq!(
+        granted_at(t0 + 900, 20).await,
+        0,
+        "still within a window of the last"
+    );
+    assert_eq!(
+        granted_at(t0 + 899 + 900, 20).await,
+        10,
+        "a whole window later: afresh"
+    );
 }

@@ -590,12 +590,49 @@ async fn a_post_from_the_same_host_under_another_scheme_is_403() {
     assert_eq!(same.status(), StatusCode::OK);
 }
 
-/// Issue 10 item 12c: cookies carry the `__Host-` and `__Secure-` prefixes, and tokens under the
-/// names of earlier versions are still accepted until they expire.
+/// Issue 10 item 12c: cookies carry the `__Host-` and `__Secure-` prefixes. A token under an
+/// unprefixed name that was issued after the prefixes took effect was planted there (by a
+/// sibling subdomain, say): it is refused, so nobody is switched into someone else's account.
 #[tokio::test]
-async fn tokens_under_the_unprefixed_names_of_earlier_versions_still_work() {
+async fn a_token_planted_under_an_unprefixed_name_is_refused() {
+    let app = spawn_app().await;
+    let mallory = app.register("mallory").await;
+    let mut planted = Jar::default();
+    planted.0.insert(
+        "access_token".into(),
+        mallory.get(support::ACCESS).unwrap().into(),
+    );
+    planted.0.insert(
+        "refresh_token".into(),
+        mallory.get(support::REFRESH).unwrap().into(),
+    );
+    assert_error(
+        app.get("/api/auth/me", &planted).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let refresh = app.post("/api/auth/refresh", &[], &planted).await;
+    assert_error(refresh, 401, "unauthenticated").await;
+}
+
+/// Issue 10 item 12c: a browser from before the upgrade keeps its session: tokens issued
+/// before the prefixes took effect still work under their old names, and the next refresh
+/// moves them to the prefixed ones.
+#[tokio::test]
+async fn tokens_from_before_the_prefixes_still_work_under_their_old_names() {
     let app = spawn_app().await;
     let jar = app.register("upgrader").await;
+    // As if the upgrade had come after these tokens were issued.
+    let db = support::inspect(&app).await;
+    let later = time::OffsetDateTime::now_utc().unix_timestamp() + 60;
+    sqlx::query(&format!(
+        "UPDATE upgrades SET at = {later} WHERE name = 'cookie_prefixes'"
+    ))
+    .execute(&db)
+    .await
+    .unwrap();
+    let app = app.restart(&[]).await;
     let mut old = Jar::default();
     old.0.insert(
         "access_token".into(),

@@ -5,8 +5,11 @@
 //! access cookie is `__Host-access_token` (only ever set by this host, over HTTPS, for the whole
 //! site, so a sibling subdomain cannot plant or shadow it) and the refresh and device cookies
 //! are `__Secure-…` (their path is the auth API, which `__Host-` does not allow). The unprefixed
-//! names of earlier versions are still read, so sessions from before the upgrade go on until
-//! their tokens expire, and they are cleared with the new ones.
+//! names of earlier versions are still read ([`read_legacy`]), but honoured only for tokens issued
+//! before the upgrade (the `upgrades` table records when): sessions from before it go on until
+//! their tokens expire, while a token planted later under an unprefixed name (by a sibling
+//! subdomain, say, which the prefixes exist to stop) is refused. They are cleared with the new
+//! ones.
 
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue};
@@ -117,24 +120,28 @@ pub fn cleared(secure: bool) -> Vec<HeaderValue> {
     values
 }
 
-/// The value of cookie `kind` in the request, if it was sent and is not empty: under its
-/// prefixed name, or (tokens from before the prefixes) its plain one.
+/// The value of cookie `kind` in the request under its name, if it was sent and is not empty.
 pub fn read(headers: &HeaderMap, kind: Kind, secure: bool) -> Option<&str> {
-    let named = |name: &str| {
-        headers
-            .get_all(http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|line| line.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, value)| *key == name && !value.is_empty())
-            .map(|(_, value)| value)
-    };
-    named(kind.name(secure)).or_else(|| {
-        (secure && kind != Kind::Device)
-            .then(|| named(kind.plain()))
-            .flatten()
-    })
+    named(headers, kind.name(secure))
+}
+
+/// The value of token cookie `kind` under the unprefixed name of earlier versions, where the
+/// current name is prefixed. The caller honours it only for a token issued before the upgrade.
+pub fn read_legacy(headers: &HeaderMap, kind: Kind, secure: bool) -> Option<&str> {
+    (secure && kind != Kind::Device)
+        .then(|| named(headers, kind.plain()))
+        .flatten()
+}
+
+fn named<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, value)| *key == name && !value.is_empty())
+        .map(|(_, value)| value)
 }
 
 #[cfg(test)]
@@ -213,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn read_prefers_the_prefixed_name_and_still_accepts_the_old_one() {
+    fn read_finds_the_current_name_and_read_legacy_the_old_one() {
         let mut headers = HeaderMap::new();
         headers.insert(
             http::header::COOKIE,
@@ -223,9 +230,12 @@ mod tests {
         );
         assert_eq!(read(&headers, Kind::Access, true), Some("new"));
         assert_eq!(read(&headers, Kind::Access, false), Some("old"));
+        assert_eq!(read_legacy(&headers, Kind::Access, true), Some("old"));
+        assert_eq!(
+            read_legacy(&headers, Kind::Access, false),
+            None,
+            "no prefix, no legacy"
+        );
         assert_eq!(read(&headers, Kind::Refresh, true), None);
-        let mut old_only = HeaderMap::new();
-        old_only.insert(http::header::COOKIE, "refresh_token=r".parse().unwrap());
-        assert_eq!(read(&old_only, Kind::Refresh, true), Some("r"));
     }
 }

@@ -3,6 +3,11 @@
 //! checks for that account draw on a failure budget of its own. Strangers failing on purpose
 //! spend the account's shared budget and lock it for untrusted browsers only; the owner's
 //! browser still gets in. A thief with the cookie gets one more budget, no more.
+//!
+//! The cookie is signed over the account's credential version, so a password change makes
+//! every device cookie of the account worthless: cookies gathered while someone knew the old
+//! password buy no guesses at the new one. A browser that already holds a valid cookie keeps
+//! its device id when it logs in again, so logging in repeatedly does not mint budgets.
 
 use super::tokens::{derive_key, keyed_digest};
 use crate::config::Config;
@@ -31,23 +36,42 @@ impl DeviceKeys {
         }
     }
 
-    fn mac(&self, user_id: &str, device_id: &str) -> String {
-        keyed_digest(&self.key, format!("{user_id}\n{device_id}").as_bytes())
+    fn mac(&self, user_id: &str, credential_version: i64, device_id: &str) -> String {
+        let signed = format!("{user_id}\n{credential_version}\n{device_id}");
+        keyed_digest(&self.key, signed.as_bytes())
     }
 
-    /// A new cookie value for a browser that just proved it knows `user_id`'s password.
-    pub fn issue(&self, user_id: &str) -> String {
-        let device_id = uuid::Uuid::new_v4().simple().to_string();
-        let mac = self.mac(user_id, &device_id);
+    /// The cookie value for a browser that just proved it knows the password of `user_id` at
+    /// `credential_version`: for `device` if it is already trusted, else for a new device.
+    pub fn issue(
+        &self,
+        user_id: &str,
+        credential_version: i64,
+        device: Option<&TrustedDevice>,
+    ) -> String {
+        let device_id = device.map_or_else(
+            || uuid::Uuid::new_v4().simple().to_string(),
+            |device| device.0.clone(),
+        );
+        let mac = self.mac(user_id, credential_version, &device_id);
         format!("{device_id}.{mac}")
     }
 
-    /// The device a cookie names, if it was issued by us to a browser of `user_id`.
-    pub fn verify(&self, value: &str, user_id: &str) -> Option<TrustedDevice> {
+    /// The device a cookie names, if it was issued by us to a browser of `user_id` while the
+    /// account's credentials were at `credential_version`.
+    pub fn verify(
+        &self,
+        value: &str,
+        user_id: &str,
+        credential_version: i64,
+    ) -> Option<TrustedDevice> {
         let (device_id, mac) = value.split_once('.')?;
         let valid = device_id.len() == 32
             && device_id.bytes().all(|b| b.is_ascii_hexdigit())
-            && constant_time_eq(mac.as_bytes(), self.mac(user_id, device_id).as_bytes());
+            && constant_time_eq(
+                mac.as_bytes(),
+                self.mac(user_id, credential_version, device_id).as_bytes(),
+            );
         valid.then(|| TrustedDevice(device_id.to_owned()))
     }
 }
@@ -73,24 +97,45 @@ mod tests {
     #[test]
     fn a_device_cookie_is_trusted_for_its_own_account_only() {
         let keys = keys("device-test-refresh-secret-0123456789ab");
-        let cookie = keys.issue("ada");
-        let device = keys.verify(&cookie, "ada").expect("trusted for ada");
+        let cookie = keys.issue("ada", 1, None);
+        let device = keys.verify(&cookie, "ada", 1).expect("trusted for ada");
         assert!(device.budget().starts_with("device:"));
-        assert_eq!(keys.verify(&cookie, "grace"), None);
+        assert_eq!(keys.verify(&cookie, "grace", 1), None);
+    }
+
+    #[test]
+    fn a_password_change_makes_every_device_cookie_worthless() {
+        let keys = keys("device-test-refresh-secret-0123456789ab");
+        let cookie = keys.issue("ada", 1, None);
+        assert_eq!(keys.verify(&cookie, "ada", 2), None);
+    }
+
+    #[test]
+    fn logging_in_again_from_a_trusted_browser_keeps_its_device() {
+        let keys = keys("device-test-refresh-secret-0123456789ab");
+        let first = keys.verify(&keys.issue("ada", 1, None), "ada", 1).unwrap();
+        let again = keys.issue("ada", 1, Some(&first));
+        assert_eq!(keys.verify(&again, "ada", 1), Some(first.clone()));
+        let after_change = keys.issue("ada", 2, Some(&first));
+        assert_eq!(
+            keys.verify(&after_change, "ada", 2),
+            Some(first),
+            "same device, new version"
+        );
     }
 
     #[test]
     fn a_forged_or_foreign_device_cookie_is_not_trusted() {
         let ours = keys("device-test-refresh-secret-0123456789ab");
         let theirs = keys("another-refresh-secret-0123456789abcdef");
-        assert_eq!(ours.verify(&theirs.issue("ada"), "ada"), None);
-        let cookie = ours.issue("ada");
+        assert_eq!(ours.verify(&theirs.issue("ada", 1, None), "ada", 1), None);
+        let cookie = ours.issue("ada", 1, None);
         let (id, mac) = cookie.split_once('.').unwrap();
         let mut flipped = mac.to_owned().into_bytes();
         flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
         let tampered = format!("{id}.{}", String::from_utf8(flipped).unwrap());
         for bad in ["", "x", "abc.def", &tampered, id] {
-            assert_eq!(ours.verify(bad, "ada"), None, "{bad:?}");
+            assert_eq!(ours.verify(bad, "ada", 1), None, "{bad:?}");
         }
     }
 }

@@ -40,19 +40,37 @@ impl Exchange {
         }
     }
 
+    /// A cookie under its current name.
     pub(super) fn cookie(&self, kind: Kind) -> Option<&str> {
         cookies::read(&self.request.headers, kind, self.state.config.cookie_secure)
     }
 
-    /// This browser, if it logged in to `user_id`'s account before (a valid device cookie).
-    pub(super) fn trusted_device(&self, user_id: &str) -> Option<TrustedDevice> {
-        let value = self.cookie(Kind::Device)?;
-        self.state.devices.verify(value, user_id)
+    /// A token cookie, and whether it came under the unprefixed name of earlier versions.
+    pub(super) fn token_cookie(&self, kind: Kind) -> Option<(&str, bool)> {
+        token_cookie(&self.state, &self.request.headers, kind)
     }
 
-    /// Marks this browser as one that `user_id` logged in from (after a right password).
-    pub(super) fn trust_device(&self, user_id: &str) {
-        let value = self.state.devices.issue(user_id);
+    /// This browser, if it logged in to `user`'s account before, under its current password
+    /// (a valid device cookie).
+    pub(super) fn trusted_device(&self, user: &UserRecord) -> Option<TrustedDevice> {
+        let value = self.cookie(Kind::Device)?;
+        self.state
+            .devices
+            .verify(value, &user.id, user.credential_version)
+    }
+
+    /// Marks this browser as one that `user_id` logged in from with the password of
+    /// `credential_version`; a browser already trusted keeps its device id.
+    pub(super) fn trust_device(&self, user_id: &str, credential_version: i64) {
+        let known = self.cookie(Kind::Device).and_then(|value| {
+            self.state
+                .devices
+                .verify(value, user_id, credential_version)
+        });
+        let value = self
+            .state
+            .devices
+            .issue(user_id, credential_version, known.as_ref());
         let secure = self.state.config.cookie_secure;
         self.set_cookies([cookies::set(
             Kind::Device,
@@ -242,13 +260,30 @@ pub(super) fn authenticate(
     state: &AppState,
     headers: &http::HeaderMap,
 ) -> Result<AccessClaims, AppError> {
-    let token = cookies::read(headers, Kind::Access, state.config.cookie_secure)
-        .ok_or_else(AppError::unauthenticated)?;
+    let (token, legacy) =
+        token_cookie(state, headers, Kind::Access).ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_access(token)?;
+    if legacy && !state.legacy_cookie_honoured(claims.iat) {
+        return Err(AppError::unauthenticated());
+    }
     if state.revoked.contains(&claims.sid) {
         return Err(session_ended());
     }
     Ok(claims)
+}
+
+/// A token cookie of the request: under its current name, or (`true`) under the unprefixed
+/// name of earlier versions, which the caller honours only for a token issued before the
+/// prefixes (see `auth::cookies`).
+pub(super) fn token_cookie<'h>(
+    state: &AppState,
+    headers: &'h http::HeaderMap,
+    kind: Kind,
+) -> Option<(&'h str, bool)> {
+    let secure = state.config.cookie_secure;
+    cookies::read(headers, kind, secure)
+        .map(|token| (token, false))
+        .or_else(|| cookies::read_legacy(headers, kind, secure).map(|token| (token, true)))
 }
 
 /// User agents are free text of any length; this much names any real browser.

@@ -86,6 +86,8 @@ pub async fn register(
                 .await
         })
         .await?;
+    // The browser that created the account is its owner's.
+    exchange.trust_device(&user.id, user.credential_version);
     tracing::info!(user_id = %user.id, "account created");
     exchange.redirect_plain_form(exchange.next_from_referer().as_str());
     Ok(user.to_public())
@@ -124,29 +126,46 @@ fn admit_hashing(
 /// never verify more than the budget holds. The budget is the account's (`account`), shared by
 /// all untrusted browsers, or for a browser that logged in to this account before, that
 /// device's own: strangers can lock the account for strangers only.
+///
+/// The budget comes first and the place in the hashing queue second, held for the Argon2 work
+/// alone: attempts on a spent budget cost no place, so strangers hammering a locked account
+/// cannot crowd the owner's browser out of the queue. `claimant` is whose share of the queue the
+/// work counts against besides the address: the name typed at login (never the account it
+/// belongs to, which would let two concurrent requests tell whether an email and a username
+/// are one account's), the account when its owner is logged in, or the trusted device.
 async fn check_password(
     exchange: &Exchange,
     user: Option<&UserRecord>,
     account: &str,
+    claimant: &str,
     password: &str,
 ) -> Result<bool, AppError> {
     let state = &exchange.state;
-    let _place = admit_hashing(exchange, Some(account))?;
-    let budget = user
-        .and_then(|user| exchange.trusted_device(&user.id))
+    let device = user.and_then(|user| exchange.trusted_device(user));
+    let budget = device
+        .as_ref()
         .map_or_else(|| account.to_owned(), |device| device.budget());
     let key = state.limits.budget_key(&budget);
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let window_start = match state
+    let generation = match state
         .store
         .reserve_attempt(&key, now, state.limits.failures)
         .await?
     {
-        Reservation::Granted { window_start } => window_start,
+        Reservation::Granted { generation } => generation,
         Reservation::Exhausted { until } => {
             let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
             exchange.set_retry_after(std::time::Duration::from_secs(wait));
             return Err(limits::rate_limited());
+        }
+    };
+    let claimant = device.as_ref().map_or(claimant, |_| budget.as_str());
+    let _place = match admit_hashing(exchange, Some(claimant)) {
+        Ok(place) => place,
+        Err(busy) => {
+            // Nothing was checked: the attempt goes back.
+            state.store.refund_attempt(&key, generation).await?;
+            return Err(busy);
         }
     };
     let matches = state
@@ -155,7 +174,7 @@ async fn check_password(
         .await?;
     let right = matches && user.is_some();
     if right {
-        state.store.refund_attempt(&key, window_start).await?;
+        state.store.refund_attempt(&key, generation).await?;
     }
     Ok(right)
 }
@@ -169,19 +188,21 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
     };
     let found = state.store.find_user_by(key).await?;
     let account = failure_key(found.as_ref(), &login);
+    let typed = failure_key(None, &login);
     // Verify even when there is no such account, so both failures take the same time.
-    if !check_password(&exchange, found.as_ref(), &account, &password).await? {
+    if !check_password(&exchange, found.as_ref(), &account, &typed, &password).await? {
         return Err(AppError::invalid_credentials());
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
-    // This browser has proved it knows the password: from now on it has a budget of its own.
-    exchange.trust_device(&user.id);
     let version = user.credential_version;
     exchange
         .start_session(&user, now(), |session, first| async move {
             state.store.start_session(&session, &first, version).await
         })
         .await?;
+    // This browser has proved it knows the password (still the account's: the session is
+    // stored): from now on it has a budget of its own.
+    exchange.trust_device(&user.id, version);
     tracing::info!(user_id = %user.id, "logged in");
     exchange.redirect_plain_form(exchange.next_from_referer().as_str());
     Ok(user.to_public())
@@ -206,10 +227,13 @@ pub async fn refresh() -> Result<Refreshed, AppError> {
 
 async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
     let state = &exchange.state;
-    let token = exchange
-        .cookie(Kind::Refresh)
+    let (token, legacy) = exchange
+        .token_cookie(Kind::Refresh)
         .ok_or_else(AppError::unauthenticated)?;
     let claims = state.tokens.verify_refresh(token)?;
+    if legacy && !state.legacy_cookie_honoured(claims.iat) {
+        return Err(AppError::unauthenticated());
+    }
     let now = now();
     if state.revoked.contains(&claims.sid) {
         return Err(session_ended());
@@ -282,10 +306,10 @@ pub async fn logout() -> Result<(), AppError> {
     let state = &exchange.state;
     // Whichever cookie still names the session: the refresh token outlives the access token.
     let claims = exchange
-        .cookie(Kind::Refresh)
-        .and_then(|token| state.tokens.refresh_claims_of(token))
+        .token_cookie(Kind::Refresh)
+        .and_then(|(token, _)| state.tokens.refresh_claims_of(token))
         .or_else(|| {
-            let token = exchange.cookie(Kind::Access)?;
+            let (token, _) = exchange.token_cookie(Kind::Access)?;
             let claims = state.tokens.verify_access(token).ok()?;
             Some((claims.sub, claims.sid))
         });
@@ -431,7 +455,8 @@ async fn confirm_owner(
     wrong: &str,
 ) -> Result<UserRecord, AppError> {
     let user = account(&exchange.state, &claims.sub).await?;
-    if !check_password(exchange, Some(&user), &account_key(&user), password).await? {
+    let key = account_key(&user);
+    if !check_password(exchange, Some(&user), &key, &key, password).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
     }
     Ok(user)
@@ -479,6 +504,9 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
         .await?;
     state.revoked.insert(ended.iter().map(String::as_str), now);
     exchange.set_pair(access, refresh, now);
+    // Every device cookie of the account was signed over the old version; this browser's is
+    // renewed under the new one.
+    exchange.trust_device(&user.id, user.credential_version + 1);
     tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "password changed");
     exchange.redirect_plain_form(exchange.referring_page().as_str());
     Ok(())

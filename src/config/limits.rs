@@ -46,7 +46,12 @@ impl Limits {
                 DEFAULT_IP_ATTEMPTS_PER_MINUTE,
             )?,
             trusted_proxies: TrustedProxies::parse(set("TRUSTED_PROXIES").as_deref().unwrap_or(""))
-                .map_err(|reason| ConfigError::new("TRUSTED_PROXIES", reason))?,
+                .map_err(|reason| ConfigError::new("TRUSTED_PROXIES", reason))?
+                .writing(match set("FORWARDED_HEADER") {
+                    None => ForwardedHeader::default(),
+                    Some(raw) => ForwardedHeader::parse(&raw)
+                        .map_err(|reason| ConfigError::new("FORWARDED_HEADER", reason))?,
+                }),
             password_queue_share: count("PASSWORD_QUEUE_SHARE", DEFAULT_PASSWORD_QUEUE_SHARE)?,
             password_queue_per_core: count(
                 "PASSWORD_QUEUE_PER_CORE",
@@ -57,9 +62,33 @@ impl Limits {
 }
 
 /// Addresses and ranges (`10.0.0.1`, `10.0.0.0/8`, `::1`), comma-separated. Empty by default:
-/// then no `X-Forwarded-For` is believed and the client is the socket's peer.
+/// then no forwarding header is believed and the client is the socket's peer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies(Vec<IpNet>, ForwardedHeader);
+
+/// `FORWARDED_HEADER`: which header the trusted proxies write. Only that one is read: a proxy
+/// passes the other through from the client untouched, so reading it too (or falling back to
+/// it) would let the client name any address it likes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` (nginx, HAProxy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…;proto=…`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            other => Err(format!(
+                "expected x-forwarded-for or forwarded, got {other:?}"
+            )),
+        }
+    }
+}
 
 impl TrustedProxies {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -74,7 +103,17 @@ impl TrustedProxies {
                     })
             })
             .collect::<Result<_, _>>()
-            .map(Self)
+            .map(|nets| Self(nets, ForwardedHeader::default()))
+    }
+
+    /// The same proxies, writing `header`.
+    pub fn writing(self, header: ForwardedHeader) -> Self {
+        Self(self.0, header)
+    }
+
+    /// The header these proxies write.
+    pub fn header(&self) -> ForwardedHeader {
+        self.1
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -135,5 +174,17 @@ mod tests {
         assert!(!proxies.contains("192.168.1.8".parse().unwrap()));
         let error = limits(&[("TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")]).unwrap_err();
         assert_eq!(error.var, "TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn the_forwarded_header_is_one_of_the_two_known_ones() {
+        assert_eq!(
+            limits(&[]).unwrap().trusted_proxies.header(),
+            ForwardedHeader::XForwardedFor
+        );
+        let rfc = limits(&[("FORWARDED_HEADER", "Forwarded")]).unwrap();
+        assert_eq!(rfc.trusted_proxies.header(), ForwardedHeader::Forwarded);
+        let error = limits(&[("FORWARDED_HEADER", "x-real-ip")]).unwrap_err();
+        assert_eq!(error.var, "FORWARDED_HEADER");
     }
 }

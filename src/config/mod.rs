@@ -7,7 +7,7 @@ mod limits;
 mod secrets;
 
 pub use duration::{parse_duration, DurationError};
-pub use limits::{Limits, TrustedProxies};
+pub use limits::{ForwardedHeader, Limits, TrustedProxies};
 pub use secrets::Secret;
 
 use std::{path::PathBuf, time::Duration};

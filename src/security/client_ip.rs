@@ -1,13 +1,14 @@
 //! [ssr] Who the client is, for counting attempts: the socket's peer, unless that peer is a
-//! proxy named in `TRUSTED_PROXIES`, and only then the address that proxy saw, from
-//! `X-Forwarded-For` (or, without it, RFC 7239 `Forwarded`). Anyone can write those headers, so
-//! they are never believed from anyone else. Hops are read as proxies write them: with a port
+//! proxy named in `TRUSTED_PROXIES`, and only then the address that proxy saw, from the one
+//! header it writes (`FORWARDED_HEADER`: `X-Forwarded-For`, or RFC 7239 `Forwarded`). Anyone
+//! can write those headers, so they are never believed from anyone else, and the other one,
+//! which the proxy passes through from the client, never at all. Hops are read as proxies write them: with a port
 //! (`203.0.113.9:5555`) or in brackets (`[2001:db8::1]:443`); before, such a hop was not
 //! understood, so the proxy itself became the client and everyone behind it shared one budget.
 //! The scheme a trusted proxy was reached with (`X-Forwarded-Proto`, `Forwarded: proto=`) is
 //! read the same way, for the cross-site check.
 
-use crate::config::TrustedProxies;
+use crate::config::{ForwardedHeader, TrustedProxies};
 use axum::{
     extract::ConnectInfo,
     http::{Extensions, HeaderMap},
@@ -32,7 +33,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) ->
     }
     // Each proxy appends the address it saw, so read from the right: the first hop that is not
     // one of our proxies is the client. Anything to its left was written by the client itself.
-    let hops = forwarded_for(headers);
+    let hops = forwarded_for(headers, trusted.header());
     let mut client = peer;
     for hop in hops.iter().rev() {
         let Some(ip) = parse_hop(hop) else {
@@ -46,8 +47,9 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) ->
     client
 }
 
-/// The hops of `X-Forwarded-For`, or if there is none, the `for=` of each `Forwarded` element.
-fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
+/// The hops of the header the proxies write: `X-Forwarded-For`, or the `for=` of each
+/// `Forwarded` element.
+fn forwarded_for(headers: &HeaderMap, which: ForwardedHeader) -> Vec<&str> {
     let values = |name: &'static str| {
         headers
             .get_all(name)
@@ -55,15 +57,14 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<&str> {
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
     };
-    let hops: Vec<&str> = values("x-forwarded-for").collect();
-    if !hops.is_empty() {
-        return hops;
+    match which {
+        ForwardedHeader::XForwardedFor => values("x-forwarded-for").collect(),
+        // An element without `for=` still counts as a hop (one we cannot read), so the walk
+        // stops there instead of believing what lies to its left.
+        ForwardedHeader::Forwarded => values("forwarded")
+            .map(|element| forwarded_param(element, "for").unwrap_or(""))
+            .collect(),
     }
-    // An element without `for=` still counts as a hop (one we cannot read), so the walk stops
-    // there instead of believing what lies to its left.
-    values("forwarded")
-        .map(|element| forwarded_param(element, "for").unwrap_or(""))
-        .collect()
 }
 
 /// The value of `name` in one `Forwarded` element (`for=…;proto=…`), unquoted.
@@ -102,8 +103,8 @@ fn is_port(text: &str) -> bool {
 }
 
 /// The scheme the client used to reach us: what a trusted proxy says it was reached with
-/// (`X-Forwarded-Proto`, or `Forwarded: proto=`, the hop nearest to us), otherwise `http`,
-/// the only scheme this server speaks itself.
+/// (`X-Forwarded-Proto`, or `Forwarded: proto=`, as `FORWARDED_HEADER` says, the hop nearest
+/// to us), otherwise `http`, the only scheme this server speaks itself.
 pub fn scheme_of_request(
     extensions: &Extensions,
     headers: &HeaderMap,
@@ -124,8 +125,12 @@ pub fn scheme_of_request(
             .next_back()
             .map(str::trim)
     };
-    let said = last("x-forwarded-proto")
-        .or_else(|| last("forwarded").and_then(|element| forwarded_param(element, "proto")));
+    let said = match trusted.header() {
+        ForwardedHeader::XForwardedFor => last("x-forwarded-proto"),
+        ForwardedHeader::Forwarded => {
+            last("forwarded").and_then(|element| forwarded_param(element, "proto"))
+        }
+    };
     match said {
         Some(proto) if proto.eq_ignore_ascii_case("https") => "https",
         _ => "http",
@@ -221,8 +226,33 @@ mod tests {
     }
 
     #[test]
-    fn rfc_7239_forwarded_is_read_when_there_is_no_x_forwarded_for() {
-        let proxies = TrustedProxies::parse("10.0.0.0/8").unwrap();
+    fn only_the_header_the_proxies_write_is_read() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8")
+            .unwrap()
+            .writing(ForwardedHeader::Forwarded);
+        let mut headers = HeaderMap::new();
+        // The client's own X-Forwarded-For, passed through by a proxy that writes Forwarded.
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        headers.insert("forwarded", HeaderValue::from_static("for=198.51.100.7"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &headers, &proxies),
+            ip("198.51.100.7")
+        );
+        let xff = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let mut forged = HeaderMap::new();
+        forged.insert("forwarded", HeaderValue::from_static("for=6.6.6.6"));
+        assert_eq!(
+            client_ip(ip("10.0.0.1"), &forged, &xff),
+            ip("10.0.0.1"),
+            "a client's Forwarded is not read when the proxies write X-Forwarded-For"
+        );
+    }
+
+    #[test]
+    fn rfc_7239_forwarded_is_read_when_the_proxies_write_it() {
+        let proxies = TrustedProxies::parse("10.0.0.0/8")
+            .unwrap()
+            .writing(ForwardedHeader::Forwarded);
         let mut headers = HeaderMap::new();
         headers.insert(
             "forwarded",
@@ -271,6 +301,12 @@ mod tests {
         );
         assert_eq!(
             scheme_of_request(&with_peer("10.0.0.1"), &forwarded, &proxies),
+            "http",
+            "not the header these proxies write"
+        );
+        let rfc = proxies.clone().writing(ForwardedHeader::Forwarded);
+        assert_eq!(
+            scheme_of_request(&with_peer("10.0.0.1"), &forwarded, &rfc),
             "https"
         );
         assert_eq!(

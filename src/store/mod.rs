@@ -176,9 +176,9 @@ pub enum Rotation {
 /// What a password check drew from its budget (see [`Store::reserve_attempt`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
-    /// One attempt is reserved in the window that started at `window_start` (unix seconds);
-    /// give it back with [`Store::refund_attempt`] if the password was right.
-    Granted { window_start: i64 },
+    /// One attempt is reserved in window number `generation` of its budget; give it back with
+    /// [`Store::refund_attempt`] if the password was right.
+    Granted { generation: i64 },
     /// The budget is spent until `until` (unix seconds).
     Exhausted { until: i64 },
 }
@@ -243,7 +243,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reserves one attempt from the budget named `key` at `now` (unix seconds), atomically:
     /// however many checks run at once, on however many instances, at most `budget.max` are
-    /// granted per window. A window starts with its first attempt.
+    /// granted per window. A window starts with its first attempt and moves to the attempt that
+    /// spends the budget, so the lock lasts a whole window after the last one granted, and no
+    /// span of one window's length holds more than `budget.max` granted attempts.
     async fn reserve_attempt(
         &self,
         key: &str,
@@ -251,9 +253,12 @@ pub trait Store: Send + Sync + 'static {
         budget: Budget,
     ) -> Result<Reservation, StoreError>;
 
-    /// Gives back an attempt reserved in the window that started at `window_start` (a right
-    /// password costs nothing). A refund after that window ended changes nothing.
-    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError>;
+    /// Gives back an attempt reserved in window `generation` (a right password costs nothing).
+    /// A refund after that window ended changes nothing.
+    async fn refund_attempt(&self, key: &str, generation: i64) -> Result<(), StoreError>;
+
+    /// When the upgrade `name` took effect (unix seconds), as the migrations recorded it.
+    async fn upgraded_at(&self, name: &str) -> Result<Option<i64>, StoreError>;
 
     /// The cap of a session, if it exists. The cap never changes, so it may be read outside
     /// the transaction that then uses it.

@@ -289,15 +289,20 @@ impl Store for PgStore {
         budget: Budget,
     ) -> Result<Reservation, StoreError> {
         // One statement: the row lock of the upsert makes concurrent reservations of one key,
-        // from any instance, count one after another. A window that ended starts afresh; a
-        // spent one grants nothing (no row comes back).
+        // from any instance, count one after another. A window that ended starts afresh (a new
+        // generation); the attempt that spends the budget moves the window to now; a spent one
+        // grants nothing (no row comes back).
         let granted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO attempt_budgets AS b (key, window_start, used) VALUES ($1, $2, 1)
              ON CONFLICT (key) DO UPDATE SET
                  used = CASE WHEN b.window_start <= $2 - $3 THEN 1 ELSE b.used + 1 END,
-                 window_start = CASE WHEN b.window_start <= $2 - $3 THEN $2 ELSE b.window_start END
+                 generation = CASE WHEN b.window_start <= $2 - $3
+                                   THEN b.generation + 1 ELSE b.generation END,
+                 window_start = CASE WHEN b.window_start <= $2 - $3 THEN $2
+                                     WHEN b.used + 1 >= $4 THEN $2
+                                     ELSE b.window_start END
              WHERE b.used < $4 OR b.window_start <= $2 - $3
-             RETURNING window_start",
+             RETURNING generation",
         )
         .bind(key)
         .bind(now)
@@ -305,8 +310,8 @@ impl Store for PgStore {
         .bind(i32::try_from(budget.max).unwrap_or(i32::MAX))
         .fetch_optional(&self.pool)
         .await?;
-        if let Some(window_start) = granted {
-            return Ok(Reservation::Granted { window_start });
+        if let Some(generation) = granted {
+            return Ok(Reservation::Granted { generation });
         }
         let start: Option<i64> =
             sqlx::query_scalar("SELECT window_start FROM attempt_budgets WHERE key = $1")
@@ -318,13 +323,22 @@ impl Store for PgStore {
         })
     }
 
-    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+    async fn upgraded_at(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT at FROM upgrades WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn refund_attempt(&self, key: &str, generation: i64) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE attempt_budgets SET used = used - 1
-             WHERE key = $1 AND window_start = $2 AND used > 0",
+             WHERE key = $1 AND generation = $2 AND used > 0",
         )
         .bind(key)
-        .bind(window_start)
+        .bind(generation)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -648,15 +662,21 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // Tokens past their expiry, skipping any a transaction holds (never waiting with these
+        // locks held, so pruning cannot deadlock with an end that locks in the one order).
+        let tokens = sqlx::query(
+            "DELETE FROM refresh_tokens WHERE token_hash IN (
+                 SELECT token_hash FROM refresh_tokens WHERE expires_at <= $1
+                 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(secs(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         sqlx::query("DELETE FROM attempt_budgets WHERE window_start < $1")
             .bind(budgets_before)
             .execute(&mut *tx)
             .await?;
-        let tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
-            .bind(secs(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
         tx.commit().await?;
         Ok((sessions, tokens))
     }

@@ -305,14 +305,19 @@ impl Store for SqliteStore {
         budget: Budget,
     ) -> Result<Reservation, StoreError> {
         let (_gate, mut tx) = self.write().await?;
-        // A window that ended starts afresh; a spent one grants nothing (no row comes back).
+        // A window that ended starts afresh (a new generation); the attempt that spends the
+        // budget moves the window to now; a spent one grants nothing (no row comes back).
         let granted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO attempt_budgets (key, window_start, used) VALUES (?1, ?2, 1)
              ON CONFLICT (key) DO UPDATE SET
                  used = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE used + 1 END,
-                 window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2 ELSE window_start END
+                 generation = CASE WHEN window_start <= ?2 - ?3
+                                   THEN generation + 1 ELSE generation END,
+                 window_start = CASE WHEN window_start <= ?2 - ?3 THEN ?2
+                                     WHEN used + 1 >= ?4 THEN ?2
+                                     ELSE window_start END
              WHERE used < ?4 OR window_start <= ?2 - ?3
-             RETURNING window_start",
+             RETURNING generation",
         )
         .bind(key)
         .bind(now)
@@ -321,7 +326,7 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let reservation = match granted {
-            Some(window_start) => Reservation::Granted { window_start },
+            Some(generation) => Reservation::Granted { generation },
             None => {
                 let start: i64 =
                     sqlx::query_scalar("SELECT window_start FROM attempt_budgets WHERE key = ?")
@@ -337,14 +342,21 @@ impl Store for SqliteStore {
         Ok(reservation)
     }
 
-    async fn refund_attempt(&self, key: &str, window_start: i64) -> Result<(), StoreError> {
+    async fn upgraded_at(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT at FROM upgrades WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn refund_attempt(&self, key: &str, generation: i64) -> Result<(), StoreError> {
         let (_gate, mut tx) = self.write().await?;
         sqlx::query(
             "UPDATE attempt_budgets SET used = used - 1
-             WHERE key = ? AND window_start = ? AND used > 0",
+             WHERE key = ? AND generation = ? AND used > 0",
         )
         .bind(key)
-        .bind(window_start)
+        .bind(generation)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
