@@ -14,18 +14,9 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::time::Duration;
-use support::{assert_error, error_code, spawn_app_with, within, Jar, TestApp};
+use support::{assert_error, error_code, within, Jar, TestApp};
 
-/// Two instances sharing one database.
-async fn two_instances(vars: &[(&str, &str)]) -> (TestApp, TestApp) {
-    assert!(
-        support::on_postgres(),
-        "set GATEHOUSE_TEST_POSTGRES to a PostgreSQL server URL (scripts/test does)"
-    );
-    let a = spawn_app_with(vars).await;
-    let b = a.another_instance(vars).await;
-    (a, b)
-}
+use support::two_instances;
 
 async fn refreshed_on(app: &TestApp, jar: &Jar) -> Jar {
     let response = app.post("/api/auth/refresh", &[], jar).await;

@@ -119,6 +119,18 @@ impl TestApp {
     }
 }
 
+/// Two instances sharing one database, as behind a load balancer without sticky sessions
+/// (PostgreSQL only: SQLite is one process's database).
+pub async fn two_instances(vars: &[(&str, &str)]) -> (TestApp, TestApp) {
+    assert!(
+        on_postgres(),
+        "set GATEHOUSE_TEST_POSTGRES to a PostgreSQL server URL (scripts/test does)"
+    );
+    let a = spawn_app_with(vars).await;
+    let b = a.another_instance(vars).await;
+    (a, b)
+}
+
 /// `GATEHOUSE_TEST_POSTGRES`, when set: the PostgreSQL server the tests use instead of SQLite.
 pub fn postgres_server() -> Option<String> {
     std::env::var("GATEHOUSE_TEST_POSTGRES")
