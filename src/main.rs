@@ -29,21 +29,32 @@ async fn main() -> std::process::ExitCode {
         Err(e) => return fail(e.to_string()),
     };
     gatehouse::store::spawn_pruning(state.store.clone(), state.config.access_ttl);
+    let descriptors = gatehouse::connections::raise_descriptor_limit();
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(e) => return fail(format!("LEPTOS_SITE_ADDR: cannot listen on {addr}: {e}")),
     };
-    tracing::info!("listening on http://{addr}");
+    tracing::info!(open_file_limit = descriptors, "listening on http://{addr}");
+    // Ctrl-C, or SIGTERM: what systemd, containers and orchestrators send to stop a service.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down: finishing the requests in flight");
     };
-    match axum::serve(listener, server::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format!("server error: {e}")),
-    }
+    server::serve(listener, state, descriptors, shutdown).await;
+    ExitCode::SUCCESS
 }
 
 #[cfg(not(feature = "ssr"))]

@@ -8,7 +8,7 @@ use crate::{
         passwords::QueueLimits, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
         ME_PATH,
     },
-    config::Config,
+    config::{Config, LogRequests},
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
     state::AppState,
@@ -16,7 +16,7 @@ use crate::{
 };
 use axum::{
     body::{to_bytes, Body},
-    extract::{connect_info::IntoMakeServiceWithConnectInfo, Request, State},
+    extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -24,7 +24,7 @@ use axum::{
 };
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{sync::Arc, time::Instant};
 
 /// Request bodies above this are refused with 413: every real form here is far smaller.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -117,6 +117,12 @@ pub fn router(state: AppState) -> Router {
                 .precompressed_br()
                 .precompressed_gzip(),
         );
+    // The whole request, from its headers on, in bounded time (408 after it): a client that
+    // sends its body a byte at a time holds nothing for long.
+    let request_timeout = tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        state.config.serving.request_timeout,
+    );
     Router::new()
         .route(ME_PATH, axum::routing::get(me_route))
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
@@ -126,13 +132,22 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), boundary))
+        .layer(request_timeout)
         .with_state(state)
 }
 
-/// The router as a service that knows each connection's peer address, which the attempt
-/// limits count by. Serve this, not the bare router.
-pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr> {
-    router(state).into_make_service_with_connect_info::<SocketAddr>()
+/// Serves the app on `listener` until `shutdown` completes, under the timeouts and connection
+/// caps of its settings (see `connections`); `descriptors` is the open-file limit in force.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    descriptors: u64,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let serving = state.config.serving.clone();
+    let trusted = state.config.limits.trusted_proxies.clone();
+    let most = crate::connections::connection_cap(&serving, descriptors);
+    crate::connections::serve(listener, router(state), &serving, trusted, most, shutdown).await
 }
 
 /// Everything in front of the router, as one layer (one layer costs less per request than five:
@@ -147,7 +162,8 @@ pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<Router, SocketAddr
 ///   their attempt budget (`security::limits`).
 async fn boundary(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let logged = tracing::enabled!(tracing::Level::INFO)
+    let log = state.config.serving.log_requests;
+    let logged = (tracing::enabled!(tracing::Level::INFO) && log != LogRequests::None)
         .then(|| (request.method().clone(), request.uri().path().to_owned()));
     let mut response = if request.uri().path().starts_with("/api/") {
         api_boundary(&state, request, next).await
@@ -167,7 +183,8 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
         response
     };
     set_fixed_headers(&state, response.headers_mut());
-    if let Some((method, path)) = logged {
+    let status = response.status().as_u16();
+    if let Some((method, path)) = logged.filter(|_| log.includes(status)) {
         tracing::info!(
             %method,
             %path,

@@ -36,7 +36,7 @@ impl Server {
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_OUTPUT_NAME", "gatehouse")
             .envs(vars.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("server.log")).expect("the log file"))
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the gatehouse binary");
@@ -58,6 +58,27 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         server
+    }
+
+    /// SIGTERM, as systemd and container runtimes stop a service.
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the process to exit; its exit status, if it did.
+    fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// SIGKILL: no shutdown hooks, no flushing, nothing.
@@ -171,4 +192,62 @@ async fn a_dot_env_file_is_read_and_the_real_environment_wins_over_it() {
         .await;
     assert_eq!(registered.status(), StatusCode::OK);
     assert!(support::set_cookie_line(&registered, support::ACCESS).contains("Max-Age=60"));
+}
+
+/// SIGTERM drains: a request in flight when it arrives is still answered, new connections are
+/// refused, and the process exits with success (at ef7d2e1 SIGTERM killed it at once, cutting
+/// the request off).
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish_then_the_server_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path()).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let body = "login=someone&password=wrong+password";
+    let head = format!(
+        "POST /api/auth/login HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+    // The request is in flight (its body half sent) when the signal comes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        tokio::net::TcpStream::connect(&address).await.is_err(),
+        "the listener is closed once shutdown begins"
+    );
+    stream.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer:?}");
+    let status = server.exited_within(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+/// `LOG_REQUESTS=failures` logs the requests answered 4xx or 5xx, and no others.
+#[tokio::test]
+async fn log_requests_failures_logs_only_the_failed_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(dir.path(), &[("LOG_REQUESTS", "failures")]).await;
+    let ok = client()
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let refused = client()
+        .get(format!("{}/api/auth/sessions", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    server.terminate();
+    assert!(server.exited_within(Duration::from_secs(10)).is_some());
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(log.contains("path=/api/auth/sessions status=401"), "{log}");
+    assert!(!log.contains("path=/login"), "{log}");
 }

@@ -5,10 +5,12 @@
 mod duration;
 mod limits;
 mod secrets;
+mod serving;
 
 pub use duration::{parse_duration, DurationError};
 pub use limits::{ForwardedHeader, Limits, TrustedProxies};
 pub use secrets::Secret;
+pub use serving::{LogRequests, Serving};
 
 use std::{path::PathBuf, time::Duration};
 
@@ -26,6 +28,8 @@ pub struct Config {
     pub session_max_lifetime: Duration,
     pub cookie_secure: bool,
     pub limits: Limits,
+    /// Timeouts and connection caps, and how much the request log says.
+    pub serving: Serving,
     /// Where generated secrets are kept, when the operator set none.
     pub secrets_file: Option<PathBuf>,
 }
@@ -155,6 +159,7 @@ impl Config {
             session_max_lifetime,
             cookie_secure,
             limits: Limits::from_lookup(set)?,
+            serving: Serving::from_lookup(set)?,
             secrets_file,
         })
     }

@@ -16,7 +16,7 @@ use axum::{
 use std::net::{IpAddr, SocketAddr};
 
 /// The client of a request, from its connection's peer (`None` when the server runs without
-/// connect info, which `server::app` always provides).
+/// connect info, which `server::serve` always provides).
 pub fn of_request(
     extensions: &Extensions,
     headers: &HeaderMap,

@@ -100,7 +100,7 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
 pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
     let counted = request.method() == Method::POST && ATTEMPT_PATHS.contains(&request.uri().path());
     if counted {
-        // Served without connect info (not the case in `server::app`), all clients would share
+        // Served without connect info (not the case in `server::serve`), all clients would share
         // the unspecified address: one shared budget, failing closed rather than open.
         let client = client_ip::of_request(
             request.extensions(),

@@ -212,8 +212,15 @@ pub async fn open_store(app: &TestApp) -> Arc<dyn gatehouse::store::Store> {
     gatehouse::store::connect(&url).await.unwrap()
 }
 
+/// Raises the test process's open-file limit (its servers and clients share it), once.
+pub fn raise_descriptor_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(gatehouse::connections::raise_descriptor_limit)
+}
+
 async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<()>) {
     gatehouse::telemetry::init();
+    let descriptors = raise_descriptor_limit();
     let mut settings: HashMap<String, String> = base_settings(dir).await.into_iter().collect();
     settings.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| settings.get(name).cloned()).expect("test config");
@@ -230,7 +237,7 @@ async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<
         .await
         .expect("app state");
     let handle = tokio::spawn(async move {
-        axum::serve(listener, server::app(state)).await.unwrap();
+        server::serve(listener, state, descriptors, std::future::pending()).await;
     });
     (format!("http://{addr}"), handle)
 }

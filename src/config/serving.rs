@@ -1,0 +1,147 @@
+//! How connections are served: the time a client may take, how many connections it may hold,
+//! and how much the request log says.
+
+use super::{parse_duration, ConfigError};
+use std::time::Duration;
+
+pub const DEFAULT_HEADER_TIMEOUT: &str = "10s";
+pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
+pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serving {
+    /// `HEADER_TIMEOUT`: how long a connection may take to send a request's headers, counted
+    /// from when it is ready for one; so also how long an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// `REQUEST_TIMEOUT`: how long a whole request may take once its headers are in (its body
+    /// and the answer); past it, 408.
+    pub request_timeout: Duration,
+    /// `MAX_CONNECTIONS`: connections open at once, from everyone; `None` for the default,
+    /// worked out from the file-descriptor limit at start-up.
+    pub max_connections: Option<u32>,
+    /// `MAX_CONNECTIONS_PER_ADDRESS`: connections one client address may hold open at once
+    /// (trusted proxies are exempt: every client behind them shares their address).
+    pub max_connections_per_address: u32,
+    /// `SHUTDOWN_GRACE`: on SIGTERM or Ctrl-C, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
+    /// `LOG_REQUESTS`: which requests get a log line.
+    pub log_requests: LogRequests,
+}
+
+/// Which requests get a line in the log. Every line is small, but one per request adds up: a
+/// test run of 90,000 requests wrote 165 MB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogRequests {
+    /// Every request.
+    All,
+    /// Requests answered with a 4xx or 5xx status.
+    Failures,
+    /// None (errors are still logged where they happen).
+    None,
+}
+
+impl LogRequests {
+    pub fn includes(self, status: u16) -> bool {
+        match self {
+            Self::All => true,
+            Self::Failures => status >= 400,
+            Self::None => false,
+        }
+    }
+}
+
+impl Serving {
+    pub fn from_lookup(set: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let duration = |name: &'static str, default: &str| {
+            let duration = parse_duration(set(name).as_deref().unwrap_or(default))
+                .map_err(|e| ConfigError::new(name, e))?;
+            if duration.is_zero() {
+                return Err(ConfigError::new(name, "must be longer than zero"));
+            }
+            Ok(duration)
+        };
+        let count = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            set(name)
+                .map(|raw| match raw.trim().parse::<u32>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(ConfigError::new(
+                        name,
+                        format!("expected a whole number of at least 1, got {raw:?}"),
+                    )),
+                })
+                .transpose()
+        };
+        let log_requests = match set("LOG_REQUESTS").map(|v| v.trim().to_ascii_lowercase()) {
+            None => LogRequests::All,
+            Some(v) if v == "all" => LogRequests::All,
+            Some(v) if v == "failures" => LogRequests::Failures,
+            Some(v) if v == "none" => LogRequests::None,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "LOG_REQUESTS",
+                    format!("expected all, failures or none, got {v:?}"),
+                ))
+            }
+        };
+        Ok(Self {
+            header_timeout: duration("HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT)?,
+            request_timeout: duration("REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?,
+            max_connections: count("MAX_CONNECTIONS")?,
+            max_connections_per_address: count("MAX_CONNECTIONS_PER_ADDRESS")?
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+            shutdown_grace: duration("SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
+            log_requests,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serving(pairs: &[(&str, &str)]) -> Result<Serving, ConfigError> {
+        Serving::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_bound_every_wait_and_every_client() {
+        let serving = serving(&[]).unwrap();
+        assert_eq!(serving.header_timeout, Duration::from_secs(10));
+        assert_eq!(serving.request_timeout, Duration::from_secs(30));
+        assert_eq!(serving.max_connections, None);
+        assert_eq!(serving.max_connections_per_address, 256);
+        assert_eq!(serving.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(serving.log_requests, LogRequests::All);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, bad) in [
+            ("HEADER_TIMEOUT", "soon"),
+            ("HEADER_TIMEOUT", "0s"),
+            ("REQUEST_TIMEOUT", "-1"),
+            ("MAX_CONNECTIONS", "0"),
+            ("MAX_CONNECTIONS_PER_ADDRESS", "many"),
+            ("SHUTDOWN_GRACE", "1 minute"),
+            ("LOG_REQUESTS", "some"),
+        ] {
+            assert_eq!(serving(&[(var, bad)]).unwrap_err().var, var, "{bad}");
+        }
+    }
+
+    #[test]
+    fn failures_logs_only_4xx_and_5xx() {
+        assert!(!LogRequests::Failures.includes(200));
+        assert!(!LogRequests::Failures.includes(302));
+        assert!(LogRequests::Failures.includes(429));
+        assert!(LogRequests::Failures.includes(503));
+        assert!(!LogRequests::None.includes(500));
+        assert!(LogRequests::All.includes(200));
+    }
+}
