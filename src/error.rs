@@ -23,6 +23,9 @@ pub enum ErrorCode {
     TokenExpired,
     TokenRevoked,
     TokenReused,
+    /// The database cannot take the request now (its disk is full, its lock is held, it is
+    /// away): try again after `Retry-After`.
+    Unavailable,
     Internal,
 }
 
@@ -41,6 +44,7 @@ impl ErrorCode {
             | Self::TokenExpired
             | Self::TokenRevoked
             | Self::TokenReused => 401,
+            Self::Unavailable => 503,
             Self::Internal => 500,
         }
     }
@@ -63,6 +67,8 @@ pub struct AppError {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
 }
+
+const UNAVAILABLE: &str = "We cannot save changes right now. Please try again in a moment.";
 
 /// The field name used when the request as a whole is at fault (unreadable or too large body).
 pub const WHOLE_BODY: &str = "body";
@@ -135,12 +141,18 @@ impl AppError {
             | ErrorCode::TokenExpired
             | ErrorCode::TokenRevoked
             | ErrorCode::TokenReused => "Your session has ended. Please log in again.",
+            ErrorCode::Unavailable => UNAVAILABLE,
             ErrorCode::Internal => "Something went wrong on our side. Please try again.",
         };
         Self {
             message: message.to_owned(),
             ..self
         }
+    }
+
+    /// The database cannot take the request now: a 503 the client may retry.
+    pub fn unavailable() -> Self {
+        Self::new(ErrorCode::Unavailable, UNAVAILABLE)
     }
 
     pub fn unauthenticated() -> Self {

@@ -15,7 +15,7 @@ use crate::{
     store::StoreError,
 };
 use axum::{
-    body::{to_bytes, Body},
+    body::{to_bytes, Body, HttpBody},
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
     middleware::{self, Next},
@@ -117,12 +117,6 @@ pub fn router(state: AppState) -> Router {
                 .precompressed_br()
                 .precompressed_gzip(),
         );
-    // The whole request, from its headers on, in bounded time (408 after it): a client that
-    // sends its body a byte at a time holds nothing for long.
-    let request_timeout = tower_http::timeout::TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        state.config.serving.request_timeout,
-    );
     Router::new()
         .route(ME_PATH, axum::routing::get(me_route))
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
@@ -132,7 +126,6 @@ pub fn router(state: AppState) -> Router {
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), boundary))
-        .layer(request_timeout)
         .with_state(state)
 }
 
@@ -218,18 +211,37 @@ async fn api_boundary(state: &AppState, request: Request, next: Next) -> Respons
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
         .is_some_and(|len| len > MAX_BODY_BYTES);
-    let body = match declared_too_large {
-        true => None,
-        false => to_bytes(body, MAX_BODY_BYTES).await.ok(),
+    // The body is the part of a request whose pace the client sets: it must arrive within
+    // REQUEST_TIMEOUT (408 after it), so a body sent a byte at a time holds nothing for long.
+    // What the server does next is bounded by its own waits (the database, the hashing queue).
+    // A request without a body (GET /me, the hot path) needs no timer at all.
+    let body = if declared_too_large {
+        Err(too_large())
+    } else if HttpBody::size_hint(&body).exact() == Some(0) {
+        Ok(axum::body::Bytes::new())
+    } else {
+        let deadline = state.config.serving.request_timeout;
+        match tokio::time::timeout(deadline, to_bytes(body, MAX_BODY_BYTES)).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(_)) => Err(too_large()),
+            Err(_) => Err(StatusCode::REQUEST_TIMEOUT.into_response()),
+        }
     };
     let mut response = match body {
-        Some(bytes) => {
+        Ok(bytes) => {
             refuse_or_run(state, Request::from_parts(parts, Body::from(bytes)), next).await
         }
-        None => too_large(),
+        Err(refusal) => refusal,
     };
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
         response = with_status_of_its_code(response).await;
+    }
+    // The database is busy, full or away: a client may try again shortly.
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("5"));
     }
     response
         .headers_mut()

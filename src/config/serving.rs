@@ -14,8 +14,9 @@ pub struct Serving {
     /// `HEADER_TIMEOUT`: how long a connection may take to send a request's headers, counted
     /// from when it is ready for one; so also how long an idle keep-alive connection stays open.
     pub header_timeout: Duration,
-    /// `REQUEST_TIMEOUT`: how long a whole request may take once its headers are in (its body
-    /// and the answer); past it, 408.
+    /// `REQUEST_TIMEOUT`: how long a request's body may take to arrive once its headers are in;
+    /// past it, 408. (The server's own work is bounded by its waits for the database and the
+    /// hashing queue.)
     pub request_timeout: Duration,
     /// `MAX_CONNECTIONS`: connections open at once, from everyone; `None` for the default,
     /// worked out from the file-descriptor limit at start-up.

@@ -205,8 +205,12 @@ pub enum StoreError {
     /// A unique field is taken: `email` or `username`.
     #[error("{0} is already taken")]
     Taken(&'static str),
+    /// The database cannot take the request now, for a reason that passes: its disk is full,
+    /// another process holds its write lock, its file went read-only, the server is away.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("cannot prepare the database file: {0}")]
@@ -358,6 +362,50 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(u64, u64), StoreError>;
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        if passing(&err) {
+            Self::Unavailable(Box::new(err))
+        } else {
+            Self::Database(err)
+        }
+    }
+}
+
+/// The longest a request waits for the database: for SQLite's write lock (this process's queue,
+/// then another process's hold), for a PostgreSQL connection. Past it the request is answered
+/// 503 rather than left to pile up behind the others.
+pub const LONGEST_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Whether a database error is one that passes (answered 503 with `Retry-After`, not 500): the
+/// disk full, the file locked by another process or gone read-only or unreadable, the server
+/// unreachable, out of connections or shutting down.
+fn passing(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes: BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+                let primary = db
+                    .code()
+                    .and_then(|code| code.parse::<i32>().ok())
+                    .map(|code| code & 0xff);
+                matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
+            } else {
+                // SQLSTATE classes: 08 connection exception, 53 insufficient resources (disk
+                // full, out of memory or connections), 57P01-57P03 shutting down or starting.
+                db.code().is_some_and(|state| {
+                    state.starts_with("08") || state.starts_with("53") || state.starts_with("57P")
+                })
+            }
+        }
+        _ => false,
+    }
+}
+
 /// A write's error, with a unique-constraint failure on `users` turned into the field the
 /// person should change. SQLite names the index in its message; PostgreSQL names the constraint.
 fn taken_or_database(err: sqlx::Error) -> StoreError {
@@ -445,6 +493,10 @@ impl From<StoreError> for crate::error::AppError {
             ),
             // The password that was checked is not the account's password any more.
             StoreError::CredentialsChanged => Self::invalid_credentials(),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable; answering 503");
+                Self::unavailable()
+            }
             other => Self::internal(&other),
         }
     }

@@ -20,7 +20,7 @@ use crate::config::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::{
     postgres::{PgConnection, PgListener, PgPoolOptions, PgRow},
-    PgPool, Row,
+    Connection, PgPool, Row,
 };
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -39,7 +39,10 @@ impl PgStore {
     pub async fn connect(database: &DatabaseUrl) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(super::LONGEST_WAIT)
+            // As on SQLite (see `SqliteStore::connect`): a connection whose transaction sqlx
+            // still counts is closed, never handed out again.
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect(&database.url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;

@@ -17,7 +17,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
         SqliteSynchronous,
     },
-    Row, Sqlite, SqlitePool, Transaction,
+    Connection, Row, Sqlite, SqlitePool, Transaction,
 };
 use std::{str::FromStr, sync::Arc, time::Duration};
 use time::OffsetDateTime;
@@ -37,7 +37,7 @@ impl SqliteStore {
         let mut options = SqliteConnectOptions::from_str(&database.url)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(super::LONGEST_WAIT);
         let mut pool = SqlitePoolOptions::new();
         if let DatabaseKind::SqliteFile(path) = &database.kind {
             owner_only(path)?;
@@ -52,7 +52,14 @@ impl SqliteStore {
                 .idle_timeout(None)
                 .max_lifetime(None);
         }
-        let pool = pool.connect_with(options).await?;
+        // A connection whose transaction failed inside SQLite (a full disk, a read-only file)
+        // was rolled back there, but sqlx 0.8.6's bookkeeping still counted the transaction:
+        // every later write on it failed ("begin_with at non-zero transaction depth") until the
+        // pool recycled it half an hour later. Such a connection is closed instead of reused.
+        let pool = pool
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self {
             pool,
@@ -100,14 +107,26 @@ impl SqliteStore {
     /// wait their turn on an async mutex first: SQLite's own busy handler waits by sleeping (up
     /// to 100 ms at a time), which turned twelve simultaneous refreshes into tens of
     /// milliseconds. `busy_timeout` still covers another process writing to the file.
+    ///
+    /// Both waits are bounded ([`super::LONGEST_WAIT`] each): with another process holding the
+    /// lock, requests get 503 in seconds instead of queueing without end.
     async fn write(
         &self,
-    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), sqlx::Error> {
-        let gate = self.writes.lock().await;
+    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), StoreError> {
+        let gate = tokio::time::timeout(super::LONGEST_WAIT, self.writes.lock())
+            .await
+            .map_err(|_| StoreError::Unavailable(Box::new(WriteQueueTimeout)))?;
         let tx = super::begin(&self.pool, Some("BEGIN IMMEDIATE")).await?;
         Ok((gate, tx))
     }
 }
+
+/// This process's writers waited too long in line for the write lock.
+#[derive(Debug, thiserror::Error)]
+#[error("waited too long in line for the write lock")]
+struct WriteQueueTimeout;
+
+impl SqliteStore {}
 
 fn unix(at: OffsetDateTime) -> i64 {
     at.unix_timestamp()
