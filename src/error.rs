@@ -173,16 +173,22 @@ impl AppError {
 impl AppError {
     /// Logs `cause` (with its source chain) on the server and returns an opaque 500.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        let mut chain = cause.to_string();
-        let mut source = cause.source();
-        while let Some(inner) = source {
-            chain.push_str(": ");
-            chain.push_str(&inner.to_string());
-            source = inner.source();
-        }
-        tracing::error!(error = %chain, "internal error");
+        tracing::error!(error = %chain(cause), "internal error");
         Self::opaque_internal()
     }
+}
+
+/// An error and every cause under it, in one line: `outer: inner: innermost`.
+#[cfg(feature = "ssr")]
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        chain.push_str(": ");
+        chain.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    chain
 }
 
 /// For the layers in front of the server functions: the JSON body under its code's status.

@@ -26,7 +26,9 @@ async fn main() -> std::process::ExitCode {
     }
     let state = match server::build_state(config, leptos_options).await {
         Ok(state) => state,
-        Err(e) => return fail(e.to_string()),
+        // The whole chain: "cannot open the database: database unavailable: … Connection
+        // refused", not just its first link.
+        Err(e) => return fail(gatehouse::error::chain(&e)),
     };
     gatehouse::store::spawn_pruning(state.store.clone(), state.config.access_ttl);
     let descriptors = gatehouse::connections::raise_descriptor_limit();

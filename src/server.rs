@@ -32,9 +32,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Why the server could not start; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("DATABASE_URL: cannot open the database: {0}")]
+    #[error("DATABASE_URL: cannot open the database")]
     Database(#[source] StoreError),
-    #[error("cannot prepare password hashing: {0}")]
+    #[error("cannot prepare password hashing")]
     Passwords(#[source] crate::auth::passwords::HashError),
 }
 
@@ -44,9 +44,10 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
-    let store = crate::store::connect(&config.database)
-        .await
-        .map_err(StartupError::Database)?;
+    let store =
+        crate::store::connect_patiently(&config.database, config.serving.database_wait_at_start)
+            .await
+            .map_err(StartupError::Database)?;
     let caches = Caches {
         store: store.clone(),
         revoked: Arc::new(RevokedSessions::new(config.access_ttl)),

@@ -251,3 +251,70 @@ async fn log_requests_failures_logs_only_the_failed_requests() {
     assert!(log.contains("path=/api/auth/sessions status=401"), "{log}");
     assert!(!log.contains("path=/login"), "{log}");
 }
+
+/// PostgreSQL unreachable at start-up: one log line per attempt with its cause, waits that
+/// grow, and once `DATABASE_WAIT_AT_START` is over, an exit with one line that names the cause
+/// (at ef7d2e1: "cannot open the database: database error" after 5 s, the cause unsaid).
+#[tokio::test]
+async fn an_unreachable_database_at_start_up_is_retried_then_the_cause_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("postgres://gatehouse@127.0.0.1:{closed_port}/gatehouse"),
+        )
+        .envs(support::POSTGRES_SECRETS)
+        .env("DATABASE_WAIT_AT_START", "3s")
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("DATABASE_URL"), "{stderr}");
+    assert!(
+        lines[0].contains("Connection refused"),
+        "the cause is named: {stderr}"
+    );
+    let log = String::from_utf8(output.stdout).unwrap();
+    let attempts = log
+        .matches("cannot reach the database; trying again")
+        .count();
+    assert!(attempts >= 2, "{log}");
+}
+
+/// A PostgreSQL server that answers but has no such database is not waited for: start-up
+/// stops at once with one line naming the database (at ef7d2e1 the same line as for a server
+/// that was down: "database error").
+#[tokio::test]
+async fn a_database_that_does_not_exist_stops_start_up_at_once_naming_it() {
+    let Some(server) = support::postgres_server() else {
+        return; // needs a PostgreSQL server that answers; scripts/test runs this on one
+    };
+    let (host, _) = server.rsplit_once('/').unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .env("DATABASE_URL", format!("{host}/no_such_database_here"))
+        .envs(support::POSTGRES_SECRETS)
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not waited for"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("no_such_database_here"), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 pub const DEFAULT_HEADER_TIMEOUT: &str = "10s";
 pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
 pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
+pub const DEFAULT_DATABASE_WAIT_AT_START: &str = "30s";
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub struct Serving {
     pub shutdown_grace: Duration,
     /// `LOG_REQUESTS`: which requests get a log line.
     pub log_requests: LogRequests,
+    /// `DATABASE_WAIT_AT_START`: how long start-up keeps trying to reach PostgreSQL.
+    pub database_wait_at_start: Duration,
 }
 
 /// Which requests get a line in the log. Every line is small, but one per request adds up: a
@@ -93,6 +96,10 @@ impl Serving {
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
             shutdown_grace: duration("SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE)?,
             log_requests,
+            database_wait_at_start: duration(
+                "DATABASE_WAIT_AT_START",
+                DEFAULT_DATABASE_WAIT_AT_START,
+            )?,
         })
     }
 }
@@ -119,6 +126,7 @@ mod tests {
         assert_eq!(serving.max_connections_per_address, 256);
         assert_eq!(serving.shutdown_grace, Duration::from_secs(10));
         assert_eq!(serving.log_requests, LogRequests::All);
+        assert_eq!(serving.database_wait_at_start, Duration::from_secs(30));
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot prepare the database file: {0}")]
+    #[error("cannot prepare the database file")]
     File(#[from] std::io::Error),
 }
 
@@ -456,6 +456,38 @@ pub async fn connect(
             std::sync::Arc::new(sqlite::SqliteStore::connect(database).await?)
         }
     })
+}
+
+/// Opens the database as [`connect`] does, trying again while a PostgreSQL server cannot be
+/// reached (down, starting, out of connections), for up to `patience`: waits double from half
+/// a second to five, and each failed attempt logs one line with its cause. A server that
+/// answers and refuses (a wrong password, no such database, a failed migration) is not tried
+/// again, nor is a SQLite file: waiting would not change those.
+pub async fn connect_patiently(
+    database: &crate::config::DatabaseUrl,
+    patience: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(500);
+    for attempt in 1.. {
+        match connect(database).await {
+            Err(StoreError::Unavailable(cause))
+                if database.kind == crate::config::DatabaseKind::Postgres
+                    && started.elapsed() + wait < patience =>
+            {
+                tracing::warn!(
+                    attempt,
+                    error = %crate::error::chain(&*cause),
+                    retry_in_ms = wait.as_millis() as u64,
+                    "cannot reach the database; trying again"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(5));
+            }
+            outcome => return outcome,
+        }
+    }
+    unreachable!("the attempts above never end but by returning")
 }
 
 /// How often [`spawn_pruning`] clears out what can no longer matter.

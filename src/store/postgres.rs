@@ -37,6 +37,10 @@ impl PgStore {
     /// Connects and brings the schema up to date. Several instances starting at once are safe:
     /// sqlx runs migrations under an advisory lock.
     pub async fn connect(database: &DatabaseUrl) -> Result<Self, StoreError> {
+        // One plain connection first: when the server cannot be reached, it fails with the
+        // cause ("Connection refused", "database … does not exist"), where the pool would only
+        // say that it timed out.
+        PgConnection::connect(&database.url).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(super::LONGEST_WAIT)
