@@ -153,3 +153,51 @@ async fn a_full_disk_answers_503_and_writes_work_again_once_there_is_room() {
     drop(app);
     assert_eq!(integrity_of(&file).await, "ok");
 }
+
+/// A stall does not turn ordinary refreshes into theft. While another process holds the write
+/// lock, one client refreshes its current token three times, a second apart, none of them
+/// answered yet; once the lock is released, all three get the same successor and the session
+/// lives on. (At ef7d2e1 each refresh read the clock before waiting, so the first recorded a
+/// "used at" from before the stall and a later one looked like reuse past the grace window:
+/// 401 `token_reused`, and the session ended.)
+#[tokio::test]
+async fn refreshes_queued_behind_a_held_lock_are_not_taken_for_reuse() {
+    if support::on_postgres() {
+        return;
+    }
+    let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "1s")]).await;
+    let jar = app.register("stalled").await;
+    let file = app.dir.path().join("gatehouse.db");
+    let mut holder = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let refreshes = (0..3u64).map(|i| {
+        let (visitor, jar) = (app.visitor_from(1), jar.clone());
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(1100 * i)).await;
+            visitor.post("/api/auth/refresh", &[], &jar).await
+        }
+    });
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    };
+    let (answers, ()) = tokio::join!(futures::future::join_all(refreshes), release);
+    let mut successors = Vec::new();
+    for answer in answers {
+        assert_eq!(answer.status(), StatusCode::OK);
+        let mut next = jar.clone();
+        next.absorb(&answer);
+        successors.push(next);
+    }
+    let first = successors[0].get(support::REFRESH);
+    assert!(successors
+        .iter()
+        .all(|jar| jar.get(support::REFRESH) == first));
+    let later = app.post("/api/auth/refresh", &[], &successors[0]).await;
+    assert_eq!(later.status(), StatusCode::OK, "the session lives on");
+}

@@ -50,8 +50,7 @@ impl From<TokenError> for AppError {
 
 /// Now, to the whole second: what the database keeps, so answers match later reads.
 fn now() -> OffsetDateTime {
-    let exact = OffsetDateTime::now_utc();
-    exact - time::Duration::nanoseconds(exact.nanosecond().into())
+    crate::store::clock()
 }
 
 pub async fn register(
@@ -247,20 +246,29 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
         return Err(TokenError::Expired.into());
     }
     // The successor is fully determined by the old token and the rotation time: see
-    // `TokenKeys::successor`. The database row, not the signature, decides whether it is due.
-    let successor = state.tokens.successor(token, &claims, now, ends_by)?;
-    let record = Exchange::record_of(&successor, &claims.sub, &claims.sid, now);
+    // `TokenKeys::successor`. The database row, not the signature, decides whether it is due,
+    // and the store picks the rotation time once it holds the lock.
+    let successor_at = |at: OffsetDateTime| {
+        state
+            .tokens
+            .successor(token, &claims, at, ends_by)
+            .map(|successor| Exchange::record_of(&successor, &claims.sub, &claims.sid, at))
+            .map_err(|e| crate::store::StoreError::Successor(Box::new(e)))
+    };
     let rotation = state
         .store
         .rotate_refresh(
             &refresh_token_hash(token),
-            &record,
-            now,
+            &successor_at,
             state.config.refresh_reuse_grace,
         )
         .await?;
+    let now = match rotation {
+        Rotation::Rotated { at } => at,
+        _ => self::now(),
+    };
     let refresh = match rotation {
-        Rotation::Rotated => successor,
+        Rotation::Rotated { at } => state.tokens.successor(token, &claims, at, ends_by)?,
         Rotation::Recent {
             rotated_at,
             successor_hash,

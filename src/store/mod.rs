@@ -152,11 +152,21 @@ impl Change {
     }
 }
 
+/// The successor of the refresh token being exchanged, as it is when rotated at a given time.
+pub type SuccessorAt<'a> =
+    dyn Fn(OffsetDateTime) -> Result<RefreshRecord, StoreError> + Send + Sync + 'a;
+
+/// Now, to the whole second: what the database keeps, so answers match later reads.
+pub fn clock() -> OffsetDateTime {
+    let exact = OffsetDateTime::now_utc();
+    exact - time::Duration::nanoseconds(exact.nanosecond().into())
+}
+
 /// What became of an attempt to exchange a refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The old row is now used and the successor is live.
-    Rotated,
+    /// The old row is now used and the successor, made for `at`, is live.
+    Rotated { at: OffsetDateTime },
     /// The token was rotated at `rotated_at`, within the grace window, into the successor whose
     /// hash is given: the caller derives that successor again and hands it out.
     Recent {
@@ -211,6 +221,9 @@ pub enum StoreError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error")]
     Database(#[source] sqlx::Error),
+    /// The successor token could not be made.
+    #[error("cannot make the successor token")]
+    Successor(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("migration failed")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("cannot prepare the database file")]
@@ -269,15 +282,20 @@ pub trait Store: Send + Sync + 'static {
     async fn session_ends_by(&self, session_id: &str)
         -> Result<Option<OffsetDateTime>, StoreError>;
 
-    /// Exchanges the token with hash `old_hash` for `successor`, in one transaction that takes
+    /// Exchanges the token with hash `old_hash` for its successor, in one transaction that takes
     /// the write lock first, so concurrent exchanges of one token queue up: the first rotates
     /// (old row used, successor inserted, session touched), the rest see [`Rotation::Recent`]
     /// within `grace`, and later ones [`Rotation::Reused`], which ends the session.
+    ///
+    /// The time that decides all this is read once the lock is held ([`clock`]), and the
+    /// successor is made for that time by `successor_at`. Read before the wait (as it was), a
+    /// stall let a queued exchange record a "used at" from before the wait, so that the next
+    /// one, still judged by its own earlier clock, looked like reuse past the grace window: a
+    /// client refreshing once a second through a 20-second lock lost its session.
     async fn rotate_refresh(
         &self,
         old_hash: &str,
-        successor: &RefreshRecord,
-        now: OffsetDateTime,
+        successor_at: &SuccessorAt<'_>,
         grace: std::time::Duration,
     ) -> Result<Rotation, StoreError>;
 

@@ -14,7 +14,7 @@
 use super::{
     verdict::{judge, TokenRow, Verdict},
     Budget, Change, EndReason, EndedSession, NewSession, RefreshRecord, Reservation, Rotation,
-    SessionRecord, Store, StoreError, UserKey, UserRecord,
+    SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
@@ -366,8 +366,7 @@ impl Store for PgStore {
     async fn rotate_refresh(
         &self,
         old_hash: &str,
-        successor: &RefreshRecord,
-        now: OffsetDateTime,
+        successor_at: &SuccessorAt<'_>,
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
@@ -407,6 +406,8 @@ impl Store for PgStore {
         let (Some(session), Some(row)) = (session, row) else {
             return Ok(Rotation::Unknown);
         };
+        // Read only now that the lock is held (see `Store::rotate_refresh`).
+        let now = super::clock();
         let token = TokenRow {
             state: row.try_get("state")?,
             expires_at: row.try_get("expires_at")?,
@@ -426,6 +427,7 @@ impl Store for PgStore {
                 return Ok(Rotation::Reused);
             }
         }
+        let successor = successor_at(now)?;
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'used', used_at = $1, successor_hash = $2
              WHERE token_hash = $3",
@@ -435,9 +437,9 @@ impl Store for PgStore {
         .bind(old_hash)
         .execute(&mut *tx)
         .await?;
-        insert_refresh(&mut tx, successor).await?;
+        insert_refresh(&mut tx, &successor).await?;
         tx.commit().await?;
-        Ok(Rotation::Rotated)
+        Ok(Rotation::Rotated { at: now })
     }
 
     async fn end_session(

@@ -8,7 +8,7 @@
 use super::{
     verdict::{judge, TokenRow, Verdict},
     Budget, EndReason, EndedSession, NewSession, RefreshRecord, Reservation, Rotation,
-    SessionRecord, Store, StoreError, UserKey, UserRecord,
+    SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
 use crate::config::{DatabaseKind, DatabaseUrl};
 use async_trait::async_trait;
@@ -396,13 +396,14 @@ impl Store for SqliteStore {
     async fn rotate_refresh(
         &self,
         old_hash: &str,
-        successor: &RefreshRecord,
-        now: OffsetDateTime,
+        successor_at: &SuccessorAt<'_>,
         grace: Duration,
     ) -> Result<Rotation, StoreError> {
         // The write lock before the read: two exchanges of one token serialise here instead of
         // both reading 'live'.
         let (_gate, mut tx) = self.write().await?;
+        // Read only now that the lock is held (see `Store::rotate_refresh`).
+        let now = super::clock();
         let row = sqlx::query(
             "SELECT t.state, t.expires_at, t.used_at, t.successor_hash, t.session_id,
                     s.ended_at, s.ends_by
@@ -438,6 +439,7 @@ impl Store for SqliteStore {
                 return Ok(Rotation::Reused);
             }
         }
+        let successor = successor_at(now)?;
         sqlx::query(
             "UPDATE refresh_tokens SET state = 'used', used_at = ?, successor_hash = ?
              WHERE token_hash = ?",
@@ -447,9 +449,9 @@ impl Store for SqliteStore {
         .bind(old_hash)
         .execute(&mut *tx)
         .await?;
-        insert_refresh(&mut tx, successor).await?;
+        insert_refresh(&mut tx, &successor).await?;
         tx.commit().await?;
-        Ok(Rotation::Rotated)
+        Ok(Rotation::Rotated { at: now })
     }
 
     async fn end_session(
