@@ -8,7 +8,7 @@ use crate::{
         passwords::QueueLimits, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
         ME_PATH,
     },
-    config::{Config, LogRequests},
+    config::{Config, DatabaseKind, LogRequests},
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
     state::AppState,
@@ -34,6 +34,12 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub enum StartupError {
     #[error("DATABASE_URL: cannot open the database")]
     Database(#[source] StoreError),
+    #[error(
+        "DATABASE_URL: {database} is missing, but {witness} beside it shows this database \
+         existed before: it was deleted or moved. Restore it from a backup, or delete {witness} \
+         to start afresh with no accounts"
+    )]
+    DatabaseMissing { database: String, witness: String },
     #[error("cannot prepare password hashing")]
     Passwords(#[source] crate::auth::passwords::HashError),
 }
@@ -44,6 +50,19 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
+    // A database that existed is never silently recreated empty: every account would be gone.
+    if let (true, DatabaseKind::SqliteFile(path), Some(witness)) = (
+        config.database_must_exist,
+        &config.database.kind,
+        &config.secrets_file,
+    ) {
+        if !path.exists() {
+            return Err(StartupError::DatabaseMissing {
+                database: path.display().to_string(),
+                witness: witness.display().to_string(),
+            });
+        }
+    }
     let store =
         crate::store::connect_patiently(&config.database, config.serving.database_wait_at_start)
             .await

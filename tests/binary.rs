@@ -318,3 +318,56 @@ async fn a_database_that_does_not_exist_stops_start_up_at_once_naming_it() {
     assert!(stderr.contains("no_such_database_here"), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
+
+/// A database that existed (its generated secrets file is still beside it) and is now missing
+/// stops start-up with one line that says so, instead of a new empty database: at ef7d2e1 a
+/// restart after `rm gatehouse.db*` started empty without a word, every account gone.
+#[tokio::test]
+async fn a_missing_database_that_existed_stops_start_up_instead_of_starting_empty() {
+    if support::on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let registered = server
+        .post(
+            "/api/auth/register",
+            &registration("kept@example.org", "kept", "K"),
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+    server.kill_9();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("gatehouse.db{suffix}")));
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .envs(base_settings(dir.path()).await)
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the server started (on an empty database) instead of stopping");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("gatehouse.db is missing"), "{stderr}");
+    assert!(stderr.contains("gatehouse.secrets"), "{stderr}");
+    assert!(
+        !dir.path().join("gatehouse.db").exists(),
+        "no empty database made"
+    );
+}

@@ -201,3 +201,21 @@ async fn refreshes_queued_behind_a_held_lock_are_not_taken_for_reuse() {
     let later = app.post("/api/auth/refresh", &[], &successors[0]).await;
     assert_eq!(later.status(), StatusCode::OK, "the session lives on");
 }
+
+/// The database file deleted under the running server: writes are refused with 503 (at
+/// ef7d2e1 they answered 200 into an unlinked file, and were gone at the next start), while
+/// `/me` for a live token still answers from memory.
+#[tokio::test]
+async fn a_database_deleted_under_the_running_server_refuses_writes() {
+    if support::on_postgres() {
+        return;
+    }
+    let app = spawn_app_with(&[]).await;
+    let jar = app.register("orphan").await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(app.dir.path().join(format!("gatehouse.db{suffix}")));
+    }
+    assert_unavailable(app.try_register("lost@example.org", "lost", "L").await).await;
+    assert_unavailable(app.post("/api/auth/refresh", &[], &jar).await).await;
+    assert_eq!(app.get("/api/auth/me", &jar).await.status(), StatusCode::OK);
+}

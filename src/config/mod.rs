@@ -32,6 +32,9 @@ pub struct Config {
     pub serving: Serving,
     /// Where generated secrets are kept, when the operator set none.
     pub secrets_file: Option<PathBuf>,
+    /// The SQLite file must already exist: the secrets file generated beside it on its first
+    /// start was there before this one, so a missing database was deleted or moved, not new.
+    pub database_must_exist: bool,
 }
 
 /// A one-line reason start-up cannot go on; it always names the variable at fault.
@@ -121,15 +124,16 @@ impl Config {
             }
         };
 
-        let (access, refresh, secrets_file) =
+        let (access, refresh, secrets_file, secrets_existed) =
             match (set("ACCESS_TOKEN_SECRET"), set("REFRESH_TOKEN_SECRET")) {
-                (Some(access), Some(refresh)) => (access, refresh, None),
+                (Some(access), Some(refresh)) => (access, refresh, None, false),
                 (access, refresh) => {
                     let generated = database.generated_secrets()?;
                     (
                         access.unwrap_or(generated.access),
                         refresh.unwrap_or(generated.refresh),
                         Some(generated.path),
+                        generated.existed,
                     )
                 }
             };
@@ -161,6 +165,7 @@ impl Config {
             limits: Limits::from_lookup(set)?,
             serving: Serving::from_lookup(set)?,
             secrets_file,
+            database_must_exist: secrets_existed,
         })
     }
 }

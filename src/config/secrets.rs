@@ -43,6 +43,8 @@ pub struct GeneratedSecrets {
     pub access: String,
     pub refresh: String,
     pub path: PathBuf,
+    /// Whether the file was there before this start (not written just now).
+    pub existed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +73,7 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
         .create_new(true)
         .mode(0o600)
         .open(path);
+    let existed = created.is_err();
     match created {
         Ok(mut file) => {
             let contents = format!(
@@ -109,6 +112,7 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
             access,
             refresh,
             path: path.to_owned(),
+            existed,
         }),
         _ => Err(SecretsFileError::Malformed {
             path: path.to_owned(),

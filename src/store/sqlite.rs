@@ -26,6 +26,8 @@ use tokio::sync::{Mutex, MutexGuard};
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The file the pool opened, to notice when the path no longer leads to it.
+    file: Option<Arc<OpenedFile>>,
     /// This process's writers queue here before taking SQLite's write lock (see
     /// [`SqliteStore::write`]).
     writes: Arc<Mutex<()>>,
@@ -61,8 +63,13 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let file = match &database.kind {
+            DatabaseKind::SqliteFile(path) => Some(Arc::new(OpenedFile::at(path)?)),
+            _ => None,
+        };
         Ok(Self {
             pool,
+            file,
             writes: Arc::new(Mutex::new(())),
         })
     }
@@ -110,15 +117,65 @@ impl SqliteStore {
     ///
     /// Both waits are bounded ([`super::LONGEST_WAIT`] each): with another process holding the
     /// lock, requests get 503 in seconds instead of queueing without end.
+    ///
+    /// And before anything is written: the database file must still be the one at its path.
+    /// Deleted (or replaced) under a running server, it took registrations and logins into an
+    /// unlinked file for as long as the server ran, and they were gone at the next start.
     async fn write(
         &self,
     ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), StoreError> {
+        if let Some(file) = &self.file {
+            file.still_there()?;
+        }
         let gate = tokio::time::timeout(super::LONGEST_WAIT, self.writes.lock())
             .await
             .map_err(|_| StoreError::Unavailable(Box::new(WriteQueueTimeout)))?;
         let tx = super::begin(&self.pool, Some("BEGIN IMMEDIATE")).await?;
         Ok((gate, tx))
     }
+}
+
+/// The database file as it was opened: its device and inode.
+struct OpenedFile {
+    path: std::path::PathBuf,
+    identity: (u64, u64),
+    warned: std::sync::atomic::AtomicBool,
+}
+
+/// The file at the database's path is not the one the server has open.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the database file {0} was deleted or replaced while the server had it open; restore it \
+     and restart"
+)]
+struct FileGone(String);
+
+impl OpenedFile {
+    fn at(path: &std::path::Path) -> Result<Self, std::io::Error> {
+        Ok(Self {
+            path: path.to_owned(),
+            identity: identity(path)?,
+            warned: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// `Err` (503, and one error line in the log) when the path no longer leads to the file.
+    fn still_there(&self) -> Result<(), StoreError> {
+        if identity(&self.path).is_ok_and(|now| now == self.identity) {
+            return Ok(());
+        }
+        let gone = FileGone(self.path.display().to_string());
+        if !self.warned.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tracing::error!(error = %gone, "refusing writes");
+        }
+        Err(StoreError::Unavailable(Box::new(gone)))
+    }
+}
+
+fn identity(path: &std::path::Path) -> Result<(u64, u64), std::io::Error> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 /// This process's writers waited too long in line for the write lock.
