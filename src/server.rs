@@ -17,7 +17,7 @@ use crate::{
 use axum::{
     body::{to_bytes, Body, HttpBody},
     extract::{Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     Router,
@@ -180,6 +180,14 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
         .then(|| (request.method().clone(), request.uri().path().to_owned()));
     let mut response = if request.uri().path().starts_with("/api/") {
         api_boundary(&state, request, next).await
+    } else if !matches!(*request.method(), Method::GET | Method::HEAD) {
+        // Pages and files are only ever read; every form posts to `/api`. (Before, a POST to
+        // a static file answered 200 with the file.)
+        let mut refused = StatusCode::METHOD_NOT_ALLOWED.into_response();
+        refused
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        refused
     } else {
         let mut response = refuse_or_run(&state, request, next).await;
         // A page is rendered for the person asking (the profile shows their email, the sessions

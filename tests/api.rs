@@ -658,3 +658,62 @@ async fn every_page_renders_and_unknown_paths_are_404() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// A taken email or username is refused before any password hashing: twenty registrations of a
+/// taken email at once from one address all get 409, none a 429 for a full share of the hashing
+/// queue (at ef7d2e1 each hashed the password first, then found the name taken).
+#[tokio::test]
+async fn a_taken_name_is_refused_before_any_password_hashing() {
+    let app = spawn_app_with(&[
+        ("PASSWORD_QUEUE_SHARE", "1"),
+        ("IP_ATTEMPTS_PER_MINUTE", "1000"),
+    ])
+    .await;
+    app.register("taken").await;
+    let attempts = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            let username = format!("other{i}");
+            let email = if i % 2 == 0 {
+                "taken@example.org"
+            } else {
+                "fresh@example.org"
+            };
+            let name = if i % 2 == 0 {
+                username.as_str()
+            } else {
+                "taken"
+            };
+            app.try_register(email, name, "T").await.status().as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    assert!(statuses.iter().all(|s| *s == 409), "{statuses:?}");
+}
+
+/// Pages and static files are only read: any other method is 405 with `Allow` (at ef7d2e1 a
+/// POST to a static file answered 200 with the file).
+#[tokio::test]
+async fn writing_methods_on_pages_and_files_are_405() {
+    let app = spawn_app().await;
+    for path in ["/favicon.ico", "/login", "/pkg/gatehouse.js"] {
+        for method in [
+            reqwest::Method::POST,
+            reqwest::Method::PUT,
+            reqwest::Method::DELETE,
+        ] {
+            let response = app
+                .http
+                .request(method.clone(), app.url(path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            assert_eq!(response.headers()[header::ALLOW], "GET, HEAD");
+        }
+    }
+}

@@ -62,6 +62,26 @@ pub async fn register(
     let exchange = Exchange::current()?;
     let state = &exchange.state;
     let now = now();
+    // Cheap refusals before Argon2: a taken name is answered 409 from one indexed read. (The
+    // unique constraints still decide a race between two registrations of one name.) The 409
+    // says no more than it did after the hash.
+    let email_key = email.key();
+    if state
+        .store
+        .find_user_by(UserKey::Email(&email_key))
+        .await?
+        .is_some()
+    {
+        return Err(crate::store::StoreError::Taken("email").into());
+    }
+    if state
+        .store
+        .find_user_by(UserKey::Username(username.as_str()))
+        .await?
+        .is_some()
+    {
+        return Err(crate::store::StoreError::Taken("username").into());
+    }
     let password_hash = {
         let _place = admit_hashing(&exchange, None)?;
         state.passwords.hash(password.expose()).await?
@@ -75,7 +95,6 @@ pub async fn register(
         created_at: now,
         credential_version: 1,
     };
-    let email_key = email.key();
     let store = &state.store;
     let account = &user;
     exchange
