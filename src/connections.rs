@@ -3,8 +3,8 @@
 //! Each connection is served by hyper's HTTP/1 with a header-read timeout, which hyper starts
 //! whenever the connection is ready for a request: it closes a client that sends its headers
 //! too slowly and an idle keep-alive connection alike. Connections are capped per client
-//! address and in total; one over a cap is closed at once. The whole request has a time limit
-//! too (`server::router`). Before this, a client sending half a header and then a byte every ten
+//! address (IPv6 by /64) and in total; one over a cap is closed at once. A request's body has a
+//! time limit too (`server::api_boundary`). Before this, a client sending half a header and then a byte every ten
 //! seconds held its connection for good: 20,000 of them ran the server out of file descriptors,
 //! and logins answered 500.
 //!
@@ -77,8 +77,10 @@ impl Open {
             return None;
         }
         let address = address.to_canonical();
-        // Behind a trusted proxy, every client shares the proxy's address.
-        let counted = (!self.trusted.contains(address)).then_some(address);
+        // Behind a trusted proxy, every client shares the proxy's address. IPv6 counts by /64,
+        // the block one subscriber gets, as the attempt limits count it.
+        let counted =
+            (!self.trusted.contains(address)).then(|| crate::security::limits::bucket(address));
         if let Some(address) = counted {
             let mut per = self
                 .per_address
@@ -241,6 +243,15 @@ mod tests {
         drop(held);
         assert_eq!(open.total.load(Ordering::SeqCst), 0);
         assert!(open.per_address.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn ipv6_addresses_in_one_slash_64_share_one_addresss_share() {
+        let open = open(100, 2, "");
+        let _a = open.admit(ip("2001:db8:1:2::1")).unwrap();
+        let _b = open.admit(ip("2001:db8:1:2::ffff")).unwrap();
+        assert!(open.admit(ip("2001:db8:1:2:abcd::9")).is_none());
+        assert!(open.admit(ip("2001:db8:1:3::1")).is_some());
     }
 
     #[test]

@@ -35,9 +35,9 @@ pub enum StartupError {
     #[error("DATABASE_URL: cannot open the database")]
     Database(#[source] StoreError),
     #[error(
-        "DATABASE_URL: {database} is missing, but {witness} beside it shows this database \
-         existed before: it was deleted or moved. Restore it from a backup, or delete {witness} \
-         to start afresh with no accounts"
+        "DATABASE_URL: {database} is missing, but {witness} beside it records that it was \
+         created: it was deleted or moved. Restore it from a backup, or delete {witness} to \
+         start afresh with no accounts"
     )]
     DatabaseMissing { database: String, witness: String },
     #[error("cannot prepare password hashing")]
@@ -63,10 +63,18 @@ pub async fn build_state(
             });
         }
     }
+    let fresh_sqlite_file =
+        matches!(config.database.kind, DatabaseKind::SqliteFile(_)) && !config.database_must_exist;
     let store =
         crate::store::connect_patiently(&config.database, config.serving.database_wait_at_start)
             .await
             .map_err(StartupError::Database)?;
+    if let (true, Some(witness)) = (fresh_sqlite_file, &config.secrets_file) {
+        if let Err(e) = crate::config::mark_database_created(witness) {
+            tracing::warn!(file = %witness.display(), error = %e,
+                "cannot record that the database exists; a deleted one would not be noticed");
+        }
+    }
     let caches = Caches {
         store: store.clone(),
         revoked: Arc::new(RevokedSessions::new(config.access_ttl)),

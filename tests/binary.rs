@@ -371,3 +371,33 @@ async fn a_missing_database_that_existed_stops_start_up_instead_of_starting_empt
         "no empty database made"
     );
 }
+
+/// A first start that fails on a bad setting, after it generated the secrets file but before it
+/// made the database, leaves no false witness: fixed and started again, the server starts on a
+/// new database instead of calling it deleted.
+#[tokio::test]
+async fn a_first_start_that_failed_on_a_setting_does_not_make_the_next_one_think_the_database_was_deleted(
+) {
+    if support::on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let failed = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .envs(base_settings(dir.path()).await)
+        .env("LOG_REQUESTS", "everything")
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert!(dir.path().join("gatehouse.secrets").exists());
+    let server = Server::start(dir.path()).await;
+    let registered = server
+        .post(
+            "/api/auth/register",
+            &registration("second@example.org", "second", "S"),
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+}

@@ -54,7 +54,14 @@ async fn a_write_lock_held_by_another_process_answers_503_then_recovers() {
         .unwrap();
 
     assert_unavailable(app.try_register("late@example.org", "late", "L").await).await;
-    assert_unavailable(app.post("/api/auth/refresh", &[], &jar).await).await;
+    let refresh = app.post("/api/auth/refresh", &[], &jar).await;
+    // The session is alive: a 503 must not clear its cookies (the browser would log out).
+    assert!(
+        support::set_cookies(&refresh).is_empty(),
+        "{:?}",
+        support::set_cookies(&refresh)
+    );
+    assert_unavailable(refresh).await;
     assert_eq!(app.get("/api/auth/me", &jar).await.status(), StatusCode::OK);
 
     sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();

@@ -234,11 +234,14 @@ pub async fn refresh() -> Result<Refreshed, AppError> {
     let page = exchange.referring_page();
     match &outcome {
         Ok(_) => exchange.redirect_plain_form(page.as_str()),
-        Err(_) => {
-            // Whatever the cookies held is dead now; do not let the browser keep sending it.
+        // Whatever the cookies held is dead now; do not let the browser keep sending it. Not
+        // so for a refusal that passes (the database busy or away, a full hashing queue): the
+        // session is alive, and clearing its cookie on a 503 would log the person out.
+        Err(error) if error.code.is_session_failure() => {
             exchange.clear_cookies();
             exchange.redirect_plain_form(&page.login_url());
         }
+        Err(_) => {}
     }
     outcome
 }

@@ -9,7 +9,7 @@ mod serving;
 
 pub use duration::{parse_duration, DurationError};
 pub use limits::{ForwardedHeader, Limits, TrustedProxies};
-pub use secrets::Secret;
+pub use secrets::{mark_database_created, Secret};
 pub use serving::{LogRequests, Serving};
 
 use std::{path::PathBuf, time::Duration};
@@ -32,8 +32,8 @@ pub struct Config {
     pub serving: Serving,
     /// Where generated secrets are kept, when the operator set none.
     pub secrets_file: Option<PathBuf>,
-    /// The SQLite file must already exist: the secrets file generated beside it on its first
-    /// start was there before this one, so a missing database was deleted or moved, not new.
+    /// The SQLite file must already exist: the secrets file generated beside it records that it
+    /// was created, so a missing database was deleted or moved, not new.
     pub database_must_exist: bool,
 }
 
@@ -133,7 +133,7 @@ impl Config {
                         access.unwrap_or(generated.access),
                         refresh.unwrap_or(generated.refresh),
                         Some(generated.path),
-                        generated.existed,
+                        generated.database_created,
                     )
                 }
             };

@@ -43,8 +43,32 @@ pub struct GeneratedSecrets {
     pub access: String,
     pub refresh: String,
     pub path: PathBuf,
-    /// Whether the file was there before this start (not written just now).
-    pub existed: bool,
+    /// Whether the file records that the database beside it was created (see
+    /// [`mark_database_created`]): then a missing database was deleted, not yet to be made.
+    pub database_created: bool,
+}
+
+const DATABASE_CREATED: &str = "DATABASE_CREATED=";
+
+/// Records in the secrets file that the database beside it now exists, once. From then on, a
+/// start that finds the database missing refuses to make an empty one (the file is the witness
+/// because it lives beside the database and outlives a deleted one). Written only after the
+/// database was opened, so a first start that failed earlier leaves no false witness.
+pub fn mark_database_created(path: &Path) -> Result<(), io::Error> {
+    let text = fs::read_to_string(path)?;
+    if text.lines().any(|line| line.starts_with(DATABASE_CREATED)) {
+        return Ok(());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut file = OpenOptions::new().append(true).open(path)?;
+    write!(
+        file,
+        "# The database beside this file exists since then: missing later, it was deleted.\n\
+         {DATABASE_CREATED}{now}\n"
+    )?;
+    file.sync_all()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +97,6 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
         .create_new(true)
         .mode(0o600)
         .open(path);
-    let existed = created.is_err();
     match created {
         Ok(mut file) => {
             let contents = format!(
@@ -112,7 +135,7 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
             access,
             refresh,
             path: path.to_owned(),
-            existed,
+            database_created: text.lines().any(|line| line.starts_with(DATABASE_CREATED)),
         }),
         _ => Err(SecretsFileError::Malformed {
             path: path.to_owned(),

@@ -180,7 +180,8 @@ impl AddressLimiter {
     }
 }
 
-fn bucket(ip: IpAddr) -> IpAddr {
+/// The budget an address counts against: itself, or for IPv6 its /64.
+pub fn bucket(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let network = u128::from(v6) & !((1u128 << 64) - 1);

@@ -413,10 +413,13 @@ fn passing(err: &sqlx::Error) -> bool {
                     .map(|code| code & 0xff);
                 matches!(primary, Some(5 | 6 | 8 | 10 | 13 | 14))
             } else {
-                // SQLSTATE classes: 08 connection exception, 53 insufficient resources (disk
-                // full, out of memory or connections), 57P01-57P03 shutting down or starting.
+                // SQLSTATE: class 08 connection exception, class 53 insufficient resources
+                // (disk full, out of memory or connections), 57P01-57P03 shutting down or
+                // starting, 25006 read-only (a primary that became a standby in a failover).
                 db.code().is_some_and(|state| {
-                    state.starts_with("08") || state.starts_with("53") || state.starts_with("57P")
+                    state.starts_with("08")
+                        || state.starts_with("53")
+                        || matches!(&*state, "57P01" | "57P02" | "57P03" | "25006")
                 })
             }
         }
@@ -488,7 +491,17 @@ pub async fn connect_patiently(
     let started = std::time::Instant::now();
     let mut wait = std::time::Duration::from_millis(500);
     for attempt in 1.. {
-        match connect(database).await {
+        // A host that drops packets makes one attempt last minutes (TCP's SYN retries): each
+        // is bounded by the patience left.
+        let left = patience.saturating_sub(started.elapsed());
+        let attempt_result = match tokio::time::timeout(left, connect(database)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(Box::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within DATABASE_WAIT_AT_START ({patience:?})"),
+            )))),
+        };
+        match attempt_result {
             Err(StoreError::Unavailable(cause))
                 if database.kind == crate::config::DatabaseKind::Postgres
                     && started.elapsed() + wait < patience =>

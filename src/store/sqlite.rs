@@ -36,8 +36,11 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) the database and brings its schema up to date.
     pub async fn connect(database: &DatabaseUrl) -> Result<Self, StoreError> {
+        // The file is created here, once, by `owner_only` (with its mode), never by a pool
+        // connection: one opened after the file was deleted would make a new, empty database
+        // at the path and answer "no such table". It fails to open instead (503).
         let mut options = SqliteConnectOptions::from_str(&database.url)?
-            .create_if_missing(true)
+            .create_if_missing(matches!(database.kind, DatabaseKind::SqliteMemory))
             .foreign_keys(true)
             .busy_timeout(super::LONGEST_WAIT);
         let mut pool = SqlitePoolOptions::new();
@@ -59,6 +62,7 @@ impl SqliteStore {
         // every later write on it failed ("begin_with at non-zero transaction depth") until the
         // pool recycled it half an hour later. Such a connection is closed instead of reused.
         let pool = pool
+            .acquire_timeout(super::LONGEST_WAIT)
             .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options)
             .await?;
