@@ -60,6 +60,22 @@ impl Server {
         server
     }
 
+    /// Registers `name` (email `name@example.org`), asserting it worked; returns its cookies.
+    async fn register(&self, name: &str) -> Jar {
+        let email = format!("{name}@example.org");
+        let registered = self
+            .post(
+                "/api/auth/register",
+                &registration(&email, name, "R"),
+                &Jar::default(),
+            )
+            .await;
+        assert_eq!(registered.status(), StatusCode::OK, "registering {name}");
+        let mut jar = Jar::default();
+        jar.absorb(&registered);
+        jar
+    }
+
     /// SIGTERM, as systemd and container runtimes stop a service.
     fn terminate(&self) {
         let status = Command::new("kill")
@@ -329,14 +345,7 @@ async fn a_missing_database_that_existed_stops_start_up_instead_of_starting_empt
     }
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path()).await;
-    let registered = server
-        .post(
-            "/api/auth/register",
-            &registration("kept@example.org", "kept", "K"),
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(registered.status(), StatusCode::OK);
+    server.register("kept").await;
     server.kill_9();
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(dir.path().join(format!("gatehouse.db{suffix}")));
@@ -392,12 +401,5 @@ async fn a_first_start_that_failed_on_a_setting_does_not_make_the_next_one_think
     assert!(!failed.status.success());
     assert!(dir.path().join("gatehouse.secrets").exists());
     let server = Server::start(dir.path()).await;
-    let registered = server
-        .post(
-            "/api/auth/register",
-            &registration("second@example.org", "second", "S"),
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(registered.status(), StatusCode::OK);
+    server.register("second").await;
 }

@@ -23,6 +23,19 @@ async fn assert_unavailable(response: Response) {
     support::assert_error(response, 503, "unavailable").await;
 }
 
+/// Another connection to the database file, holding its write lock (`BEGIN EXCLUSIVE`, as from
+/// the `sqlite3` shell) until `ROLLBACK`.
+async fn hold_write_lock(file: &Path) -> SqliteConnection {
+    let mut holder = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    holder
+}
+
 async fn integrity_of(file: &Path) -> String {
     let mut db = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
         .await
@@ -45,13 +58,7 @@ async fn a_write_lock_held_by_another_process_answers_503_then_recovers() {
     let app = spawn_app_with(&[]).await;
     let jar = app.register("steady").await;
     let file = app.dir.path().join("gatehouse.db");
-    let mut holder = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = hold_write_lock(&file).await;
 
     assert_unavailable(app.try_register("late@example.org", "late", "L").await).await;
     let refresh = app.post("/api/auth/refresh", &[], &jar).await;
@@ -175,13 +182,7 @@ async fn refreshes_queued_behind_a_held_lock_are_not_taken_for_reuse() {
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "1s")]).await;
     let jar = app.register("stalled").await;
     let file = app.dir.path().join("gatehouse.db");
-    let mut holder = SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    let mut holder = hold_write_lock(&file).await;
     let refreshes = (0..3u64).map(|i| {
         let (visitor, jar) = (app.visitor_from(1), jar.clone());
         async move {
