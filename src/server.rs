@@ -50,26 +50,12 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
-    // A database that existed is never silently recreated empty: every account would be gone.
-    if let (true, DatabaseKind::SqliteFile(path), Some(witness)) = (
-        config.database_must_exist,
-        &config.database.kind,
-        &config.secrets_file,
-    ) {
-        if !path.exists() {
-            return Err(StartupError::DatabaseMissing {
-                database: path.display().to_string(),
-                witness: witness.display().to_string(),
-            });
-        }
-    }
-    let fresh_sqlite_file =
-        matches!(config.database.kind, DatabaseKind::SqliteFile(_)) && !config.database_must_exist;
+    let unrecorded = database_witness(&config)?;
     let store =
         crate::store::connect_patiently(&config.database, config.serving.database_wait_at_start)
             .await
             .map_err(StartupError::Database)?;
-    if let (true, Some(witness)) = (fresh_sqlite_file, &config.secrets_file) {
+    if let Some(witness) = unrecorded {
         if let Err(e) = crate::config::mark_database_created(witness) {
             tracing::warn!(file = %witness.display(), error = %e,
                 "cannot record that the database exists; a deleted one would not be noticed");
@@ -112,6 +98,28 @@ pub async fn build_state(
         passwords: Arc::new(passwords),
         follower,
         cookie_prefixes_since,
+    })
+}
+
+/// Keeps a SQLite database that existed from being silently recreated empty (every account
+/// gone): `Err` when the secrets file beside it records that it was created and it is missing.
+/// Otherwise, the file in which to record its creation once it has opened, if not yet recorded
+/// (see `config::mark_database_created`).
+fn database_witness(config: &Config) -> Result<Option<&std::path::Path>, StartupError> {
+    let (DatabaseKind::SqliteFile(path), Some(witness)) =
+        (&config.database.kind, &config.secrets_file)
+    else {
+        return Ok(None);
+    };
+    if !config.database_must_exist {
+        return Ok(Some(witness));
+    }
+    if path.exists() {
+        return Ok(None);
+    }
+    Err(StartupError::DatabaseMissing {
+        database: path.display().to_string(),
+        witness: witness.display().to_string(),
     })
 }
 
@@ -226,12 +234,8 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
 }
 
 async fn refuse_or_run(state: &AppState, request: Request, next: Next) -> Response {
-    let scheme = security::client_ip::scheme_of_request(
-        request.extensions(),
-        request.headers(),
-        &state.config.limits.trusted_proxies,
-    );
-    if let Some(refused) = security::origin::refusal(&request, scheme) {
+    if let Some(refused) = security::origin::refusal(&request, &state.config.limits.trusted_proxies)
+    {
         return refused.into_response();
     }
     if let Some(refused) = security::limits::refusal(state, &request) {

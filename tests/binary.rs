@@ -121,6 +121,19 @@ impl Drop for Server {
     }
 }
 
+/// The one line a start that failed wrote on stderr, after asserting that it failed and wrote
+/// exactly one line.
+fn the_one_line_of_a_failed_start(output: &std::process::Output) -> String {
+    assert!(
+        !output.status.success(),
+        "the server should not have started"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    lines[0].to_owned()
+}
+
 #[tokio::test]
 async fn registration_and_rotation_that_answered_200_survive_kill_9() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,11 +187,8 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
         .env("LEPTOS_OUTPUT_NAME", "gatehouse")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains("ACCESS_TOKEN_EXPIRY"), "{stderr}");
+    let line = the_one_line_of_a_failed_start(&output);
+    assert!(line.contains("ACCESS_TOKEN_EXPIRY"), "{line}");
 }
 
 #[tokio::test]
@@ -290,14 +300,11 @@ async fn an_unreachable_database_at_start_up_is_retried_then_the_cause_is_named(
         .env("LEPTOS_OUTPUT_NAME", "gatehouse")
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains("DATABASE_URL"), "{stderr}");
+    let line = the_one_line_of_a_failed_start(&output);
+    assert!(line.contains("DATABASE_URL"), "{line}");
     assert!(
-        lines[0].contains("Connection refused"),
-        "the cause is named: {stderr}"
+        line.contains("Connection refused"),
+        "the cause is named: {line}"
     );
     let log = String::from_utf8(output.stdout).unwrap();
     let attempts = log
@@ -324,15 +331,13 @@ async fn a_database_that_does_not_exist_stops_start_up_at_once_naming_it() {
         .env("LEPTOS_OUTPUT_NAME", "gatehouse")
         .output()
         .unwrap();
-    assert!(!output.status.success());
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "not waited for"
     );
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("no_such_database_here"), "{stderr}");
-    assert!(stderr.contains("does not exist"), "{stderr}");
+    let line = the_one_line_of_a_failed_start(&output);
+    assert!(line.contains("no_such_database_here"), "{line}");
+    assert!(line.contains("does not exist"), "{line}");
 }
 
 /// A database that existed (its generated secrets file is still beside it) and is now missing

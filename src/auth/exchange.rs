@@ -4,7 +4,7 @@
 use super::{
     cookies::{self, Kind},
     devices::TrustedDevice,
-    tokens::{refresh_token_hash, AccessClaims, Issued},
+    tokens::{refresh_token_hash, AccessClaims, Checked, Issued, TokenError, TokenKeys},
 };
 use crate::{
     domain::NextPath,
@@ -260,16 +260,29 @@ pub(super) fn authenticate(
     state: &AppState,
     headers: &http::HeaderMap,
 ) -> Result<AccessClaims, AppError> {
-    let (token, legacy) =
-        token_cookie(state, headers, Kind::Access).ok_or_else(AppError::unauthenticated)?;
-    let claims = state.tokens.verify_access(token)?;
-    if legacy && !state.legacy_cookie_honoured(claims.iat) {
-        return Err(AppError::unauthenticated());
-    }
+    let (_, claims) = verified_token(state, headers, Kind::Access, TokenKeys::verify_access)?;
     if state.revoked.contains(&claims.sid) {
         return Err(session_ended());
     }
     Ok(claims)
+}
+
+/// The request's token cookie of `kind` and its claims, as `verify` checks them. A token under
+/// the unprefixed name of earlier versions is honoured only if it was issued before the
+/// prefixes took effect (see `auth::cookies`); one planted there since is treated as absent.
+pub(super) fn verified_token<'h, C: Checked>(
+    state: &AppState,
+    headers: &'h http::HeaderMap,
+    kind: Kind,
+    verify: impl FnOnce(&TokenKeys, &str) -> Result<C, TokenError>,
+) -> Result<(&'h str, C), AppError> {
+    let (token, legacy) =
+        token_cookie(state, headers, kind).ok_or_else(AppError::unauthenticated)?;
+    let claims = verify(&state.tokens, token)?;
+    if legacy && !state.legacy_cookie_honoured(claims.iat()) {
+        return Err(AppError::unauthenticated());
+    }
+    Ok((token, claims))
 }
 
 /// A token cookie of the request: under its current name, or (`true`) under the unprefixed

@@ -3,10 +3,10 @@
 
 use super::{
     cookies::Kind,
-    exchange::{authenticate, new_id, session_ended, Exchange},
+    exchange::{authenticate, new_id, session_ended, verified_token, Exchange},
     password_policy,
     passwords::HashError,
-    tokens::{refresh_token_hash, AccessClaims, TokenError},
+    tokens::{refresh_token_hash, AccessClaims, TokenError, TokenKeys},
     Refreshed,
 };
 use crate::security::limits;
@@ -248,13 +248,12 @@ pub async fn refresh() -> Result<Refreshed, AppError> {
 
 async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
     let state = &exchange.state;
-    let (token, legacy) = exchange
-        .token_cookie(Kind::Refresh)
-        .ok_or_else(AppError::unauthenticated)?;
-    let claims = state.tokens.verify_refresh(token)?;
-    if legacy && !state.legacy_cookie_honoured(claims.iat) {
-        return Err(AppError::unauthenticated());
-    }
+    let (token, claims) = verified_token(
+        state,
+        exchange.headers(),
+        Kind::Refresh,
+        TokenKeys::verify_refresh,
+    )?;
     let now = now();
     if state.revoked.contains(&claims.sid) {
         return Err(session_ended());

@@ -48,7 +48,7 @@ pub struct RefreshClaims {
 pub const IAT_LEEWAY_SECS: i64 = 30;
 
 /// The claims every verification checks beyond what `jsonwebtoken` does.
-trait Checked {
+pub(crate) trait Checked {
     fn typ(&self) -> TokenType;
     fn iat(&self) -> i64;
 }

@@ -1,7 +1,7 @@
 //! The abuse limits: how many failed logins an account, and how many attempts an address, may
 //! make before answers turn into 429, and which proxies may say who the client is.
 
-use super::ConfigError;
+use super::{positive_count, ConfigError};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
@@ -29,15 +29,8 @@ pub struct Limits {
 
 impl Limits {
     pub fn from_lookup(set: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let count = |name: &'static str, default: u32| match set(name) {
-            None => Ok(default),
-            Some(raw) => match raw.trim().parse::<u32>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(ConfigError::new(
-                    name,
-                    format!("expected a whole number of at least 1, got {raw:?}"),
-                )),
-            },
+        let count = |name: &'static str, default: u32| {
+            Ok::<_, ConfigError>(positive_count(name, set(name))?.unwrap_or(default))
         };
         Ok(Self {
             login_max_failures: count("LOGIN_MAX_FAILURES", DEFAULT_LOGIN_MAX_FAILURES)?,

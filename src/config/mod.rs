@@ -54,6 +54,18 @@ impl ConfigError {
     }
 }
 
+/// A count setting: unset, or a whole number of at least 1.
+fn positive_count(name: &'static str, raw: Option<String>) -> Result<Option<u32>, ConfigError> {
+    raw.map(|raw| match raw.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError::new(
+            name,
+            format!("expected a whole number of at least 1, got {raw:?}"),
+        )),
+    })
+    .transpose()
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
 pub const DEFAULT_ACCESS_TTL: &str = "15m";
 pub const DEFAULT_REFRESH_TTL: &str = "7d";

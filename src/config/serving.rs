@@ -1,7 +1,7 @@
 //! How connections are served: the time a client may take, how many connections it may hold,
 //! and how much the request log says.
 
-use super::{parse_duration, ConfigError};
+use super::{parse_duration, positive_count, ConfigError};
 use std::time::Duration;
 
 pub const DEFAULT_HEADER_TIMEOUT: &str = "10s";
@@ -65,17 +65,7 @@ impl Serving {
             }
             Ok(duration)
         };
-        let count = |name: &'static str| -> Result<Option<u32>, ConfigError> {
-            set(name)
-                .map(|raw| match raw.trim().parse::<u32>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(ConfigError::new(
-                        name,
-                        format!("expected a whole number of at least 1, got {raw:?}"),
-                    )),
-                })
-                .transpose()
-        };
+        let count = |name: &'static str| positive_count(name, set(name));
         let log_requests = match set("LOG_REQUESTS").map(|v| v.trim().to_ascii_lowercase()) {
             None => LogRequests::All,
             Some(v) if v == "all" => LogRequests::All,

@@ -2,7 +2,11 @@
 //! make a logged-in browser navigate here with a top-level POST form; so every state-changing
 //! request that a browser marks as coming from elsewhere is refused before anything runs.
 
-use crate::error::{AppError, ErrorCode};
+use crate::{
+    config::TrustedProxies,
+    error::{AppError, ErrorCode},
+    security::client_ip,
+};
 use axum::{
     extract::Request,
     http::{header, HeaderMap, Method},
@@ -11,20 +15,25 @@ use axum::{
 /// The refusal (403 `forbidden`) of a state-changing request whose `Origin` is not this site
 /// (scheme and authority: `https://host` is another origin than `http://host`) or whose
 /// `Sec-Fetch-Site` says `cross-site`. Requests with neither header are not a browser's
-/// cross-site requests (curl, scripts, mobile clients) and go through. `scheme` is the one the
-/// request came in with (see `client_ip::scheme_of_request`).
-pub fn refusal(request: &Request, scheme: &str) -> Option<AppError> {
+/// cross-site requests (curl, scripts, mobile clients) and go through. The request's scheme is
+/// what `trusted` proxies say it came in with (see `client_ip::scheme_of_request`); it is
+/// worked out only for state-changing requests, never on the read path.
+pub fn refusal(request: &Request, trusted: &TrustedProxies) -> Option<AppError> {
     let reads_only = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    if reads_only {
+        return None;
+    }
+    let scheme = client_ip::scheme_of_request(request.extensions(), request.headers(), trusted);
     // HTTP/1.1 names the host in `Host`; HTTP/2 in the URI's authority.
     let host = request
         .headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    (!reads_only && is_cross_site(request.headers(), scheme, host)).then(|| {
+    is_cross_site(request.headers(), scheme, host).then(|| {
         AppError::new(
             ErrorCode::Forbidden,
             "This request came from another site and was refused.",
