@@ -10,5 +10,9 @@ pub fn init() {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(colour)
+        // A line that cannot be written (a full disk, a closed pipe) is dropped. By default
+        // `tracing` reports the failure with `eprintln!`, which panics when standard error is
+        // full too, and a log line must never take a request, or the server, down.
+        .log_internal_errors(false)
         .try_init();
 }

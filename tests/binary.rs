@@ -11,7 +11,7 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use support::{base_settings, client, registration, Jar, PASSWORD};
+use support::{base_settings, client, fill, registration, Jar, Tmpfs, PASSWORD};
 
 /// The release-style binary, started as a person would start it, on a free port.
 struct Server {
@@ -25,6 +25,17 @@ impl Server {
     }
 
     async fn start_with(dir: &Path, vars: &[(&str, &str)]) -> Server {
+        let log = std::fs::File::create(dir.join("server.log")).expect("the log file");
+        Self::start_logging_to(dir, log, Stdio::inherit(), vars).await
+    }
+
+    /// Started with its standard output and error sent where the test says.
+    async fn start_logging_to(
+        dir: &Path,
+        stdout: impl Into<Stdio>,
+        stderr: impl Into<Stdio>,
+        vars: &[(&str, &str)],
+    ) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -36,8 +47,8 @@ impl Server {
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_OUTPUT_NAME", "gatehouse")
             .envs(vars.iter().copied())
-            .stdout(std::fs::File::create(dir.join("server.log")).expect("the log file"))
-            .stderr(Stdio::inherit())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start the gatehouse binary");
         let server = Server {
@@ -407,4 +418,46 @@ async fn a_first_start_that_failed_on_a_setting_does_not_make_the_next_one_think
     assert!(dir.path().join("gatehouse.secrets").exists());
     let server = Server::start(dir.path()).await;
     server.register("second").await;
+}
+
+/// The disk the log goes to is full: the server starts, registers, logs in and answers `/me`
+/// all the same, and keeps running; the lines are lost, not the service. (Before: a failed log
+/// write made `tracing` report it with `eprintln!`, which panics when standard error is full
+/// too, so the server died at its first line.)
+#[tokio::test]
+async fn a_full_disk_under_the_log_does_not_stop_the_server() {
+    let Some(disk) = Tmpfs::mount("1m") else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let log = std::fs::File::create(disk.0.path().join("server.log")).unwrap();
+    fill(disk.0.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start_logging_to(
+        dir.path(),
+        log.try_clone().unwrap(),
+        log,
+        &[("LOG_REQUESTS", "all")],
+    )
+    .await;
+    let jar = server.register("logless").await;
+    let wrong = server
+        .post(
+            "/api/auth/login",
+            &[("login", "logless"), ("password", "not the password")],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let me = client()
+        .get(format!("{}/api/auth/me", server.base))
+        .header(reqwest::header::COOKIE, jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert!(
+        server.exited_within(Duration::from_millis(200)).is_none(),
+        "the server exited"
+    );
 }

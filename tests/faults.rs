@@ -10,7 +10,7 @@ mod support;
 use reqwest::{header, Response, StatusCode};
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
-use support::spawn_app_with;
+use support::{fill, spawn_app_with, Tmpfs};
 
 async fn assert_unavailable(response: Response) {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -79,41 +79,6 @@ async fn a_write_lock_held_by_another_process_answers_503_then_recovers() {
         StatusCode::OK
     );
     assert_eq!(integrity_of(&file).await, "ok");
-}
-
-/// A small filesystem, mounted for the test and unmounted after.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    /// `None` where mounting is not allowed (not root): the test then says so and stops.
-    fn mount(size: &str) -> Option<Self> {
-        let dir = tempfile::tempdir().unwrap();
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then_some(Self(dir))
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
-}
-
-/// Fills the filesystem of `dir` until it is full; returns the filler's path.
-fn fill(dir: &Path) -> std::path::PathBuf {
-    use std::io::Write;
-    let filler = dir.join("filler");
-    let mut file = std::fs::File::create(&filler).unwrap();
-    let block = vec![0u8; 64 * 1024];
-    while file.write_all(&block).is_ok() {}
-    let _ = file.flush();
-    filler
 }
 
 /// The disk under the database fills up: registrations answer 503 (never 500), `/me` for a

@@ -418,3 +418,38 @@ pub async fn error_code(response: Response) -> Option<String> {
     let body: Value = response.json().await.ok()?;
     body["code"].as_str().map(str::to_owned)
 }
+
+/// A small filesystem, mounted for the test and unmounted after.
+pub struct Tmpfs(pub tempfile::TempDir);
+
+impl Tmpfs {
+    /// `None` where mounting is not allowed (not root): the test then says so and stops.
+    pub fn mount(size: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(Self(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// Fills the filesystem of `dir` until it is full; returns the filler's path.
+pub fn fill(dir: &Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let filler = dir.join("filler");
+    let mut file = std::fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while file.write_all(&block).is_ok() {}
+    let _ = file.flush();
+    filler
+}
