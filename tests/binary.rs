@@ -11,7 +11,9 @@ use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use support::{base_settings, client, fill, registration, Jar, Tmpfs, PASSWORD};
+use support::{
+    assert_unavailable, base_settings, client, fill, registration, Jar, Tmpfs, PASSWORD,
+};
 
 /// The release-style binary, started as a person would start it, on a free port.
 struct Server {
@@ -26,31 +28,29 @@ impl Server {
 
     async fn start_with(dir: &Path, vars: &[(&str, &str)]) -> Server {
         let log = std::fs::File::create(dir.join("server.log")).expect("the log file");
-        Self::start_logging_to(dir, log, Stdio::inherit(), vars).await
+        Self::launch(dir, vars, |command| {
+            command.stdout(log).stderr(Stdio::inherit());
+        })
+        .await
     }
 
-    /// Started with its standard output and error sent where the test says.
-    async fn start_logging_to(
-        dir: &Path,
-        stdout: impl Into<Stdio>,
-        stderr: impl Into<Stdio>,
-        vars: &[(&str, &str)],
-    ) -> Server {
+    /// Started with `vars`, and `setup` applied to its command (where its output goes, which
+    /// user it runs as) before it is spawned.
+    async fn launch(dir: &Path, vars: &[(&str, &str)], setup: impl FnOnce(&mut Command)) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command
             .current_dir(dir)
             .envs(base_settings(dir).await)
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEPTOS_OUTPUT_NAME", "gatehouse")
-            .envs(vars.iter().copied())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("start the gatehouse binary");
+            .envs(vars.iter().copied());
+        setup(&mut command);
+        let child = command.spawn().expect("start the gatehouse binary");
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -433,12 +433,9 @@ async fn a_full_disk_under_the_log_does_not_stop_the_server() {
     let log = std::fs::File::create(disk.0.path().join("server.log")).unwrap();
     fill(disk.0.path());
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start_logging_to(
-        dir.path(),
-        log.try_clone().unwrap(),
-        log,
-        &[("LOG_REQUESTS", "all")],
-    )
+    let mut server = Server::launch(dir.path(), &[("LOG_REQUESTS", "all")], |command| {
+        command.stdout(log.try_clone().unwrap()).stderr(log);
+    })
     .await;
     let jar = server.register("logless").await;
     let wrong = server
@@ -460,4 +457,75 @@ async fn a_full_disk_under_the_log_does_not_stop_the_server() {
         server.exited_within(Duration::from_millis(200)).is_none(),
         "the server exited"
     );
+}
+
+/// The database file made read-only (`chmod a-w`, as an operator does before a copy, and as a
+/// disk remounted read-only looks): every write answers 503 `unavailable` with `Retry-After`,
+/// reads and `/me` keep working, and once the file is writable again so is every write, with
+/// no restart, even on the connections opened read-only meanwhile. Run as `nobody`, since root
+/// may write to any file. (Before: writes went on through the connections opened earlier, and
+/// connections opened while it was read-only kept failing for up to 30 minutes after.)
+#[tokio::test]
+async fn a_read_only_database_file_refuses_writes_with_503_then_recovers_without_a_restart() {
+    use std::os::unix::{fs::PermissionsExt, process::CommandExt};
+    if support::on_postgres() {
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let dir = tempfile::tempdir().unwrap();
+    if std::os::unix::fs::chown(dir.path(), Some(NOBODY), Some(NOBODY)).is_err() {
+        eprintln!("skipped: running the server as another user needs root");
+        return;
+    }
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let server = Server::launch(
+        dir.path(),
+        &[("IP_ATTEMPTS_PER_MINUTE", "1000")],
+        |command| {
+            command
+                .uid(NOBODY)
+                .gid(NOBODY)
+                .stdout(log)
+                .stderr(Stdio::inherit());
+        },
+    )
+    .await;
+    let jar = server.register("before").await;
+    let file = dir.path().join("gatehouse.db");
+    let set_mode = |mode| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode));
+
+    set_mode(0o400).unwrap();
+    let get = |path: &'static str| {
+        client()
+            .get(format!("{}{path}", server.base))
+            .header(reqwest::header::COOKIE, jar.header())
+            .send()
+    };
+    // Reads in parallel, so the pool opens new connections while the file is read-only.
+    let reads = futures::future::join_all((0..16).map(|_| get("/api/auth/sessions"))).await;
+    for read in reads {
+        assert_eq!(read.unwrap().status(), StatusCode::OK);
+    }
+    for i in 0..3 {
+        let email = format!("ro{i}@example.org");
+        let refused = server
+            .post(
+                "/api/auth/register",
+                &registration(&email, &format!("ro{i}"), "R"),
+                &Jar::default(),
+            )
+            .await;
+        assert_unavailable(refused).await;
+    }
+    assert_unavailable(server.post("/api/auth/refresh", &[], &jar).await).await;
+    assert_eq!(get("/api/auth/me").await.unwrap().status(), StatusCode::OK);
+
+    set_mode(0o600).unwrap();
+    for i in 0..20 {
+        server.register(&format!("after{i}")).await;
+    }
+    drop(server);
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(log.contains("not writable"), "{log}");
+    assert!(!log.contains("status=500"), "{log}");
 }

@@ -7,21 +7,10 @@
 
 mod support;
 
-use reqwest::{header, Response, StatusCode};
+use reqwest::StatusCode;
 use sqlx::{Connection, SqliteConnection};
 use std::path::Path;
-use support::{fill, spawn_app_with, Tmpfs};
-
-async fn assert_unavailable(response: Response) {
-    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let wait: u64 = response.headers()[header::RETRY_AFTER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(wait >= 1, "Retry-After {wait}");
-    support::assert_error(response, 503, "unavailable").await;
-}
+use support::{assert_unavailable, fill, spawn_app_with, Tmpfs};
 
 /// Another connection to the database file, holding its write lock (`BEGIN EXCLUSIVE`, as from
 /// the `sqlite3` shell) until `ROLLBACK`.

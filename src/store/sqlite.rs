@@ -19,7 +19,14 @@ use sqlx::{
     },
     Connection, Row, Sqlite, SqlitePool, Transaction,
 };
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{
+    str::FromStr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -44,12 +51,24 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(super::LONGEST_WAIT);
         let mut pool = SqlitePoolOptions::new();
+        let mut file = None;
         if let DatabaseKind::SqliteFile(path) = &database.kind {
             owner_only(path)?;
+            let opened = Arc::new(OpenedFile::at(path)?);
             options = options
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal);
-            pool = pool.max_connections(8);
+            let noticed = opened.clone();
+            pool = pool.max_connections(8).after_connect(move |conn, _| {
+                let file = noticed.clone();
+                Box::pin(async move {
+                    if opened_read_only(conn).await? {
+                        file.read_only_connections.store(true, Ordering::Relaxed);
+                    }
+                    Ok(())
+                })
+            });
+            file = Some(opened);
         } else {
             // Each connection to `:memory:` is a database of its own: keep exactly one, forever.
             pool = pool
@@ -61,16 +80,30 @@ impl SqliteStore {
         // was rolled back there, but sqlx 0.8.6's bookkeeping still counted the transaction:
         // every later write on it failed ("begin_with at non-zero transaction depth") until the
         // pool recycled it half an hour later. Such a connection is closed instead of reused.
+        //
+        // And SQLite opens a connection read-only, silently, when the file is not writable at
+        // that moment; it stays so. Once the file is writable again, such a connection is
+        // closed here and a writable one opened, instead of failing writes for half an hour.
+        let checked = file.clone();
         let pool = pool
             .acquire_timeout(super::LONGEST_WAIT)
-            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+            .before_acquire(move |conn, _| {
+                let file = checked.clone();
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        return Ok(false);
+                    }
+                    match file {
+                        Some(file) if file.read_only_connections.load(Ordering::Relaxed) => {
+                            Ok(!(opened_read_only(conn).await? && file.writable().is_ok()))
+                        }
+                        _ => Ok(true),
+                    }
+                })
+            })
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let file = match &database.kind {
-            DatabaseKind::SqliteFile(path) => Some(Arc::new(OpenedFile::at(path)?)),
-            _ => None,
-        };
         Ok(Self {
             pool,
             file,
@@ -124,12 +157,15 @@ impl SqliteStore {
     ///
     /// And before anything is written: the database file must still be the one at its path.
     /// Deleted (or replaced) under a running server, it took registrations and logins into an
-    /// unlinked file for as long as the server ran, and they were gone at the next start.
+    /// unlinked file for as long as the server ran, and they were gone at the next start. And
+    /// it must be writable: made read-only (by `chmod`, or a filesystem remounted read-only),
+    /// writes went on through the connections opened before and failed on those opened after;
+    /// now every write is refused alike (503) until it is writable again.
     async fn write(
         &self,
     ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), StoreError> {
         if let Some(file) = &self.file {
-            file.still_there()?;
+            file.ready_for_writes()?;
         }
         let gate = tokio::time::timeout(super::LONGEST_WAIT, self.writes.lock())
             .await
@@ -143,7 +179,13 @@ impl SqliteStore {
 struct OpenedFile {
     path: std::path::PathBuf,
     identity: (u64, u64),
-    warned: std::sync::atomic::AtomicBool,
+    /// Whether "deleted or replaced" was logged (it lasts until a restart: once is enough).
+    gone_logged: AtomicBool,
+    /// Whether the last write found the file not writable (logged at each change).
+    refusing: AtomicBool,
+    /// Whether SQLite has opened a connection read-only since the start; only then does each
+    /// acquire ask whether its connection is one.
+    read_only_connections: AtomicBool,
 }
 
 /// The file at the database's path is not the one the server has open.
@@ -154,26 +196,69 @@ struct OpenedFile {
 )]
 struct FileGone(String);
 
+/// The database file cannot be written (its mode, or a read-only filesystem).
+#[derive(Debug, thiserror::Error)]
+#[error("the database file {path} is not writable ({cause}); writes are refused until it is")]
+struct NotWritable {
+    path: String,
+    cause: std::io::Error,
+}
+
 impl OpenedFile {
     fn at(path: &std::path::Path) -> Result<Self, std::io::Error> {
         Ok(Self {
             path: path.to_owned(),
             identity: identity(path)?,
-            warned: std::sync::atomic::AtomicBool::new(false),
+            gone_logged: AtomicBool::new(false),
+            refusing: AtomicBool::new(false),
+            read_only_connections: AtomicBool::new(false),
         })
     }
 
-    /// `Err` (503, and one error line in the log) when the path no longer leads to the file.
-    fn still_there(&self) -> Result<(), StoreError> {
-        if identity(&self.path).is_ok_and(|now| now == self.identity) {
-            return Ok(());
+    /// `Err` (503, and a line in the log when the state changes) when the path no longer leads
+    /// to the file, or the file cannot be written.
+    fn ready_for_writes(&self) -> Result<(), StoreError> {
+        if !identity(&self.path).is_ok_and(|now| now == self.identity) {
+            let gone = FileGone(self.path.display().to_string());
+            if !self.gone_logged.swap(true, Ordering::SeqCst) {
+                tracing::error!(error = %gone, "refusing writes");
+            }
+            return Err(StoreError::Unavailable(Box::new(gone)));
         }
-        let gone = FileGone(self.path.display().to_string());
-        if !self.warned.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            tracing::error!(error = %gone, "refusing writes");
+        match self.writable() {
+            Ok(()) => {
+                if self.refusing.swap(false, Ordering::SeqCst) {
+                    tracing::info!(file = %self.path.display(), "database file writable again");
+                }
+                Ok(())
+            }
+            Err(cause) => {
+                let refused = NotWritable {
+                    path: self.path.display().to_string(),
+                    cause,
+                };
+                if !self.refusing.swap(true, Ordering::SeqCst) {
+                    tracing::error!(error = %refused, "refusing writes");
+                }
+                Err(StoreError::Unavailable(Box::new(refused)))
+            }
         }
-        Err(StoreError::Unavailable(Box::new(gone)))
     }
+
+    /// access(2) with W_OK: the process's own permission, and `EROFS` on a read-only mount.
+    fn writable(&self) -> Result<(), std::io::Error> {
+        rustix::fs::access(&self.path, rustix::fs::Access::WRITE_OK).map_err(Into::into)
+    }
+}
+
+/// Whether SQLite opened this connection read-only.
+async fn opened_read_only(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let db = handle.as_raw_handle();
+    // SAFETY: `db` is this connection's open handle, locked for us until `handle` is dropped;
+    // the schema name is a NUL-terminated constant. The call only reads the handle's state.
+    let read_only = unsafe { libsqlite3_sys::sqlite3_db_readonly(db.as_ptr(), c"main".as_ptr()) };
+    Ok(read_only == 1)
 }
 
 fn identity(path: &std::path::Path) -> Result<(u64, u64), std::io::Error> {
@@ -186,8 +271,6 @@ fn identity(path: &std::path::Path) -> Result<(u64, u64), std::io::Error> {
 #[derive(Debug, thiserror::Error)]
 #[error("waited too long in line for the write lock")]
 struct WriteQueueTimeout;
-
-impl SqliteStore {}
 
 fn unix(at: OffsetDateTime) -> i64 {
     at.unix_timestamp()

@@ -453,3 +453,15 @@ pub fn fill(dir: &Path) -> std::path::PathBuf {
     let _ = file.flush();
     filler
 }
+
+/// A 503 `unavailable` with a `Retry-After` of at least a second: a fault that passes.
+pub async fn assert_unavailable(response: Response) {
+    assert_eq!(response.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let wait: u64 = response.headers()[reqwest::header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "Retry-After {wait}");
+    assert_error(response, 503, "unavailable").await;
+}
