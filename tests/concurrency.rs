@@ -11,63 +11,13 @@ mod support;
 use futures::future::join_all;
 use reqwest::{header, Response, StatusCode};
 use std::{
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Once,
-    },
+    sync::{atomic::Ordering, Arc},
     time::{Duration, Instant},
 };
 use support::{spawn_app_with, Jar, TestApp, Visitor, PASSWORD};
 
-// ---- the server log ---------------------------------------------------------------------
-
-/// Server errors seen in the log of every app this binary runs: events at ERROR level (every
-/// internal error is logged so) and request lines with a 5xx status.
-static SERVER_ERRORS: AtomicUsize = AtomicUsize::new(0);
-
-struct CountServerErrors;
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountServerErrors {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Status(u64);
-        impl tracing::field::Visit for Status {
-            fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-                if field.name() == "status" {
-                    self.0 = value;
-                }
-            }
-            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
-        }
-        let mut status = Status(0);
-        event.record(&mut status);
-        if *event.metadata().level() == tracing::Level::ERROR || status.0 >= 500 {
-            SERVER_ERRORS.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Installs the counting layer (before any app starts, so it is the process's subscriber).
-fn watch_the_log() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt};
-        let _ = tracing_subscriber::registry()
-            .with(tracing_subscriber::EnvFilter::new("warn,gatehouse=info"))
-            .with(CountServerErrors)
-            .try_init();
-    });
-}
-
-fn assert_no_server_errors() {
-    assert_eq!(
-        SERVER_ERRORS.load(Ordering::SeqCst),
-        0,
-        "the server logged a 500 or an internal error"
-    );
-}
-
 async fn app_with(vars: &[(&str, &str)]) -> TestApp {
-    watch_the_log();
+    support::log::watch();
     spawn_app_with(vars).await
 }
 
@@ -167,7 +117,7 @@ async fn concurrent_guesses_from_many_addresses_verify_exactly_the_budget_and_no
     assert_eq!(count(&outcomes, Outcome::Locked), 289, "{outcomes:?}");
     let right = persist(|| crowd[0].try_login("target", PASSWORD)).await;
     assert_eq!(right, Outcome::Locked, "the right password came too late");
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 /// The budget reserved in the database directly, by 100 tasks at once through two separate
@@ -230,7 +180,7 @@ async fn concurrent_password_changes_with_a_stolen_token_verify_only_the_budget(
     assert_eq!(right, Outcome::Locked, "the thief never sets a password");
     let thief_login = app.try_login("robbed", thief_password).await;
     assert_ne!(thief_login.status(), StatusCode::OK);
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 // ---- item 3: hashing is shared fairly -----------------------------------------------------
@@ -289,7 +239,7 @@ async fn a_flood_of_password_changes_is_refused_beyond_its_share_and_another_log
         statuses.iter().all(|s| [400, 429].contains(s)),
         "{statuses:?}"
     );
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 // ---- item 4: a login in flight does not outlive a password change -------------------------
@@ -356,7 +306,7 @@ async fn logins_racing_a_password_change_leave_no_session_of_the_old_password() 
         sessions.len()
     );
     assert_eq!(alive, 0);
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 // ---- item 5: an end always beats a refresh ------------------------------------------------
@@ -428,7 +378,7 @@ async fn race_refreshes_against_ends(a: &TestApp, b: &TestApp, rounds: usize) {
             *owner.lock().unwrap() = a.login("racer").await;
         }
     }
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 /// The id of the session a jar belongs to, as its sessions list marks it.
@@ -466,7 +416,7 @@ async fn refreshes_on_one_instance_racing_ends_on_the_other_never_answer_500_and
 // ---- item 6: the budget is shared by instances ---------------------------------------------
 
 async fn two_instances(vars: &[(&str, &str)]) -> (TestApp, TestApp) {
-    watch_the_log();
+    support::log::watch();
     support::two_instances(vars).await
 }
 
@@ -496,7 +446,7 @@ async fn two_instances_share_one_failure_budget_under_concurrent_guesses() {
     let outcomes = join_all(guesses).await;
     assert_eq!(count(&outcomes, Outcome::Verified), 10, "{outcomes:?}");
     assert_eq!(count(&outcomes, Outcome::Locked), 190, "{outcomes:?}");
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 // ---- item 11: the owner's browser is not locked out by strangers ---------------------------
@@ -558,7 +508,7 @@ async fn strangers_locking_an_account_at_once_do_not_lock_out_the_owners_browser
     });
     let outcomes = join_all(from_device).await;
     assert_eq!(count(&outcomes, Outcome::Verified), 10);
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 /// A password change makes every device cookie of the account worthless: cookies gathered
@@ -597,7 +547,7 @@ async fn device_cookies_from_before_a_password_change_buy_no_guesses_at_the_new_
     });
     let outcomes = join_all(guesses).await;
     assert_eq!(count(&outcomes, Outcome::Verified), 10, "{outcomes:?}");
-    assert_no_server_errors();
+    support::log::assert_no_server_errors();
 }
 
 /// A budget spent at the very end of its window stays spent for a whole window after its last

@@ -23,9 +23,15 @@ impl Caches {
             Change::Missed => {
                 self.users.clear();
                 let caches = self.clone();
+                // Until it works: the database can go away again between the notification
+                // connection's return and this read, and a reload given up on would leave
+                // sessions ended meanwhile working here until their access tokens expire.
                 tokio::spawn(async move {
-                    if let Err(e) = caches.load_revoked().await {
-                        tracing::error!(error = %e, "cannot reload ended sessions");
+                    let mut wait = std::time::Duration::from_secs(1);
+                    while let Err(e) = caches.load_revoked().await {
+                        tracing::warn!(error = %e, "cannot reload ended sessions yet; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(30));
                     }
                 });
             }

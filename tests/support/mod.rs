@@ -6,6 +6,8 @@
 //! database of its own there. `scripts/test` runs every integration test both ways.
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 
+pub mod log;
+
 use gatehouse::{config::Config, server};
 use leptos::prelude::LeptosOptions;
 use reqwest::{header, Response, StatusCode};
