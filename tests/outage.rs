@@ -229,7 +229,7 @@ async fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers
         task.await.unwrap();
     }
 
-    let answers = answers.lock().unwrap();
+    let answers = std::mem::take(&mut *answers.lock().unwrap());
     // From a second after the stop until the start: every refresh refused as passing, fast.
     let during: Vec<&Answer> = answers
         .iter()
