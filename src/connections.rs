@@ -46,10 +46,23 @@ pub fn raise_descriptor_limit() -> u64 {
     }
 }
 
-/// The most connections open at once: `MAX_CONNECTIONS`, or what the descriptor limit leaves.
+/// Connections open at once when `MAX_CONNECTIONS` is not set (fewer if the descriptor limit
+/// leaves less room): each costs up to about 50 KiB (its task, hyper's state, a read buffer of
+/// up to [`MAX_HEADER_BYTES`], `scripts/bench-memory`), so this bounds them to about 250 MiB.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 5_000;
+
+/// The most a request's head (request line and headers) may take; more is answered 431. Also
+/// hyper's read buffer limit, so what one connection can make the server hold. Browsers send a
+/// few KiB; nginx allows 32 KiB by default too.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The most connections open at once: `MAX_CONNECTIONS`, or [`DEFAULT_MAX_CONNECTIONS`] or
+/// what the descriptor limit leaves, whichever is less.
 pub fn connection_cap(serving: &Serving, descriptors: u64) -> usize {
     let room = descriptors.saturating_sub(RESERVED_DESCRIPTORS).max(64);
-    serving.max_connections.map_or(room, u64::from) as usize
+    serving
+        .max_connections
+        .map_or(room.min(DEFAULT_MAX_CONNECTIONS), u64::from) as usize
 }
 
 /// Counts open connections, in total and per client address.
@@ -155,7 +168,9 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(serving.header_timeout);
+        .header_read_timeout(serving.header_timeout)
+        .max_header_size(MAX_HEADER_BYTES)
+        .max_buf_size(MAX_HEADER_BYTES);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -263,9 +278,10 @@ mod tests {
     }
 
     #[test]
-    fn the_default_cap_leaves_descriptors_for_everything_else() {
+    fn the_default_cap_is_bounded_and_leaves_descriptors_for_everything_else() {
         let serving = crate::config::Serving::from_lookup(|_| None).unwrap();
-        assert_eq!(connection_cap(&serving, 65_536), 65_280);
+        assert_eq!(connection_cap(&serving, 65_536), 5_000);
+        assert_eq!(connection_cap(&serving, 2_048), 1_792);
         assert_eq!(connection_cap(&serving, 100), 64);
         let set = crate::config::Serving::from_lookup(|name| {
             (name == "MAX_CONNECTIONS").then(|| "500".to_owned())

@@ -155,3 +155,29 @@ async fn a_login_is_answered_while_one_address_holds_thousands_of_slow_connectio
     assert!(closed >= 1900, "{closed} closed");
     assert!(closed < 2000, "the address keeps its share");
 }
+
+/// A request head (request line and headers) over 32 KiB is refused with 431, so one
+/// connection can make the server hold no more than that (hyper's default let each hold about
+/// 400 KiB: 5,000 connections, 2 GB). A head just under the cap is served.
+#[tokio::test]
+async fn a_request_head_over_32_kib_is_refused_with_431_and_one_under_is_served() {
+    let app = spawn_app_with(&[]).await;
+    let head_of = |bytes: usize| {
+        format!(
+            "GET /api/auth/me HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(bytes)
+        )
+    };
+    for (bytes, expected) in [(30_000, "401"), (40_000, "431")] {
+        let mut stream = connect_from(&app, 1).await.unwrap();
+        stream.write_all(head_of(bytes).as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+        let status_line = String::from_utf8_lossy(&answer);
+        let status_line = status_line.lines().next().unwrap_or_default();
+        assert!(
+            status_line.starts_with(&format!("HTTP/1.1 {expected}")),
+            "a {bytes}-byte header: {status_line:?}"
+        );
+    }
+}

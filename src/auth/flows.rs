@@ -61,6 +61,9 @@ pub async fn register(
 ) -> Result<User, AppError> {
     let exchange = Exchange::current()?;
     let state = &exchange.state;
+    let (password, username, email) =
+        password_policy::check_off_thread(state.passwords.workers(), password, username, email)
+            .await?;
     let now = now();
     // Cheap refusals before Argon2: a taken name is answered 409 from one indexed read. (The
     // unique constraints still decide a race between two registrations of one name.) The 409
@@ -511,9 +514,10 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
     // Stored names were valid when stored; the policy needs them as validated types.
     let username = Username::parse(&user.username)?;
     let email = Email::parse(&user.email)?;
-    let (new, _, _) = password_policy::check_blocking(new, username, email)
-        .await
-        .map_err(|e| e.for_field("new_password"))?;
+    let (new, _, _) =
+        password_policy::check_off_thread(state.passwords.workers(), new, username, email)
+            .await
+            .map_err(|e| e.for_field("new_password"))?;
     let hash = {
         let _place = admit_hashing(&exchange, Some(&account_key(&user)))?;
         state.passwords.hash(new.expose()).await?

@@ -3,6 +3,7 @@
 //! and repeats), and not one built from the account's own name or address. The verdict names
 //! the reason, so the person knows what to change.
 
+use super::workers::Workers;
 use crate::{
     domain::{Email, Password, Username},
     error::AppError,
@@ -17,7 +18,7 @@ const MIN_SCORE: Score = Score::Two;
 const MIN_FRAGMENT: usize = 3;
 
 /// Checks `password` for the account being created or changed. CPU-bound for long inputs, so
-/// callers run it off the async threads (see [`check_blocking`]).
+/// callers run it off the async threads (see [`check_off_thread`]).
 pub fn check(password: &Password, username: &Username, email: &Email) -> Result<(), AppError> {
     let refuse = |why: String| Err(AppError::invalid_input("password", why));
     let lowered = password.expose().to_lowercase();
@@ -47,17 +48,18 @@ pub fn check(password: &Password, username: &Username, email: &Email) -> Result<
     Ok(())
 }
 
-/// [`check`] on the blocking pool.
-pub async fn check_blocking(
+/// [`check`] on the worker threads (zxcvbn takes milliseconds on a long password: a flood of
+/// registrations must not take a thread each).
+pub async fn check_off_thread(
+    workers: &Workers,
     password: Password,
     username: Username,
     email: Email,
 ) -> Result<(Password, Username, Email), AppError> {
-    tokio::task::spawn_blocking(move || {
-        check(&password, &username, &email).map(|()| (password, username, email))
-    })
-    .await
-    .map_err(|join| AppError::internal(&join))?
+    workers
+        .run(move |_| check(&password, &username, &email).map(|()| (password, username, email)))
+        .await
+        .map_err(|stopped| AppError::internal(&stopped))?
 }
 
 #[cfg(test)]

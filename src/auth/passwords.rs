@@ -1,25 +1,23 @@
 //! [ssr] Password hashing with Argon2id (m = 19 MiB, t = 2, p = 1: OWASP's baseline), always on
-//! the blocking pool so a login never stalls the async threads that serve everyone else, and
-//! never more at once than there are cores but one: each hash holds 19 MiB and a core for ~15 ms, so a
-//! flood of logins waits its turn in a queue (costing a few bytes each) instead of growing the
-//! blocking pool to hundreds of threads and gigabytes.
+//! the server's worker threads ([`super::workers`]) so a login never stalls the async threads
+//! that serve everyone else, and never more at once than there are cores but one: each hash
+//! holds 19 MiB and a core for ~15 ms, so a flood of logins waits its turn in a queue (costing
+//! a few bytes each) instead of growing threads and memory.
 //!
 //! The queue is shared fairly ([`Passwords::admit`]): one client address or one account holds a
 //! few places in it at most, and it holds a bounded number per slot in all ([`QueueLimits`]);
 //! work past either is refused at once (429) rather than queued. Before this, one account sending
 //! 1,000 password changes filled the queue and an unrelated login waited 19 s behind it.
 
+use super::workers::{Memory, Stopped, Workers};
 use argon2::{
-    password_hash::{
-        rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
-    },
+    password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, SaltString},
     Algorithm, Argon2, Params, Version,
 };
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, PoisonError},
 };
-use tokio::sync::Semaphore;
 
 /// How the hashing queue is shared (`PASSWORD_QUEUE_SHARE`, `PASSWORD_QUEUE_PER_CORE`).
 #[derive(Debug, Clone, Copy)]
@@ -43,8 +41,10 @@ impl QueueLimits {
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(argon2::password_hash::Error),
-    #[error("password hashing task failed")]
-    Task(#[from] tokio::task::JoinError),
+    #[error("password hashing failed: {0}")]
+    Argon2(argon2::Error),
+    #[error("password hashing stopped")]
+    Stopped(#[from] Stopped),
     /// The claimant already holds its share of the queue, or the queue is full.
     #[error("password hashing is busy")]
     Busy,
@@ -106,35 +106,6 @@ impl Drop for Share {
     }
 }
 
-/// Runs CPU-heavy work on the blocking pool, at most `slots` at a time.
-struct Bounded {
-    slots: Arc<Semaphore>,
-}
-
-impl Bounded {
-    fn new(slots: usize) -> Self {
-        Self {
-            slots: Arc::new(Semaphore::new(slots.max(1))),
-        }
-    }
-
-    async fn run<T, F>(&self, work: F) -> Result<T, HashError>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let permit = Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        Ok(tokio::task::spawn_blocking(move || {
-            let _slot = permit;
-            work()
-        })
-        .await?)
-    }
-}
-
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("constant Argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -144,19 +115,19 @@ fn argon2() -> Argon2<'static> {
 /// the account does not exist, so an unknown login costs as much as a wrong password.
 pub struct Passwords {
     decoy_hash: String,
-    cpu: Bounded,
+    workers: Workers,
     shares: Arc<Shares>,
 }
 
 impl Passwords {
-    /// One hashing slot per core but one: a login flood then leaves a core to everything else
+    /// One worker thread per core but one: a login flood then leaves a core to everything else
     /// (the pages, `/me`, refreshes), at the price of that core's share of login throughput.
     pub async fn new(queue: QueueLimits) -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let slots = cores.saturating_sub(1).max(1);
-        let cpu = Bounded::new(slots);
+        let workers = Workers::start(slots).map_err(|_| HashError::Stopped(Stopped))?;
         let random = uuid::Uuid::new_v4().to_string();
-        let decoy_hash = cpu.run(move || hash(&random)).await??;
+        let decoy_hash = workers.run(move |memory| hash(&random, memory)).await??;
         let shares = Arc::new(Shares {
             per_claimant: queue.per_claimant.max(1),
             most: slots * queue.per_slot.max(1),
@@ -164,9 +135,14 @@ impl Passwords {
         });
         Ok(Self {
             decoy_hash,
-            cpu,
+            workers,
             shares,
         })
+    }
+
+    /// The threads hashing runs on, for other CPU-heavy work to queue on too.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
     }
 
     /// A place in the hashing queue for work on behalf of `claimants` (the client's address,
@@ -178,7 +154,9 @@ impl Passwords {
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
-        self.cpu.run(move || hash(&password)).await?
+        self.workers
+            .run(move |memory| hash(&password, memory))
+            .await?
     }
 
     /// True when `password` matches `stored`; with no stored hash, pays the same price and
@@ -188,26 +166,75 @@ impl Passwords {
         let stored = stored.unwrap_or(&self.decoy_hash).to_owned();
         let password = password.to_owned();
         let matches = self
-            .cpu
-            .run(move || {
-                let parsed = PasswordHash::new(&stored).map_err(HashError::Hash)?;
-                Ok::<_, HashError>(
-                    argon2()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok(),
-                )
-            })
+            .workers
+            .run(move |memory| verify(&password, &stored, memory))
             .await??;
         Ok(known && matches)
     }
 }
 
-fn hash(password: &str) -> Result<String, HashError> {
+/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`) of `password` with a new
+/// salt, computed in `memory`: what `PasswordHasher::hash_password` makes, without allocating
+/// 19 MiB for it.
+fn hash(password: &str, memory: &mut Memory) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(HashError::Hash)
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_bytes)
+        .map_err(HashError::Hash)?;
+    let argon2 = argon2();
+    let params = argon2.params();
+    let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(length, |out| {
+        argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt_bytes,
+                out,
+                memory.blocks(params.block_count()),
+            )
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    })
+    .map_err(HashError::Hash)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(HashError::Hash)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` hashes to `stored` (a PHC string, with whatever parameters it was made
+/// with), computed in `memory`. The comparison is `Output`'s, in constant time.
+fn verify(password: &str, stored: &str, memory: &mut Memory) -> Result<bool, HashError> {
+    let parsed = PasswordHash::new(stored).map_err(HashError::Hash)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(false);
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(HashError::Hash)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(HashError::Argon2)?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(HashError::Hash)?;
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(HashError::Hash)?;
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    let computed = Output::init_with(expected.len(), |out| {
+        argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt_bytes,
+                out,
+                memory.blocks(params.block_count()),
+            )
+            .map_err(|_| argon2::password_hash::Error::Crypto)
+    })
+    .map_err(HashError::Hash)?;
+    Ok(computed == expected)
 }
 
 #[cfg(test)]
@@ -294,24 +321,43 @@ mod tests {
         );
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn heavy_work_never_runs_more_at_once_than_its_slots() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let bounded = Bounded::new(2);
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let jobs = (0..8).map(|_| {
-            let (running, most) = (running.clone(), most.clone());
-            bounded.run(move || {
-                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                most.fetch_max(now, Ordering::SeqCst);
-                std::thread::sleep(std::time::Duration::from_millis(20));
-                running.fetch_sub(1, Ordering::SeqCst);
-            })
-        });
-        for outcome in futures::future::join_all(jobs).await {
-            outcome.unwrap();
-        }
-        assert_eq!(most.load(Ordering::SeqCst), 2);
+    /// Hashes stored before the worker threads (made by the argon2 crate's own hasher) still
+    /// verify, and the new ones verify with it: the PHC strings are the same format.
+    #[tokio::test]
+    async fn hashes_agree_with_the_argon2_crates_own_hasher_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let passwords = Passwords::new(TEST_QUEUE).await.unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        assert!(passwords
+            .verify("correct horse", Some(&theirs))
+            .await
+            .unwrap());
+        assert!(!passwords
+            .verify("correct horsE", Some(&theirs))
+            .await
+            .unwrap());
+        let ours = passwords.hash("correct horse").await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon2().verify_password(b"correct horse", &parsed).is_ok());
+        assert!(argon2().verify_password(b"correct horsE", &parsed).is_err());
+    }
+
+    /// A hash stored with other parameters (a smaller m, an older setting) is verified with
+    /// its own.
+    #[tokio::test]
+    async fn a_hash_made_with_other_parameters_verifies_with_its_own() {
+        use argon2::password_hash::PasswordHasher as _;
+        let passwords = Passwords::new(TEST_QUEUE).await.unwrap();
+        let params = Params::new(8 * 1024, 3, 1, None).unwrap();
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::generate(&mut OsRng);
+        let stored = other.hash_password(b"old hash", &salt).unwrap().to_string();
+        assert!(stored.contains("m=8192,t=3"), "{stored}");
+        assert!(passwords.verify("old hash", Some(&stored)).await.unwrap());
+        assert!(!passwords.verify("old hasH", Some(&stored)).await.unwrap());
     }
 }

@@ -19,8 +19,8 @@ pub struct Serving {
     /// past it, 408. (The server's own work is bounded by its waits for the database and the
     /// hashing queue.)
     pub request_timeout: Duration,
-    /// `MAX_CONNECTIONS`: connections open at once, from everyone; `None` for the default,
-    /// worked out from the file-descriptor limit at start-up.
+    /// `MAX_CONNECTIONS`: connections open at once, from everyone; `None` for the default
+    /// (`connections::DEFAULT_MAX_CONNECTIONS`, less if the file-descriptor limit says so).
     pub max_connections: Option<u32>,
     /// `MAX_CONNECTIONS_PER_ADDRESS`: connections one client address may hold open at once
     /// (trusted proxies are exempt: every client behind them shares their address).
