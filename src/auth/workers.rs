@@ -4,7 +4,7 @@
 //! Why not tokio's blocking pool: its threads come and go (up to 512), and each hash allocated
 //! and freed 19 MiB on whichever thread ran it. glibc keeps freed memory in per-thread arenas,
 //! so a flood of logins left hundreds of megabytes resident that no later hash reused (926 MiB
-//! after 139 hashes and 3,000 refused logins, `scripts/bench-memory` at 2d1c0e4). Here the memory
+//! after 139 hashes and 3,000 refused logins, `scripts/bench-memory` at 6f91270). Here the memory
 //! is bounded by construction: threads × 19 MiB, allocated once, never freed while they run.
 
 use argon2::Block;
