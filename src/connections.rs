@@ -4,7 +4,7 @@
 //! whenever the connection is ready for a request: it closes a client that sends its headers
 //! too slowly and an idle keep-alive connection alike. Connections are capped per client
 //! address (IPv6 by /64) and in total; one over a cap is closed at once. A request's body has a
-//! time limit too (`server::api_boundary`). Before this, a client sending half a header and then a byte every ten
+//! time limit too (`server::api_boundary`), and so has a client that stops reading its answers. Before this, a client sending half a header and then a byte every ten
 //! seconds held its connection for good: 20,000 of them ran the server out of file descriptors,
 //! and logins answered 500.
 //!
@@ -197,8 +197,15 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             router.clone().oneshot(request)
         });
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        // A client that stops reading its answers would hold its connection (and the
+        // response's memory) for good: a write that makes no progress for `REQUEST_TIMEOUT`
+        // ends the connection.
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(serving.request_timeout));
+        let connection = http.serve_connection(
+            TokioIo::new(Box::pin(stream)),
+            TowerToHyperService::new(service),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _place = place;

@@ -181,3 +181,36 @@ async fn a_request_head_over_32_kib_is_refused_with_431_and_one_under_is_served(
         );
     }
 }
+
+/// A client that sends many requests and never reads the answers is disconnected once a write
+/// to it has made no progress for `REQUEST_TIMEOUT`, instead of holding its connection, and
+/// the answers waiting in memory, for good.
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_disconnected_after_the_request_timeout() {
+    let app = spawn_app_with(&[("REQUEST_TIMEOUT", "1s")]).await;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket
+        .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 0))
+        .unwrap();
+    let mut stream = socket.connect(address_of(&app)).await.unwrap();
+    // 2,000 pipelined requests for a page: far more answer than the socket buffers hold.
+    const REQUESTS: usize = 2000;
+    let requests = "GET /login HTTP/1.1\r\nHost: x\r\n\r\n".repeat(REQUESTS);
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        stream.write_all(requests.as_bytes()),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Now read all there is: a connection the server ended gives out before the last answer.
+    let mut answers = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answers)).await;
+    let answered = String::from_utf8_lossy(&answers)
+        .matches("HTTP/1.1 200")
+        .count();
+    assert!(
+        answered < REQUESTS,
+        "all {answered} answers arrived: the connection waited for the client to read"
+    );
+}

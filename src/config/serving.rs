@@ -16,7 +16,8 @@ pub struct Serving {
     /// from when it is ready for one; so also how long an idle keep-alive connection stays open.
     pub header_timeout: Duration,
     /// `REQUEST_TIMEOUT`: how long a request's body may take to arrive once its headers are in;
-    /// past it, 408. (The server's own work is bounded by its waits for the database and the
+    /// past it, 408. Also how long a write to a client may make no progress (one that stopped
+    /// reading) before its connection is closed. (The server's own work is bounded by its waits for the database and the
     /// hashing queue.)
     pub request_timeout: Duration,
     /// `MAX_CONNECTIONS`: connections open at once, from everyone; `None` for the default
