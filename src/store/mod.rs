@@ -415,11 +415,16 @@ fn passing(err: &sqlx::Error) -> bool {
             } else {
                 // SQLSTATE: class 08 connection exception, class 53 insufficient resources
                 // (disk full, out of memory or connections), 57P01-57P03 shutting down or
-                // starting, 25006 read-only (a primary that became a standby in a failover).
+                // starting, 25006 read-only (a primary that became a standby in a failover),
+                // 55P03 a lock not had within `lock_timeout`, 57014 a statement cancelled
+                // (`statement_timeout`, or an operator's `pg_cancel_backend`).
                 db.code().is_some_and(|state| {
                     state.starts_with("08")
                         || state.starts_with("53")
-                        || matches!(&*state, "57P01" | "57P02" | "57P03" | "25006")
+                        || matches!(
+                            &*state,
+                            "57P01" | "57P02" | "57P03" | "25006" | "55P03" | "57014"
+                        )
                 })
             }
         }

@@ -19,10 +19,10 @@ use super::{
 use crate::config::DatabaseUrl;
 use async_trait::async_trait;
 use sqlx::{
-    postgres::{PgConnection, PgListener, PgPoolOptions, PgRow},
+    postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions, PgRow},
     Connection, PgPool, Row,
 };
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 use time::OffsetDateTime;
 
 /// The notification channel the migration's triggers announce changes on.
@@ -40,16 +40,30 @@ impl PgStore {
         // One plain connection first: when the server cannot be reached, it fails with the
         // cause ("Connection refused", "database … does not exist"), where the pool would only
         // say that it timed out.
-        PgConnection::connect(&database.url).await?.close().await?;
+        // It also runs the migrations, free of the pool's timeouts below: an instance starting
+        // beside another waits on the migration lock as long as the other takes.
+        let mut plain = PgConnection::connect(&database.url).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut plain)
+            .await?;
+        plain.close().await?;
+        // A statement waiting on a lock that another session holds (an operator's open
+        // transaction in psql, a migration) gives up after the same bound as a wait for a
+        // connection, and no statement runs on past 10 s: requests answer 503 rather than
+        // queue behind it, each holding one of the pool's 16 connections.
+        let wait = format!("{}ms", super::LONGEST_WAIT.as_millis());
+        let options = PgConnectOptions::from_str(&database.url)?.options([
+            ("lock_timeout", wait.as_str()),
+            ("statement_timeout", "10s"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(super::LONGEST_WAIT)
             // As on SQLite (see `SqliteStore::connect`): a connection whose transaction sqlx
             // still counts is closed, never handed out again.
             .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect(&database.url)
+            .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(Self { pool })
     }
 }
