@@ -68,7 +68,9 @@ pub struct AppError {
     pub field: Option<String>,
 }
 
-const UNAVAILABLE: &str = "We cannot save changes right now. Please try again in a moment.";
+// Said of reads too (a page listing the devices while the database is away), so it names no
+// action.
+const UNAVAILABLE: &str = "The service is briefly unavailable. Please try again in a moment.";
 
 /// The field name used when the request as a whole is at fault (unreadable or too large body).
 pub const WHOLE_BODY: &str = "body";
