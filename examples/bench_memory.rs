@@ -175,7 +175,7 @@ async fn main() {
     // open connection can cost.
     let mut held = Vec::new();
     for i in 0..connections {
-        let source = Ipv4Addr::new(127, 0, 2, 1 + (i / 200) as u8);
+        let source = Ipv4Addr::new(127, 0, 2, 1 + (i / 50) as u8);
         let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
         socket
             .bind((source, 0).into())

@@ -47,8 +47,8 @@ pub fn raise_descriptor_limit() -> u64 {
 }
 
 /// Connections open at once when `MAX_CONNECTIONS` is not set (fewer if the descriptor limit
-/// leaves less room): each costs up to about 50 KiB (its task, hyper's state, a read buffer of
-/// up to [`MAX_HEADER_BYTES`], `scripts/bench-memory`), so this bounds them to about 250 MiB.
+/// leaves less room): each sending a head near [`MAX_HEADER_BYTES`] costs about 41 KiB (its
+/// task, hyper's state and read buffer; `scripts/bench-memory`), so about 200 MiB in all.
 pub const DEFAULT_MAX_CONNECTIONS: u64 = 5_000;
 
 /// The most a request's head (request line and headers) may take; more is answered 431. Also

@@ -237,7 +237,7 @@ async fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers
         .filter(|x| x.started > down + Duration::from_secs(1) && x.started + x.took < up)
         .collect();
     assert!(
-        during.len() >= 40,
+        during.len() >= 8,
         "only {} refreshes in the outage",
         during.len()
     );

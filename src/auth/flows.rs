@@ -61,6 +61,9 @@ pub async fn register(
 ) -> Result<User, AppError> {
     let exchange = Exchange::current()?;
     let state = &exchange.state;
+    // One place in the hashing queue for the strength check and the hash: both run on its
+    // worker threads, so both count towards this client's share.
+    let place = admit_hashing(&exchange, None)?;
     let (password, username, email) =
         password_policy::check_off_thread(state.passwords.workers(), password, username, email)
             .await?;
@@ -85,10 +88,8 @@ pub async fn register(
     {
         return Err(crate::store::StoreError::Taken("username").into());
     }
-    let password_hash = {
-        let _place = admit_hashing(&exchange, None)?;
-        state.passwords.hash(password.expose()).await?
-    };
+    let password_hash = state.passwords.hash(password.expose()).await?;
+    drop(place);
     let user = UserRecord {
         id: new_id(),
         email: email.as_str().to_owned(),
@@ -514,12 +515,12 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
     // Stored names were valid when stored; the policy needs them as validated types.
     let username = Username::parse(&user.username)?;
     let email = Email::parse(&user.email)?;
-    let (new, _, _) =
-        password_policy::check_off_thread(state.passwords.workers(), new, username, email)
-            .await
-            .map_err(|e| e.for_field("new_password"))?;
     let hash = {
         let _place = admit_hashing(&exchange, Some(&account_key(&user)))?;
+        let (new, _, _) =
+            password_policy::check_off_thread(state.passwords.workers(), new, username, email)
+                .await
+                .map_err(|e| e.for_field("new_password"))?;
         state.passwords.hash(new.expose()).await?
     };
     let now = now();

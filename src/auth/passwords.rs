@@ -41,8 +41,6 @@ impl QueueLimits {
 pub enum HashError {
     #[error("password hashing failed: {0}")]
     Hash(argon2::password_hash::Error),
-    #[error("password hashing failed: {0}")]
-    Argon2(argon2::Error),
     #[error("password hashing stopped")]
     Stopped(#[from] Stopped),
     /// The claimant already holds its share of the queue, or the queue is full.
@@ -207,34 +205,79 @@ fn hash(password: &str, memory: &mut Memory) -> Result<String, HashError> {
     Ok(phc.to_string())
 }
 
+/// The most a stored hash may ask for: 64 MiB, 10 passes, 4 lanes. A hash needing more was not
+/// made here; computing it could take gigabytes or minutes of a worker (m is a `u32` of KiB).
+const MOST_MEMORY_KIB: u32 = 64 * 1024;
+const MOST_PASSES: u32 = 10;
+const MOST_LANES: u32 = 4;
+
 /// Whether `password` hashes to `stored` (a PHC string, with whatever parameters it was made
-/// with), computed in `memory`. The comparison is `Output`'s, in constant time.
+/// with), computed in `memory`. The comparison is `Output`'s, in constant time. A stored hash
+/// that cannot be used (malformed, or asking for more than the bounds above) matches nothing,
+/// and says so in the log: the account cannot log in until its password is reset.
 fn verify(password: &str, stored: &str, memory: &mut Memory) -> Result<bool, HashError> {
-    let parsed = PasswordHash::new(stored).map_err(HashError::Hash)?;
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+    let Some(usable) = Usable::parse(stored) else {
+        tracing::error!("a stored password hash is malformed or out of bounds; it matches nothing");
         return Ok(false);
     };
-    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(HashError::Hash)?;
-    let version = match parsed.version {
-        Some(v) => Version::try_from(v).map_err(HashError::Argon2)?,
-        None => Version::default(),
-    };
-    let params = Params::try_from(&parsed).map_err(HashError::Hash)?;
     let mut salt_bytes = [0u8; 64];
-    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(HashError::Hash)?;
-    let argon2 = Argon2::new(algorithm, version, params.clone());
-    let computed = Output::init_with(expected.len(), |out| {
+    let salt_bytes = usable
+        .salt
+        .decode_b64(&mut salt_bytes)
+        .map_err(HashError::Hash)?;
+    let argon2 = Argon2::new(usable.algorithm, usable.version, usable.params.clone());
+    let count = usable.params.block_count();
+    // Hashes with the current parameters (or smaller) use the worker's kept memory; a larger
+    // one gets memory of its own, freed after, so the kept memory stays the size it was.
+    let mut own = Vec::new();
+    let blocks = if count <= argon2_block_count() {
+        memory.blocks(count)
+    } else {
+        own.resize(count, argon2::Block::default());
+        &mut own[..]
+    };
+    let computed = Output::init_with(usable.expected.len(), |out| {
         argon2
-            .hash_password_into_with_memory(
-                password.as_bytes(),
-                salt_bytes,
-                out,
-                memory.blocks(params.block_count()),
-            )
+            .hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, &mut *blocks)
             .map_err(|_| argon2::password_hash::Error::Crypto)
     })
     .map_err(HashError::Hash)?;
-    Ok(computed == expected)
+    Ok(computed == usable.expected)
+}
+
+fn argon2_block_count() -> usize {
+    argon2().params().block_count()
+}
+
+/// A stored hash's parts, within bounds.
+struct Usable<'a> {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    salt: argon2::password_hash::Salt<'a>,
+    expected: Output,
+}
+
+impl<'a> Usable<'a> {
+    fn parse(stored: &'a str) -> Option<Self> {
+        let parsed = PasswordHash::new(stored).ok()?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&parsed).ok()?;
+        let within = params.m_cost() <= MOST_MEMORY_KIB
+            && params.t_cost() <= MOST_PASSES
+            && params.p_cost() <= MOST_LANES;
+        within.then_some(())?;
+        Some(Self {
+            algorithm: Algorithm::try_from(parsed.algorithm).ok()?,
+            version,
+            params,
+            salt: parsed.salt?,
+            expected: parsed.hash?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -359,5 +402,31 @@ mod tests {
         assert!(stored.contains("m=8192,t=3"), "{stored}");
         assert!(passwords.verify("old hash", Some(&stored)).await.unwrap());
         assert!(!passwords.verify("old hasH", Some(&stored)).await.unwrap());
+    }
+
+    /// A stored hash asking for 4 TiB (m is a u32 of KiB) matches nothing, at once, instead of
+    /// aborting the process on the allocation; so does one that is not a PHC string.
+    #[tokio::test]
+    async fn a_stored_hash_out_of_bounds_or_malformed_matches_nothing() {
+        let passwords = Passwords::new(TEST_QUEUE).await.unwrap();
+        let ours = passwords.hash("correct horse").await.unwrap();
+        let huge = ours.replace("m=19456", "m=4294967295");
+        assert!(!passwords
+            .verify("correct horse", Some(&huge))
+            .await
+            .unwrap());
+        let slow = ours.replace("t=2", "t=4000000");
+        assert!(!passwords
+            .verify("correct horse", Some(&slow))
+            .await
+            .unwrap());
+        assert!(!passwords
+            .verify("correct horse", Some("not a hash"))
+            .await
+            .unwrap());
+        assert!(passwords
+            .verify("correct horse", Some(&ours))
+            .await
+            .unwrap());
     }
 }

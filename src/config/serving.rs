@@ -8,7 +8,8 @@ pub const DEFAULT_HEADER_TIMEOUT: &str = "10s";
 pub const DEFAULT_REQUEST_TIMEOUT: &str = "30s";
 pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
 pub const DEFAULT_DATABASE_WAIT_AT_START: &str = "30s";
-pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
+/// With the default total of 5,000, 79 addresses are needed to take every place.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Serving {
@@ -114,7 +115,7 @@ mod tests {
         assert_eq!(serving.header_timeout, Duration::from_secs(10));
         assert_eq!(serving.request_timeout, Duration::from_secs(30));
         assert_eq!(serving.max_connections, None);
-        assert_eq!(serving.max_connections_per_address, 256);
+        assert_eq!(serving.max_connections_per_address, 64);
         assert_eq!(serving.shutdown_grace, Duration::from_secs(10));
         assert_eq!(serving.log_requests, LogRequests::All);
         assert_eq!(serving.database_wait_at_start, Duration::from_secs(30));

@@ -673,6 +673,12 @@ impl Store for PgStore {
         budgets_before: i64,
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
+        // The pool's 10 s bound is for requests. A first pruning after a long outage, or of a
+        // large table, may take longer; cut off at 10 s it would roll back and the next hour's
+        // would be larger still, never succeeding.
+        sqlx::query("SET LOCAL statement_timeout = '10min'")
+            .execute(&mut *tx)
+            .await?;
         // A session's tokens go with it (ON DELETE CASCADE). Sessions someone holds (an end
         // racing the pruning) are skipped until the next round rather than waited for.
         let sessions = sqlx::query(

@@ -64,6 +64,9 @@ impl SqliteStore {
                 Box::pin(async move {
                     if opened_read_only(conn).await? {
                         file.read_only_connections.store(true, Ordering::Relaxed);
+                        tracing::warn!(file = %file.path.display(),
+                            "SQLite opened a connection read-only, the file not being writable; \
+                             it is replaced once the file is");
                     }
                     Ok(())
                 })
@@ -245,9 +248,11 @@ impl OpenedFile {
         }
     }
 
-    /// access(2) with W_OK: the process's own permission, and `EROFS` on a read-only mount.
+    /// faccessat(2) with W_OK for the effective user (what SQLite's `open` is judged by), and
+    /// `EROFS` on a read-only mount.
     fn writable(&self) -> Result<(), std::io::Error> {
-        rustix::fs::access(&self.path, rustix::fs::Access::WRITE_OK).map_err(Into::into)
+        use rustix::fs::{accessat, Access, AtFlags, CWD};
+        accessat(CWD, &self.path, Access::WRITE_OK, AtFlags::EACCESS).map_err(Into::into)
     }
 }
 
