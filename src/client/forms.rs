@@ -31,10 +31,18 @@ where
             .then(|| ServerFnUrlError::<AppError>::decode_err(error.err()).from_url())
             .map(Err)
     });
-    Action::new_unsync_with_value(after_plain_post, |input: &S| {
+    let run = |input: &S| {
         let input = input.clone();
         authed(move || S::run_on_client(input.clone()))
-    })
+    };
+    // In the browser the call's future is not `Send` (it holds JS values): an unsync action.
+    // On the server that kind keeps its value in a thread-bound wrapper, and a page's reactive
+    // owner can be dropped on another of tokio's threads than the one that rendered it: that
+    // panicked ("Dropped SendWrapper<T> variable from a thread different…") after a response.
+    #[cfg(feature = "ssr")]
+    return Action::new_with_value(after_plain_post, run);
+    #[cfg(not(feature = "ssr"))]
+    Action::new_unsync_with_value(after_plain_post, run)
 }
 
 /// The action's last error, for the form's fields and message.
