@@ -61,16 +61,11 @@ pub async fn register(
 ) -> Result<User, AppError> {
     let exchange = Exchange::current()?;
     let state = &exchange.state;
-    // One place in the hashing queue for the strength check and the hash: both run on its
-    // worker threads, so both count towards this client's share.
-    let place = admit_hashing(&exchange, None)?;
-    let (password, username, email) =
-        password_policy::check_off_thread(state.passwords.workers(), password, username, email)
-            .await?;
     let now = now();
-    // Cheap refusals before Argon2: a taken name is answered 409 from one indexed read. (The
-    // unique constraints still decide a race between two registrations of one name.) The 409
-    // says no more than it did after the hash.
+    // Cheap refusals before any work on the password: a taken name is answered 409 from one
+    // indexed read, without a place in the hashing queue. (The unique constraints still decide
+    // a race between two registrations of one name.) The 409 says no more than it did after
+    // the hash.
     let email_key = email.key();
     if state
         .store
@@ -88,6 +83,16 @@ pub async fn register(
     {
         return Err(crate::store::StoreError::Taken("username").into());
     }
+    // One place in the hashing queue for the strength check and the hash: both run on its
+    // worker threads, so both count towards this client's share.
+    let place = admit_hashing(&exchange, None)?;
+    let (password, _, email) = password_policy::check_off_thread(
+        state.passwords.workers(),
+        password,
+        username.clone(),
+        email,
+    )
+    .await?;
     let password_hash = state.passwords.hash(password.expose()).await?;
     drop(place);
     let user = UserRecord {
