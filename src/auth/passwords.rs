@@ -184,17 +184,8 @@ fn hash(password: &str, memory: &mut Memory) -> Result<String, HashError> {
     let argon2 = argon2();
     let params = argon2.params();
     let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    let output = Output::init_with(length, |out| {
-        argon2
-            .hash_password_into_with_memory(
-                password.as_bytes(),
-                salt_bytes,
-                out,
-                memory.blocks(params.block_count()),
-            )
-            .map_err(|_| argon2::password_hash::Error::Crypto)
-    })
-    .map_err(HashError::Hash)?;
+    let blocks = memory.blocks(params.block_count());
+    let output = compute(&argon2, password, salt_bytes, length, blocks)?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
@@ -236,13 +227,25 @@ fn verify(password: &str, stored: &str, memory: &mut Memory) -> Result<bool, Has
         own.resize(count, argon2::Block::default());
         &mut own[..]
     };
-    let computed = Output::init_with(usable.expected.len(), |out| {
+    let computed = compute(&argon2, password, salt_bytes, usable.expected.len(), blocks)?;
+    Ok(computed == usable.expected)
+}
+
+/// Argon2 of `password` with `salt`, `length` bytes long, in `blocks` (at least as many as
+/// `argon2`'s parameters need).
+fn compute(
+    argon2: &Argon2<'_>,
+    password: &str,
+    salt: &[u8],
+    length: usize,
+    blocks: &mut [argon2::Block],
+) -> Result<Output, HashError> {
+    Output::init_with(length, |out| {
         argon2
-            .hash_password_into_with_memory(password.as_bytes(), salt_bytes, out, &mut *blocks)
+            .hash_password_into_with_memory(password.as_bytes(), salt, out, blocks)
             .map_err(|_| argon2::password_hash::Error::Crypto)
     })
-    .map_err(HashError::Hash)?;
-    Ok(computed == usable.expected)
+    .map_err(HashError::Hash)
 }
 
 fn argon2_block_count() -> usize {
