@@ -275,6 +275,12 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
     if ends_by <= now {
         return Err(TokenError::Expired.into());
     }
+    // The account is read before the rotation, not after: once the rotation has committed,
+    // nothing may fail on the database, or the client would get a 503 for a refresh that took
+    // its token, and its retry after the grace window would look like theft and end the session
+    // (the PostgreSQL outage test caught that). An account deleted in between takes its rows
+    // with it (ON DELETE CASCADE), so the rotation then finds no token.
+    let user = account(state, &claims.sub).await?;
     // The successor is fully determined by the old token and the rotation time: see
     // `TokenKeys::successor`. The database row, not the signature, decides whether it is due,
     // and the store picks the rotation time once it holds the lock.
@@ -328,8 +334,6 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
         Rotation::Expired => return Err(TokenError::Expired.into()),
         Rotation::Unknown => return Err(TokenError::Invalid.into()),
     };
-    // Rows go with their account (ON DELETE CASCADE), so a rotated row means a live account.
-    let user = account(state, &claims.sub).await?;
     let access = state
         .tokens
         .issue_access(&user, &claims.sid, now, ends_by)?;
