@@ -717,3 +717,30 @@ async fn writing_methods_on_pages_and_files_are_405() {
         }
     }
 }
+
+/// docs/API.md is the public contract: every server function the app serves is in it, as
+/// "`METHOD /path`", and every endpoint it names is one the app serves.
+#[test]
+fn every_server_function_is_in_the_api_document() {
+    let document = include_str!("../docs/API.md");
+    let served: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| format!("`{method} {path}`"))
+        .collect();
+    assert!(served.len() >= 11, "{served:?}");
+    for endpoint in &served {
+        assert!(
+            document.contains(endpoint.as_str()),
+            "{endpoint} is served but not in docs/API.md"
+        );
+    }
+    let named = document
+        .split('`')
+        .filter(|part| part.contains(" /api/"))
+        .map(|part| format!("`{part}`"));
+    for endpoint in named {
+        assert!(
+            served.contains(&endpoint),
+            "docs/API.md names {endpoint}, which is not served"
+        );
+    }
+}
