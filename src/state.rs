@@ -36,6 +36,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Ends sessions in the database and this instance's caches together (see
+    /// `auth::endings`): the only way flows end sessions.
+    pub fn endings(&self) -> crate::auth::endings::Endings<'_> {
+        crate::auth::endings::Endings {
+            store: self.store.as_ref(),
+            revoked: &self.revoked,
+            users: &self.users,
+        }
+    }
+
     /// Whether a token issued at `iat` and sent under its unprefixed name is one a browser had
     /// from before the cookie prefixes (honoured), rather than one planted since (refused).
     pub fn legacy_cookie_honoured(&self, iat: i64) -> bool {

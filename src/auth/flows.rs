@@ -322,7 +322,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
             again
         }
         Rotation::Reused => {
-            state.revoked.insert([claims.sid.as_str()], now);
+            state.endings().ended_by_rotation(&claims.sid, now);
             tracing::warn!(session_id = %claims.sid, "refresh token reused: session ended");
             return Err(AppError::new(
                 ErrorCode::TokenReused,
@@ -357,11 +357,7 @@ pub async fn logout() -> Result<(), AppError> {
         });
     if let Some((user_id, session_id)) = claims {
         let now = now();
-        state
-            .store
-            .end_session(&user_id, &session_id, EndReason::Logout, now)
-            .await?;
-        state.revoked.insert([session_id.as_str()], now);
+        state.endings().logout(&user_id, &session_id, now).await?;
         tracing::info!(session_id = %session_id, "logged out");
     }
     exchange.clear_cookies();
@@ -434,8 +430,8 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     let state = &exchange.state;
     let now = now();
     let found = state
-        .store
-        .end_session(&claims.sub, &session_id, EndReason::Revoked, now)
+        .endings()
+        .end_one(&claims.sub, &session_id, EndReason::Revoked, now)
         .await?;
     if !found {
         return Err(AppError::new(
@@ -443,7 +439,6 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
             "There is no such session on your account.",
         ));
     }
-    state.revoked.insert([session_id.as_str()], now);
     tracing::info!(session_id = %session_id, "session revoked");
     if session_id == claims.sid {
         exchange.clear_cookies();
@@ -459,12 +454,11 @@ pub async fn logout_all() -> Result<(), AppError> {
     let claims = exchange.authenticated()?;
     let state = &exchange.state;
     let now = now();
-    let ended = state
-        .store
-        .end_sessions(&claims.sub, None, EndReason::LogoutAll, now)
-        .await?;
     // `ended` holds this session too: it was live, or `authenticated` would have refused it.
-    state.revoked.insert(ended.iter().map(String::as_str), now);
+    let ended = state
+        .endings()
+        .end_all(&claims.sub, EndReason::LogoutAll, now)
+        .await?;
     tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
     exchange.clear_cookies();
     exchange.redirect_plain_form("/login");
@@ -542,10 +536,9 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
     // Refused if another change committed since `user` was read: the password this request
     // verified is no longer the account's.
     let ended = state
-        .store
+        .endings()
         .change_password(&user.id, user.credential_version, &hash, &record, now)
         .await?;
-    state.revoked.insert(ended.iter().map(String::as_str), now);
     exchange.set_pair(access, refresh, now);
     // Every device cookie of the account was signed over the old version; this browser's is
     // renewed under the new one.
@@ -561,10 +554,8 @@ pub async fn delete_account(password: String) -> Result<(), AppError> {
     let state = &exchange.state;
     let user = confirm_owner(&exchange, &claims, &password, "That is not your password.").await?;
     let now = now();
-    let ended = state.store.delete_user(&user.id, now).await?;
-    state.users.forget(&user.id);
-    // `ended` holds this session too, as in `logout_all`.
-    state.revoked.insert(ended.iter().map(String::as_str), now);
+    // The sessions ended hold this one too, as in `logout_all`.
+    state.endings().delete_account(&user.id, now).await?;
     tracing::info!(user_id = %user.id, "account deleted");
     exchange.clear_cookies();
     exchange.redirect_plain_form("/");

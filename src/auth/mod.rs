@@ -17,6 +17,8 @@ pub mod cookies;
 #[cfg(feature = "ssr")]
 pub mod devices;
 #[cfg(feature = "ssr")]
+pub mod endings;
+#[cfg(feature = "ssr")]
 mod exchange;
 #[cfg(feature = "ssr")]
 mod flows;

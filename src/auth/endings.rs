@@ -1,0 +1,105 @@
+//! [ssr] Ending sessions, in one call each: the database, then this instance's revoked set (so
+//! the sessions' access tokens are refused at once, not at their expiry) and, for an account
+//! that is gone, the user cache. Other instances hear of it from the database (`follow`).
+//!
+//! Every end goes through here. Before, each flow called the store and then remembered to
+//! update the caches itself, six times over; a seventh that forgot would have left an ended
+//! session's access tokens working for up to their lifetime on SQLite.
+
+use super::{revoked::RevokedSessions, user_cache::UserCache};
+use crate::store::{EndReason, RefreshRecord, Store, StoreError};
+use time::OffsetDateTime;
+
+/// The store and the caches an end must reach, borrowed from the app state.
+pub struct Endings<'a> {
+    pub(crate) store: &'a dyn Store,
+    pub(crate) revoked: &'a RevokedSessions,
+    pub(crate) users: &'a UserCache,
+}
+
+impl Endings<'_> {
+    /// Logs out the caller's own session (its id from its verified token). Its access tokens
+    /// are refused here at once even if the database had ended it already and word of that
+    /// has not arrived yet.
+    pub async fn logout(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        self.store
+            .end_session(user_id, session_id, EndReason::Logout, now)
+            .await?;
+        self.revoked.insert([session_id], now);
+        Ok(())
+    }
+
+    /// Ends one session of `user_id` that the caller named (from the sessions page). False
+    /// when there was no such live session of that user; then nothing is revoked, since the
+    /// id may be anyone's.
+    pub async fn end_one(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let found = self
+            .store
+            .end_session(user_id, session_id, reason, now)
+            .await?;
+        if found {
+            self.revoked.insert([session_id], now);
+        }
+        Ok(found)
+    }
+
+    /// Ends every live session of `user_id`; the ids of those it ended.
+    pub async fn end_all(
+        &self,
+        user_id: &str,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let ended = self.store.end_sessions(user_id, None, reason, now).await?;
+        self.revoked.insert(ended.iter().map(String::as_str), now);
+        Ok(ended)
+    }
+
+    /// Sets a new password hash (refused if the account's credentials changed since
+    /// `credential_version` was read), starts `current`'s fresh refresh token, and ends every
+    /// other session of the account; the ids of those it ended.
+    pub async fn change_password(
+        &self,
+        user_id: &str,
+        credential_version: i64,
+        hash: &str,
+        current: &RefreshRecord,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let ended = self
+            .store
+            .change_password(user_id, credential_version, hash, current, now)
+            .await?;
+        self.revoked.insert(ended.iter().map(String::as_str), now);
+        Ok(ended)
+    }
+
+    /// Deletes the account with its sessions and tokens; the ids of the sessions it ended.
+    pub async fn delete_account(
+        &self,
+        user_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, StoreError> {
+        let ended = self.store.delete_user(user_id, now).await?;
+        self.users.forget(user_id);
+        self.revoked.insert(ended.iter().map(String::as_str), now);
+        Ok(ended)
+    }
+
+    /// A session the store has already ended on its own (a refresh token reused past the grace
+    /// window ends its session inside the rotation's transaction): the caches follow.
+    pub fn ended_by_rotation(&self, session_id: &str, now: OffsetDateTime) {
+        self.revoked.insert([session_id], now);
+    }
+}
