@@ -30,7 +30,11 @@ async fn main() -> std::process::ExitCode {
         // refused", not just its first link.
         Err(e) => return fail(gatehouse::error::chain(&e)),
     };
-    gatehouse::store::spawn_pruning(state.store.clone(), state.config.access_ttl);
+    gatehouse::store::spawn_pruning(
+        state.store.clone(),
+        state.config.access_ttl,
+        gatehouse::security::limits::FAILURE_WINDOW,
+    );
     let descriptors = gatehouse::connections::raise_descriptor_limit();
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

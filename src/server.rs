@@ -11,6 +11,7 @@ use crate::{
     config::{Config, DatabaseKind, LogRequests},
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
+    state::AbortOnDrop,
     state::AppState,
     store::StoreError,
 };
@@ -123,15 +124,6 @@ fn database_witness(config: &Config) -> Result<Option<&std::path::Path>, Startup
     })
 }
 
-/// A background task that lives as long as the state holding it.
-pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Pages, server functions and static files, behind the logging and `/api` boundary layers.
 pub fn router(state: AppState) -> Router {
     // `GET /api/auth/me` is a plain route (see `auth::me_route`), not a server-function one.
@@ -219,7 +211,7 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
         }
         response
     };
-    set_fixed_headers(&state, response.headers_mut());
+    set_fixed_headers(state.config.cookie_secure, response.headers_mut());
     let status = response.status().as_u16();
     if let Some((method, path)) = logged.filter(|_| log.includes(status)) {
         tracing::info!(
@@ -238,7 +230,11 @@ async fn refuse_or_run(state: &AppState, request: Request, next: Next) -> Respon
     {
         return refused.into_response();
     }
-    if let Some(refused) = security::limits::refusal(state, &request) {
+    if let Some(refused) = security::limits::refusal(
+        &state.limits,
+        &state.config.limits.trusted_proxies,
+        &request,
+    ) {
         return refused;
     }
     next.run(request).await

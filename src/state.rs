@@ -32,7 +32,7 @@ pub struct AppState {
     pub cookie_prefixes_since: i64,
     /// On PostgreSQL, the task applying other instances' changes to the two caches above; it
     /// stops when the last clone of the state is dropped.
-    pub follower: Option<Arc<crate::server::AbortOnDrop>>,
+    pub follower: Option<Arc<AbortOnDrop>>,
 }
 
 impl AppState {
@@ -50,5 +50,14 @@ impl AppState {
     /// from before the cookie prefixes (honoured), rather than one planted since (refused).
     pub fn legacy_cookie_honoured(&self, iat: i64) -> bool {
         iat < self.cookie_prefixes_since
+    }
+}
+
+/// A background task that lives as long as the state holding it.
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

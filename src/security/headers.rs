@@ -3,7 +3,6 @@
 //! the fixed ones (no MIME sniffing, no framing, no referrer to other sites, HSTS when the
 //! cookies are `Secure`).
 
-use crate::state::AppState;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
@@ -60,14 +59,14 @@ fn watching() -> bool {
 const HSTS: &str = "max-age=31536000";
 
 /// The fixed headers, on every answer.
-pub fn set_fixed_headers(state: &AppState, headers: &mut HeaderMap) {
+pub fn set_fixed_headers(cookie_secure: bool, headers: &mut HeaderMap) {
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::REFERRER_POLICY, "same-origin");
-    if state.config.cookie_secure {
+    if cookie_secure {
         set(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
 }

@@ -11,9 +11,9 @@
 
 use crate::{
     auth::tokens::{derive_key, keyed_digest},
+    config::TrustedProxies,
     error::{AppError, ErrorCode},
     security::client_ip,
-    state::AppState,
     store::Budget,
 };
 use axum::{
@@ -97,18 +97,18 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
 
 /// Counts login and registration POSTs per client address, before anything else runs: the
 /// refusal (429 with `Retry-After`) once an address is over its budget.
-pub fn refusal(state: &AppState, request: &Request) -> Option<Response> {
+pub fn refusal(
+    limits: &AttemptLimits,
+    trusted: &TrustedProxies,
+    request: &Request,
+) -> Option<Response> {
     let counted = request.method() == Method::POST && ATTEMPT_PATHS.contains(&request.uri().path());
     if counted {
         // Served without connect info (not the case in `server::serve`), all clients would share
         // the unspecified address: one shared budget, failing closed rather than open.
-        let client = client_ip::of_request(
-            request.extensions(),
-            request.headers(),
-            &state.config.limits.trusted_proxies,
-        )
-        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        if let Err(wait) = state.limits.per_address.check(client) {
+        let client = client_ip::of_request(request.extensions(), request.headers(), trusted)
+            .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+        if let Err(wait) = limits.per_address.check(client) {
             let mut response = rate_limited().into_response();
             response
                 .headers_mut()

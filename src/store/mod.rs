@@ -532,17 +532,19 @@ pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600
 /// Keeps the database from growing without end: once an hour, deletes expired refresh tokens,
 /// lapsed sessions, and sessions that ended more than one access lifetime ago (by then none of
 /// their access tokens is alive, and the revocation set has let them go too).
+///
+/// Failure budgets go once their window (`budget_window`) has passed since their last attempt.
 pub fn spawn_pruning(
     store: std::sync::Arc<dyn Store>,
     access_ttl: std::time::Duration,
+    budget_window: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PRUNE_EVERY);
         loop {
             every.tick().await;
             let now = OffsetDateTime::now_utc();
-            let budgets_before =
-                now.unix_timestamp() - crate::security::limits::FAILURE_WINDOW.as_secs() as i64;
+            let budgets_before = now.unix_timestamp() - budget_window.as_secs() as i64;
             match store.prune(now, now - access_ttl, budgets_before).await {
                 Ok((0, 0)) => {}
                 Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "pruned"),
