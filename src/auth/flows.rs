@@ -11,7 +11,7 @@ use super::{
 };
 use crate::security::limits;
 use crate::{
-    domain::{Email, FullName, LoginName, Password, SessionInfo, User, Username},
+    domain::{Email, FullName, LoginName, Password, SessionInfo, TypedPassword, User, Username},
     error::{AppError, ErrorCode},
     state::AppState,
     store::{EndReason, Reservation, Rotation, UserKey, UserRecord},
@@ -206,7 +206,7 @@ async fn check_password(
     Ok(right)
 }
 
-pub async fn login(login: LoginName, password: String) -> Result<User, AppError> {
+pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, AppError> {
     let exchange = Exchange::current()?;
     let state = &exchange.state;
     let key = match &login {
@@ -217,7 +217,15 @@ pub async fn login(login: LoginName, password: String) -> Result<User, AppError>
     let account = failure_key(found.as_ref(), &login);
     let typed = failure_key(None, &login);
     // Verify even when there is no such account, so both failures take the same time.
-    if !check_password(&exchange, found.as_ref(), &account, &typed, &password).await? {
+    if !check_password(
+        &exchange,
+        found.as_ref(),
+        &account,
+        &typed,
+        password.expose(),
+    )
+    .await?
+    {
         return Err(AppError::invalid_credentials());
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
@@ -487,18 +495,18 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
 async fn confirm_owner(
     exchange: &Exchange,
     claims: &AccessClaims,
-    password: &str,
+    password: &TypedPassword,
     wrong: &str,
 ) -> Result<UserRecord, AppError> {
     let user = account(&exchange.state, &claims.sub).await?;
     let key = account_key(&user);
-    if !check_password(exchange, Some(&user), &key, &key, password).await? {
+    if !check_password(exchange, Some(&user), &key, &key, password.expose()).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
     }
     Ok(user)
 }
 
-pub async fn change_password(current: String, new: Password) -> Result<(), AppError> {
+pub async fn change_password(current: TypedPassword, new: Password) -> Result<(), AppError> {
     let exchange = Exchange::current()?;
     let claims = exchange.authenticated()?;
     let state = &exchange.state;
@@ -509,7 +517,7 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
         "That is not your current password.",
     )
     .await?;
-    if new.expose() == current {
+    if new.expose() == current.expose() {
         return Err(AppError::invalid_input(
             "new_password",
             "Choose a new password, different from the current one.",
@@ -548,7 +556,7 @@ pub async fn change_password(current: String, new: Password) -> Result<(), AppEr
     Ok(())
 }
 
-pub async fn delete_account(password: String) -> Result<(), AppError> {
+pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
     let exchange = Exchange::current()?;
     let claims = exchange.authenticated()?;
     let state = &exchange.state;

@@ -4,7 +4,7 @@
 //! (400 `invalid_input` naming it) rather than by the framework.
 
 #[cfg(feature = "ssr")]
-use crate::domain::{Email, FullName, LoginName, Password, Username};
+use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
 use crate::{
     domain::{SessionInfo, User},
     error::AppError,
@@ -66,23 +66,8 @@ pub async fn login(
     #[server(default)] password: String,
 ) -> Result<User, AppError> {
     let login = LoginName::parse(&login)?;
-    typed_password("password", &password)?;
+    let password = TypedPassword::parse("password", &password)?;
     flows::login(login, password).await
-}
-
-/// A password typed to prove who you are (not a new one): present, and not absurdly long.
-#[cfg(feature = "ssr")]
-fn typed_password(field: &str, password: &str) -> Result<(), AppError> {
-    if password.is_empty() {
-        return Err(AppError::invalid_input(field, "Enter your password."));
-    }
-    if password.chars().count() > 1024 {
-        return Err(AppError::invalid_input(
-            field,
-            "That password is far too long.",
-        ));
-    }
-    Ok(())
 }
 
 /// Exchanges the `refresh_token` cookie for a new pair (rotation).
@@ -165,7 +150,7 @@ pub async fn change_password(
     #[server(default)] current_password: String,
     #[server(default)] new_password: String,
 ) -> Result<(), AppError> {
-    typed_password("current_password", &current_password)?;
+    let current_password = TypedPassword::parse("current_password", &current_password)?;
     let new_password = Password::parse(&new_password).map_err(|e| e.for_field("new_password"))?;
     flows::change_password(current_password, new_password).await
 }
@@ -173,6 +158,6 @@ pub async fn change_password(
 /// Deletes the account, its sessions and tokens, once the password confirms it.
 #[server(prefix = "/api/auth", endpoint = "delete_account")]
 pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {
-    typed_password("password", &password)?;
+    let password = TypedPassword::parse("password", &password)?;
     flows::delete_account(password).await
 }

@@ -141,6 +141,42 @@ impl Password {
     }
 }
 
+/// A password typed to prove who you are (at login, or to confirm a change or a deletion):
+/// present and not absurdly long. It is not held to the rules for new passwords, which it may
+/// predate. Like [`Password`], it never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TypedPassword(String);
+
+impl TypedPassword {
+    /// Longer than any password a person types; past it, Argon2 would hash megabytes for
+    /// nothing.
+    pub const MAX_CHARS: usize = 1024;
+
+    /// `field` names the form field, for the error.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        if raw.is_empty() {
+            return Err(AppError::invalid_input(field, "Enter your password."));
+        }
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::invalid_input(
+                field,
+                "That password is far too long.",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TypedPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TypedPassword(<redacted>)")
+    }
+}
+
 /// What the login form's `login` field holds: an email address or a username.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginName {
@@ -277,6 +313,19 @@ mod tests {
     fn password_debug_never_shows_the_password() {
         let shown = format!("{:?}", Password::parse("hunter22hunter").unwrap());
         assert!(!shown.contains("hunter"));
+    }
+
+    #[test]
+    fn a_typed_password_is_present_not_absurdly_long_and_never_shown() {
+        assert_eq!(
+            field_of(TypedPassword::parse("current_password", "").unwrap_err()),
+            "current_password"
+        );
+        assert!(TypedPassword::parse("password", "short").is_ok(), "older rules");
+        assert!(TypedPassword::parse("password", &"p".repeat(1024)).is_ok());
+        assert!(TypedPassword::parse("password", &"p".repeat(1025)).is_err());
+        let shown = format!("{:?}", TypedPassword::parse("password", "hunter2").unwrap());
+        assert!(!shown.contains("hunter"), "{shown}");
     }
 
     #[test]

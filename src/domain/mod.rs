@@ -6,7 +6,7 @@ mod next_path;
 mod session;
 mod user;
 
-pub use input::{Email, FullName, LoginName, Password, Username};
+pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
 pub use session::{describe_user_agent, SessionInfo};
 pub use user::User;
