@@ -89,54 +89,50 @@ impl Config {
     }
 
     /// Builds the config from any variable lookup, so tests need not touch the process env.
+    /// Each group of settings is read by its own function, in the order the README lists them.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-
         let database = DatabaseUrl::parse(
             set("DATABASE_URL")
                 .as_deref()
                 .unwrap_or(DEFAULT_DATABASE_URL),
         )?;
+        let lifetimes = Lifetimes::from_lookup(&set)?;
+        let cookie_secure = cookie_secure(&set)?;
+        // After the settings above: a start that fails on one of them generates no secrets.
+        let keys = Keys::from_lookup(&set, &database)?;
+        Ok(Self {
+            database,
+            access_secret: keys.access,
+            refresh_secret: keys.refresh,
+            access_ttl: lifetimes.access,
+            refresh_ttl: lifetimes.refresh,
+            refresh_reuse_grace: lifetimes.reuse_grace,
+            session_max_lifetime: lifetimes.session_max,
+            cookie_secure,
+            limits: Limits::from_lookup(&set)?,
+            serving: Serving::from_lookup(&set)?,
+            secrets_file: keys.file,
+            database_must_exist: keys.database_created,
+        })
+    }
+}
 
-        let ttl = |name: &'static str, default: &str| {
-            parse_duration(set(name).as_deref().unwrap_or(default))
-                .map_err(|e| ConfigError::new(name, e))
-        };
-        let access_ttl = ttl("ACCESS_TOKEN_EXPIRY", DEFAULT_ACCESS_TTL)?;
-        let refresh_ttl = ttl("REFRESH_TOKEN_EXPIRY", DEFAULT_REFRESH_TTL)?;
-        if refresh_ttl < access_ttl {
-            return Err(ConfigError::new(
-                "REFRESH_TOKEN_EXPIRY",
-                "must not be shorter than ACCESS_TOKEN_EXPIRY",
-            ));
-        }
-        let refresh_reuse_grace = match set("REFRESH_REUSE_GRACE") {
-            // `0` turns the window off: every second presentation is reuse.
-            Some(raw) if raw.trim() == "0" => Duration::ZERO,
-            raw => parse_duration(raw.as_deref().unwrap_or(DEFAULT_REFRESH_REUSE_GRACE))
-                .map_err(|e| ConfigError::new("REFRESH_REUSE_GRACE", e))?,
-        };
-        if refresh_reuse_grace > MAX_REFRESH_REUSE_GRACE {
-            return Err(ConfigError::new(
-                "REFRESH_REUSE_GRACE",
-                "must be at most 60s: a longer window lets a stolen token go unnoticed",
-            ));
-        }
-        let session_max_lifetime = ttl("SESSION_MAX_LIFETIME", DEFAULT_SESSION_MAX_LIFETIME)?;
+/// The signing keys, set or generated, and where generated ones are kept.
+struct Keys {
+    access: Secret,
+    refresh: Secret,
+    file: Option<PathBuf>,
+    /// The secrets file records that the database was created (see `Config`).
+    database_created: bool,
+}
 
-        let cookie_secure = match set("COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
-            None => true,
-            Some(v) if v == "true" || v == "1" => true,
-            Some(v) if v == "false" || v == "0" => false,
-            Some(v) => {
-                return Err(ConfigError::new(
-                    "COOKIE_SECURE",
-                    format!("expected true or false, got {v:?}"),
-                ))
-            }
-        };
-
-        let (access, refresh, secrets_file, secrets_existed) =
+impl Keys {
+    fn from_lookup(
+        set: impl Fn(&str) -> Option<String>,
+        database: &DatabaseUrl,
+    ) -> Result<Self, ConfigError> {
+        let (access, refresh, file, database_created) =
             match (set("ACCESS_TOKEN_SECRET"), set("REFRESH_TOKEN_SECRET")) {
                 (Some(access), Some(refresh)) => (access, refresh, None, false),
                 (access, refresh) => {
@@ -156,29 +152,76 @@ impl Config {
                 Ok(Secret::new(value.into_bytes()))
             }
         };
-        let access_secret = secret("ACCESS_TOKEN_SECRET", access)?;
-        let refresh_secret = secret("REFRESH_TOKEN_SECRET", refresh)?;
-        if access_secret == refresh_secret {
+        let access = secret("ACCESS_TOKEN_SECRET", access)?;
+        let refresh = secret("REFRESH_TOKEN_SECRET", refresh)?;
+        if access == refresh {
             return Err(ConfigError::new(
                 "REFRESH_TOKEN_SECRET",
                 "must differ from ACCESS_TOKEN_SECRET",
             ));
         }
-
         Ok(Self {
-            database,
-            access_secret,
-            refresh_secret,
-            access_ttl,
-            refresh_ttl,
-            refresh_reuse_grace,
-            session_max_lifetime,
-            cookie_secure,
-            limits: Limits::from_lookup(set)?,
-            serving: Serving::from_lookup(set)?,
-            secrets_file,
-            database_must_exist: secrets_existed,
+            access,
+            refresh,
+            file,
+            database_created,
         })
+    }
+}
+
+/// How long tokens and sessions live.
+struct Lifetimes {
+    access: Duration,
+    refresh: Duration,
+    reuse_grace: Duration,
+    session_max: Duration,
+}
+
+impl Lifetimes {
+    fn from_lookup(set: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let ttl = |name: &'static str, default: &str| {
+            parse_duration(set(name).as_deref().unwrap_or(default))
+                .map_err(|e| ConfigError::new(name, e))
+        };
+        let access = ttl("ACCESS_TOKEN_EXPIRY", DEFAULT_ACCESS_TTL)?;
+        let refresh = ttl("REFRESH_TOKEN_EXPIRY", DEFAULT_REFRESH_TTL)?;
+        if refresh < access {
+            return Err(ConfigError::new(
+                "REFRESH_TOKEN_EXPIRY",
+                "must not be shorter than ACCESS_TOKEN_EXPIRY",
+            ));
+        }
+        let reuse_grace = match set("REFRESH_REUSE_GRACE") {
+            // `0` turns the window off: every second presentation is reuse.
+            Some(raw) if raw.trim() == "0" => Duration::ZERO,
+            raw => parse_duration(raw.as_deref().unwrap_or(DEFAULT_REFRESH_REUSE_GRACE))
+                .map_err(|e| ConfigError::new("REFRESH_REUSE_GRACE", e))?,
+        };
+        if reuse_grace > MAX_REFRESH_REUSE_GRACE {
+            return Err(ConfigError::new(
+                "REFRESH_REUSE_GRACE",
+                "must be at most 60s: a longer window lets a stolen token go unnoticed",
+            ));
+        }
+        Ok(Self {
+            access,
+            refresh,
+            reuse_grace,
+            session_max: ttl("SESSION_MAX_LIFETIME", DEFAULT_SESSION_MAX_LIFETIME)?,
+        })
+    }
+}
+
+/// `COOKIE_SECURE`: `true` unless set to `false` (or `0`).
+fn cookie_secure(set: impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
+    match set("COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(true),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(v) => Err(ConfigError::new(
+            "COOKIE_SECURE",
+            format!("expected true or false, got {v:?}"),
+        )),
     }
 }
 

@@ -321,7 +321,10 @@ mod tests {
             field_of(TypedPassword::parse("current_password", "").unwrap_err()),
             "current_password"
         );
-        assert!(TypedPassword::parse("password", "short").is_ok(), "older rules");
+        assert!(
+            TypedPassword::parse("password", "short").is_ok(),
+            "older rules"
+        );
         assert!(TypedPassword::parse("password", &"p".repeat(1024)).is_ok());
         assert!(TypedPassword::parse("password", &"p".repeat(1025)).is_err());
         let shown = format!("{:?}", TypedPassword::parse("password", "hunter2").unwrap());
