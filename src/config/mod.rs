@@ -97,10 +97,10 @@ impl Config {
                 .as_deref()
                 .unwrap_or(DEFAULT_DATABASE_URL),
         )?;
-        let lifetimes = Lifetimes::from_lookup(&set)?;
-        let cookie_secure = cookie_secure(&set)?;
+        let lifetimes = Lifetimes::from_lookup(set)?;
+        let cookie_secure = cookie_secure(set)?;
         // After the settings above: a start that fails on one of them generates no secrets.
-        let keys = Keys::from_lookup(&set, &database)?;
+        let keys = Keys::from_lookup(set, &database)?;
         Ok(Self {
             database,
             access_secret: keys.access,
@@ -110,8 +110,8 @@ impl Config {
             refresh_reuse_grace: lifetimes.reuse_grace,
             session_max_lifetime: lifetimes.session_max,
             cookie_secure,
-            limits: Limits::from_lookup(&set)?,
-            serving: Serving::from_lookup(&set)?,
+            limits: Limits::from_lookup(set)?,
+            serving: Serving::from_lookup(set)?,
             secrets_file: keys.file,
             database_must_exist: keys.database_created,
         })
