@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     domain::NextPath,
-    error::{AppError, ErrorCode},
+    error::AppError,
     security::client_ip,
     state::AppState,
     store::{NewSession, RefreshRecord, UserRecord},
@@ -262,7 +262,7 @@ pub(super) fn authenticate(
 ) -> Result<AccessClaims, AppError> {
     let (_, claims) = verified_token(state, headers, Kind::Access, TokenKeys::verify_access)?;
     if state.revoked.contains(&claims.sid) {
-        return Err(session_ended());
+        return Err(AppError::session_ended());
     }
     Ok(claims)
 }
@@ -301,14 +301,6 @@ pub(super) fn token_cookie<'h>(
 
 /// User agents are free text of any length; this much names any real browser.
 const MAX_USER_AGENT_CHARS: usize = 256;
-
-/// The answer for a token whose session has ended, whatever ended it.
-pub(super) fn session_ended() -> AppError {
-    AppError::new(
-        ErrorCode::TokenRevoked,
-        "This session has ended. Please log in again.",
-    )
-}
 
 pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -3,9 +3,8 @@
 
 use super::{
     cookies::Kind,
-    exchange::{authenticate, new_id, session_ended, verified_token, Exchange},
+    exchange::{authenticate, new_id, verified_token, Exchange},
     password_policy,
-    passwords::HashError,
     tokens::{refresh_token_hash, AccessClaims, TokenError, TokenKeys},
     Refreshed,
 };
@@ -17,36 +16,6 @@ use crate::{
     store::{EndReason, Reservation, Rotation, UserKey, UserRecord},
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
-
-impl From<HashError> for AppError {
-    fn from(err: HashError) -> Self {
-        match err {
-            HashError::Busy => limits::rate_limited(),
-            other => Self::internal(&other),
-        }
-    }
-}
-
-impl From<jsonwebtoken::errors::Error> for AppError {
-    fn from(err: jsonwebtoken::errors::Error) -> Self {
-        Self::internal(&err)
-    }
-}
-
-impl From<TokenError> for AppError {
-    fn from(err: TokenError) -> Self {
-        match err {
-            TokenError::Expired => Self::new(
-                ErrorCode::TokenExpired,
-                "Your session has expired. Please log in again.",
-            ),
-            TokenError::Invalid => Self::new(
-                ErrorCode::TokenInvalid,
-                "Your session is not valid. Please log in again.",
-            ),
-        }
-    }
-}
 
 /// Now, to the whole second: what the database keeps, so answers match later reads.
 fn now() -> OffsetDateTime {
@@ -183,7 +152,7 @@ async fn check_password(
         Reservation::Exhausted { until } => {
             let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
             exchange.set_retry_after(std::time::Duration::from_secs(wait));
-            return Err(limits::rate_limited());
+            return Err(AppError::rate_limited());
         }
     };
     let claimant = device.as_ref().map_or(claimant, |_| budget.as_str());
@@ -273,7 +242,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
     )?;
     let now = now();
     if state.revoked.contains(&claims.sid) {
-        return Err(session_ended());
+        return Err(AppError::session_ended());
     }
     let ends_by = state
         .store
@@ -325,7 +294,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
             if refresh_token_hash(&again.token) != successor_hash {
                 // Only if the refresh key or lifetime changed in between.
                 tracing::warn!(session_id = %claims.sid, "grace-window successor mismatch");
-                return Err(session_ended());
+                return Err(AppError::session_ended());
             }
             again
         }
@@ -338,7 +307,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
                  account safe. Please log in again.",
             ));
         }
-        Rotation::Revoked => return Err(session_ended()),
+        Rotation::Revoked => return Err(AppError::session_ended()),
         Rotation::Expired => return Err(TokenError::Expired.into()),
         Rotation::Unknown => return Err(TokenError::Invalid.into()),
     };
@@ -398,7 +367,7 @@ async fn account(state: &AppState, user_id: &str) -> Result<UserRecord, AppError
         .store
         .find_user(user_id)
         .await?
-        .ok_or_else(session_ended)
+        .ok_or_else(AppError::session_ended)
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -416,7 +385,7 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
     // A valid access token of a session that is not live (its account deleted before a
     // restart emptied the revocation set) is refused like any ended session.
     if !live.iter().any(|session| session.id == claims.sid) {
-        return Err(session_ended());
+        return Err(AppError::session_ended());
     }
     Ok(live
         .into_iter()
@@ -481,7 +450,7 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
         .store
         .update_profile(&claims.sub, username.as_str(), full_name.as_str())
         .await?
-        .ok_or_else(session_ended)?;
+        .ok_or_else(AppError::session_ended)?;
     tracing::info!(user_id = %user.id, "profile updated");
     let user = user.to_public();
     exchange.state.users.put(&user);
@@ -539,7 +508,7 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
         .store
         .session_ends_by(&claims.sid)
         .await?
-        .ok_or_else(session_ended)?;
+        .ok_or_else(AppError::session_ended)?;
     let (access, refresh, record) = exchange.new_pair(&user, &claims.sid, now, ends_by)?;
     // Refused if another change committed since `user` was read: the password this request
     // verified is no longer the account's.

@@ -12,7 +12,7 @@
 use crate::{
     auth::tokens::{derive_key, keyed_digest},
     config::TrustedProxies,
-    error::{AppError, ErrorCode},
+    error::AppError,
     security::client_ip,
     store::Budget,
 };
@@ -81,14 +81,6 @@ pub fn hashing_claimant(ip: Option<IpAddr>) -> String {
     }
 }
 
-/// The 429 answer's body; its `Retry-After` header comes from [`retry_after`].
-pub fn rate_limited() -> AppError {
-    AppError::new(
-        ErrorCode::RateLimited,
-        "Too many attempts. Please wait a moment and try again.",
-    )
-}
-
 /// `Retry-After` in whole seconds, rounded up so that a client that waits that long succeeds.
 pub fn retry_after(wait: Duration) -> HeaderValue {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -109,7 +101,7 @@ pub fn refusal(
         let client = client_ip::of_request(request.extensions(), request.headers(), trusted)
             .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         if let Err(wait) = limits.per_address.check(client) {
-            let mut response = rate_limited().into_response();
+            let mut response = AppError::rate_limited().into_response();
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after(wait));

@@ -554,24 +554,6 @@ pub fn spawn_pruning(
     })
 }
 
-impl From<StoreError> for crate::error::AppError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Taken(field) => Self::conflict(
-                field,
-                format!("That {field} is already registered. Log in, or choose another."),
-            ),
-            // The password that was checked is not the account's password any more.
-            StoreError::CredentialsChanged => Self::invalid_credentials(),
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable; answering 503");
-                Self::unavailable()
-            }
-            other => Self::internal(&other),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

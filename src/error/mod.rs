@@ -1,12 +1,18 @@
 //! The one error type that crosses the wire. Every failure a client can see is an [`AppError`]
-//! with a stable [`ErrorCode`] from CONTRACT.md; the HTTP status is derived from the code in one
-//! place ([`ErrorCode::status`]), whichever layer raised the error.
+//! with a stable [`ErrorCode`] from docs/API.md; the HTTP status is derived from the code in one
+//! place ([`ErrorCode::status`]), whichever layer raised the error. How the server's own errors
+//! (the store's, hashing's, tokens') become one is in [`server`], in one place.
 
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
 use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+mod server;
+#[cfg(feature = "ssr")]
+pub use server::chain;
 
 /// The stable, machine-readable error codes of the public contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,38 +174,6 @@ impl AppError {
             ErrorCode::Internal,
             "Something went wrong on our side. Please try again.",
         )
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl AppError {
-    /// Logs `cause` (with its source chain) on the server and returns an opaque 500.
-    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
-        tracing::error!(error = %chain(cause), "internal error");
-        Self::opaque_internal()
-    }
-}
-
-/// An error and every cause under it, in one line: `outer: inner: innermost`.
-#[cfg(feature = "ssr")]
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut chain = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        chain.push_str(": ");
-        chain.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    chain
-}
-
-/// For the layers in front of the server functions: the JSON body under its code's status.
-#[cfg(feature = "ssr")]
-impl axum::response::IntoResponse for AppError {
-    fn into_response(self) -> axum::response::Response {
-        let status = axum::http::StatusCode::from_u16(self.code.status())
-            .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self)).into_response()
     }
 }
 
