@@ -4,12 +4,12 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gatehouse::{
-    auth::{
+    caches::revoked::RevokedSessions,
+    config::Config,
+    credentials::{
         passwords::{Passwords, QueueLimits},
-        revoked::RevokedSessions,
         tokens::{refresh_token_hash, TokenKeys},
     },
-    config::Config,
     store::UserRecord,
 };
 use std::{hint::black_box, time::Duration};

@@ -7,11 +7,11 @@
 //! Usage: bench_prepare <N> <output directory>
 
 use gatehouse::{
-    auth::{
+    config::Config,
+    credentials::{
         passwords::{Passwords, QueueLimits},
         tokens::{refresh_token_hash, TokenKeys},
     },
-    config::Config,
     store::{self, NewSession, RefreshRecord, UserRecord},
 };
 use std::{io::Write, path::PathBuf};

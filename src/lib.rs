@@ -11,9 +11,13 @@ pub mod error;
 pub mod pages;
 
 #[cfg(feature = "ssr")]
+pub mod caches;
+#[cfg(feature = "ssr")]
 pub mod config;
 #[cfg(feature = "ssr")]
 pub mod connections;
+#[cfg(feature = "ssr")]
+pub mod credentials;
 #[cfg(feature = "ssr")]
 pub mod security;
 #[cfg(feature = "ssr")]

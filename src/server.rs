@@ -3,16 +3,17 @@
 
 use crate::{
     app::{shell, App},
-    auth::{
-        devices::DeviceKeys, follow::Caches, me_route, passwords::Passwords,
-        passwords::QueueLimits, revoked::RevokedSessions, tokens::TokenKeys, user_cache::UserCache,
-        ME_PATH,
-    },
+    auth::{me_route, ME_PATH},
+    caches::{follow::Caches, revoked::RevokedSessions, user_cache::UserCache},
     config::{Config, DatabaseKind, LogRequests},
+    credentials::{
+        devices::DeviceKeys,
+        passwords::{Passwords, QueueLimits},
+        tokens::TokenKeys,
+    },
     error::{AppError, WHOLE_BODY},
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
-    state::AbortOnDrop,
-    state::AppState,
+    state::{AbortOnDrop, AppState},
     store::StoreError,
 };
 use axum::{
@@ -42,11 +43,11 @@ pub enum StartupError {
     )]
     DatabaseMissing { database: String, witness: String },
     #[error("cannot prepare password hashing")]
-    Passwords(#[source] crate::auth::passwords::HashError),
+    Passwords(#[source] crate::credentials::passwords::HashError),
 }
 
 /// Opens the database (running migrations) and builds everything requests share. On PostgreSQL
-/// it also starts following the changes other instances make (see `auth::follow`).
+/// it also starts following the changes other instances make (see `caches::follow`).
 pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,

@@ -1,11 +1,9 @@
 //! [ssr] What every request handler and server function shares, built once in `main`.
 
 use crate::{
-    auth::{
-        devices::DeviceKeys, passwords::Passwords, revoked::RevokedSessions, tokens::TokenKeys,
-        user_cache::UserCache,
-    },
+    caches::{revoked::RevokedSessions, user_cache::UserCache},
     config::Config,
+    credentials::{devices::DeviceKeys, passwords::Passwords, tokens::TokenKeys},
     security::limits::AttemptLimits,
     store::Store,
 };
@@ -28,7 +26,7 @@ pub struct AppState {
     /// What `/me` answers with, without a query.
     pub users: Arc<UserCache>,
     /// When the cookie prefixes took effect (unix seconds): a token under an unprefixed name is
-    /// honoured only if issued before (see `auth::cookies`).
+    /// honoured only if issued before (see `credentials::cookies`).
     pub cookie_prefixes_since: i64,
     /// On PostgreSQL, the task applying other instances' changes to the two caches above; it
     /// stops when the last clone of the state is dropped.

@@ -392,7 +392,7 @@ async fn a_validly_signed_refresh_token_without_a_database_row_is_401_token_inva
             .map(|(_, v)| v.to_string())
     })
     .unwrap();
-    let keys = gatehouse::auth::tokens::TokenKeys::new(&config);
+    let keys = gatehouse::credentials::tokens::TokenKeys::new(&config);
     let unknown = keys
         .issue_refresh(
             "some-user",

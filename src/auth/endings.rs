@@ -6,7 +6,7 @@
 //! update the caches itself, six times over; a seventh that forgot would have left an ended
 //! session's access tokens working for up to their lifetime on SQLite.
 
-use super::{revoked::RevokedSessions, user_cache::UserCache};
+use crate::caches::{revoked::RevokedSessions, user_cache::UserCache};
 use crate::store::{EndReason, RefreshRecord, Store, StoreError};
 use time::OffsetDateTime;
 

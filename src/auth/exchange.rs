@@ -1,7 +1,7 @@
 //! [ssr] The request a server function is answering, and the means to answer it: cookies in
 //! and out, who is asking, redirects for plain form posts, and handing out a new token pair.
 
-use super::{
+use crate::credentials::{
     cookies::{self, Kind},
     devices::TrustedDevice,
     tokens::{refresh_token_hash, AccessClaims, Checked, Issued, TokenError, TokenKeys},
@@ -269,7 +269,7 @@ pub(super) fn authenticate(
 
 /// The request's token cookie of `kind` and its claims, as `verify` checks them. A token under
 /// the unprefixed name of earlier versions is honoured only if it was issued before the
-/// prefixes took effect (see `auth::cookies`); one planted there since is treated as absent.
+/// prefixes took effect (see `credentials::cookies`); one planted there since is treated as absent.
 pub(super) fn verified_token<'h, C: Checked>(
     state: &AppState,
     headers: &'h http::HeaderMap,
@@ -287,7 +287,7 @@ pub(super) fn verified_token<'h, C: Checked>(
 
 /// A token cookie of the request: under its current name, or (`true`) under the unprefixed
 /// name of earlier versions, which the caller honours only for a token issued before the
-/// prefixes (see `auth::cookies`).
+/// prefixes (see `credentials::cookies`).
 pub(super) fn token_cookie<'h>(
     state: &AppState,
     headers: &'h http::HeaderMap,

@@ -2,11 +2,13 @@
 //! function, where leptos_axum provides the request parts, a `ResponseOptions` and `AppState`.
 
 use super::{
-    cookies::Kind,
     exchange::{authenticate, new_id, verified_token, Exchange},
+    Refreshed,
+};
+use crate::credentials::{
+    cookies::Kind,
     password_policy,
     tokens::{refresh_token_hash, AccessClaims, TokenError, TokenKeys},
-    Refreshed,
 };
 use crate::security::limits;
 use crate::{
@@ -103,11 +105,11 @@ fn account_key(user: &UserRecord) -> String {
 }
 
 /// A place in the hashing queue for this client (and `account`, if known), or 429 at once when
-/// either already holds its share (see `auth::passwords`).
+/// either already holds its share (see `credentials::passwords`).
 fn admit_hashing(
     exchange: &Exchange,
     account: Option<&str>,
-) -> Result<crate::auth::passwords::Share, AppError> {
+) -> Result<crate::credentials::passwords::Share, AppError> {
     let address = limits::hashing_claimant(exchange.client_ip());
     let claimants: Vec<&str> = std::iter::once(address.as_str()).chain(account).collect();
     exchange.state.passwords.admit(&claimants).map_err(|e| {

@@ -13,29 +13,11 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-pub mod cookies;
-#[cfg(feature = "ssr")]
-pub mod devices;
-#[cfg(feature = "ssr")]
 pub mod endings;
 #[cfg(feature = "ssr")]
 mod exchange;
 #[cfg(feature = "ssr")]
 mod flows;
-#[cfg(feature = "ssr")]
-pub mod follow;
-#[cfg(feature = "ssr")]
-pub mod password_policy;
-#[cfg(feature = "ssr")]
-pub mod passwords;
-#[cfg(feature = "ssr")]
-pub mod revoked;
-#[cfg(feature = "ssr")]
-pub mod tokens;
-#[cfg(feature = "ssr")]
-pub mod user_cache;
-#[cfg(feature = "ssr")]
-pub mod workers;
 
 /// What a successful refresh answers: the new access token itself stays in its cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,7 +3,9 @@
 //! (401 with the reason), and anything else an opaque 500 whose cause goes to the log only.
 
 use super::{AppError, ErrorCode};
-use crate::{auth::passwords::HashError, auth::tokens::TokenError, store::StoreError};
+use crate::{
+    credentials::passwords::HashError, credentials::tokens::TokenError, store::StoreError,
+};
 
 impl AppError {
     /// Too many attempts: 429 (the caller sets `Retry-After`).

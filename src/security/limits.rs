@@ -10,8 +10,8 @@
 //! on its own.
 
 use crate::{
-    auth::tokens::{derive_key, keyed_digest},
     config::TrustedProxies,
+    credentials::tokens::{derive_key, keyed_digest},
     error::AppError,
     security::client_ip,
     store::Budget,
@@ -73,7 +73,7 @@ impl AttemptLimits {
     }
 }
 
-/// What one client address holds in the hashing queue under (see `auth::passwords`).
+/// What one client address holds in the hashing queue under (see `credentials::passwords`).
 pub fn hashing_claimant(ip: Option<IpAddr>) -> String {
     match ip {
         Some(ip) => format!("ip:{}", bucket(ip)),

@@ -1,7 +1,7 @@
 //! [ssr] The public view of recently seen accounts, so that `GET /api/auth/me` answers without
 //! a database query. Kept correct by the only two ways an account changes: a profile update
 //! replaces the entry and a deletion removes it. On PostgreSQL the database announces every
-//! change to all instances, and each forgets the entry (see `auth::follow`). Bounded: when full
+//! change to all instances, and each forgets the entry (see `caches::follow`). Bounded: when full
 //! it starts afresh, which costs one query per active account.
 
 use crate::domain::User;

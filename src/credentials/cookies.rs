@@ -1,5 +1,5 @@
 //! [ssr] The cookies: the two tokens with exactly the attributes of the contract, and the
-//! trusted-device cookie (see `auth::devices`).
+//! trusted-device cookie (see `credentials::devices`).
 //!
 //! With `Secure` cookies (the default) the names carry the browser-enforced prefixes: the
 //! access cookie is `__Host-access_token` (only ever set by this host, over HTTPS, for the whole
