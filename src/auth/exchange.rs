@@ -305,3 +305,8 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// Now, to the whole second: what the database keeps, so answers match later reads.
+pub(super) fn now() -> OffsetDateTime {
+    crate::store::clock()
+}

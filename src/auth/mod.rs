@@ -1,5 +1,6 @@
 //! The endpoints of the contract, as server functions under `/api/auth`. Each one parses
-//! its input into validated types at the boundary and hands over to [`flows`] (server only).
+//! its input into validated types at the boundary and hands over to the module that does it
+//! (server only): [`login`], [`rotation`], [`current_user`], [`sessions`], [`account`].
 //! Arguments default to empty, so a missing field is reported by the field's own validation
 //! (400 `invalid_input` naming it) rather than by the framework.
 
@@ -13,11 +14,19 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
+mod account;
+#[cfg(feature = "ssr")]
+mod current_user;
+#[cfg(feature = "ssr")]
 pub mod endings;
 #[cfg(feature = "ssr")]
 mod exchange;
 #[cfg(feature = "ssr")]
-mod flows;
+mod login;
+#[cfg(feature = "ssr")]
+mod rotation;
+#[cfg(feature = "ssr")]
+mod sessions;
 
 /// What a successful refresh answers: the new access token itself stays in its cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +47,7 @@ pub async fn register(
     let username = Username::parse(&username)?;
     let full_name = FullName::parse(&full_name)?;
     let password = Password::parse(&password)?;
-    flows::register(email, username, full_name, password).await
+    login::register(email, username, full_name, password).await
 }
 
 /// Logs in with an email or username and a password.
@@ -49,26 +58,26 @@ pub async fn login(
 ) -> Result<User, AppError> {
     let login = LoginName::parse(&login)?;
     let password = TypedPassword::parse("password", &password)?;
-    flows::login(login, password).await
+    login::login(login, password).await
 }
 
 /// Exchanges the `refresh_token` cookie for a new pair (rotation).
 #[server(prefix = "/api/auth", endpoint = "refresh")]
 pub async fn refresh() -> Result<Refreshed, AppError> {
-    flows::refresh().await
+    rotation::refresh().await
 }
 
 /// Ends this session: its refresh token is revoked and both cookies are cleared.
 #[server(prefix = "/api/auth", endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    flows::logout().await
+    sessions::logout().await
 }
 
 /// The logged-in user, from the `access_token` cookie. Pages call it as a function while they
 /// render; over HTTP, `GET /api/auth/me` is answered by [`me_route`] with the same JSON.
 #[server(prefix = "/api/auth", endpoint = "me", input = server_fn::codec::GetUrl)]
 pub async fn me() -> Result<User, AppError> {
-    flows::me().await
+    current_user::me().await
 }
 
 /// The path of [`me_route`], taken from the server-function router (`server.rs`).
@@ -85,7 +94,7 @@ pub async fn me_route(
     headers: http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match flows::me_of(&state, &headers).await {
+    match current_user::me_of(&state, &headers).await {
         Ok(user) => axum::Json(user).into_response(),
         Err(error) => error.into_response(),
     }
@@ -94,7 +103,7 @@ pub async fn me_route(
 /// The caller's live sessions, newest first, the current one marked.
 #[server(prefix = "/api/auth", endpoint = "sessions", input = server_fn::codec::GetUrl)]
 pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
-    flows::sessions().await
+    sessions::sessions().await
 }
 
 /// Ends one of the caller's sessions (the current one too: that is a logout).
@@ -106,13 +115,13 @@ pub async fn revoke_session(#[server(default)] session_id: String) -> Result<(),
             "Choose the session to end.",
         ));
     }
-    flows::revoke_session(session_id).await
+    sessions::revoke_session(session_id).await
 }
 
 /// Ends every session of the caller, this one included.
 #[server(prefix = "/api/auth", endpoint = "logout_all")]
 pub async fn logout_all() -> Result<(), AppError> {
-    flows::logout_all().await
+    sessions::logout_all().await
 }
 
 /// Changes the username and full name.
@@ -123,7 +132,7 @@ pub async fn update_profile(
 ) -> Result<User, AppError> {
     let username = Username::parse(&username)?;
     let full_name = FullName::parse(&full_name)?;
-    flows::update_profile(username, full_name).await
+    account::update_profile(username, full_name).await
 }
 
 /// Changes the password: this session goes on with a fresh pair, every other one ends.
@@ -134,12 +143,12 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let current_password = TypedPassword::parse("current_password", &current_password)?;
     let new_password = Password::parse(&new_password).map_err(|e| e.for_field("new_password"))?;
-    flows::change_password(current_password, new_password).await
+    account::change_password(current_password, new_password).await
 }
 
 /// Deletes the account, its sessions and tokens, once the password confirms it.
 #[server(prefix = "/api/auth", endpoint = "delete_account")]
 pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {
     let password = TypedPassword::parse("password", &password)?;
-    flows::delete_account(password).await
+    account::delete_account(password).await
 }

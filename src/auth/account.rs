@@ -1,0 +1,91 @@
+//! [ssr] Changes to the account: its profile, its password, its deletion.
+
+use super::{
+    exchange::{now, Exchange},
+    login::{account_key, admit_hashing, confirm_owner},
+};
+use crate::{
+    credentials::password_policy,
+    domain::{Email, FullName, Password, TypedPassword, User, Username},
+    error::AppError,
+};
+
+pub async fn update_profile(username: Username, full_name: FullName) -> Result<User, AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let user = exchange
+        .state
+        .store
+        .update_profile(&claims.sub, username.as_str(), full_name.as_str())
+        .await?
+        .ok_or_else(AppError::session_ended)?;
+    tracing::info!(user_id = %user.id, "profile updated");
+    let user = user.to_public();
+    exchange.state.users.put(&user);
+    exchange.redirect_plain_form(exchange.referring_page().as_str());
+    Ok(user)
+}
+
+pub async fn change_password(current: TypedPassword, new: Password) -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let user = confirm_owner(
+        &exchange,
+        &claims,
+        &current,
+        "That is not your current password.",
+    )
+    .await?;
+    if new.expose() == current.expose() {
+        return Err(AppError::invalid_input(
+            "new_password",
+            "Choose a new password, different from the current one.",
+        ));
+    }
+    // Stored names were valid when stored; the policy needs them as validated types.
+    let username = Username::parse(&user.username)?;
+    let email = Email::parse(&user.email)?;
+    let hash = {
+        let _place = admit_hashing(&exchange, Some(&account_key(&user)))?;
+        let (new, _, _) =
+            password_policy::check_off_thread(state.passwords.workers(), new, username, email)
+                .await
+                .map_err(|e| e.for_field("new_password"))?;
+        state.passwords.hash(new.expose()).await?
+    };
+    let now = now();
+    let ends_by = state
+        .store
+        .session_ends_by(&claims.sid)
+        .await?
+        .ok_or_else(AppError::session_ended)?;
+    let (access, refresh, record) = exchange.new_pair(&user, &claims.sid, now, ends_by)?;
+    // Refused if another change committed since `user` was read: the password this request
+    // verified is no longer the account's.
+    let ended = state
+        .endings()
+        .change_password(&user.id, user.credential_version, &hash, &record, now)
+        .await?;
+    exchange.set_pair(access, refresh, now);
+    // Every device cookie of the account was signed over the old version; this browser's is
+    // renewed under the new one.
+    exchange.trust_device(&user.id, user.credential_version + 1);
+    tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "password changed");
+    exchange.redirect_plain_form(exchange.referring_page().as_str());
+    Ok(())
+}
+
+pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let user = confirm_owner(&exchange, &claims, &password, "That is not your password.").await?;
+    let now = now();
+    // The sessions ended hold this one too, as in `logout_all`.
+    state.endings().delete_account(&user.id, now).await?;
+    tracing::info!(user_id = %user.id, "account deleted");
+    exchange.clear_cookies();
+    exchange.redirect_plain_form("/");
+    Ok(())
+}

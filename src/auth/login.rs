@@ -1,0 +1,223 @@
+//! [ssr] Registration, login, and every check of a password (at login, and to confirm a
+//! password change or an account deletion): the failure budget in the database, the share of
+//! the hashing queue, and the trusted device.
+
+use super::{
+    current_user::account,
+    exchange::{new_id, now, Exchange},
+};
+use crate::{
+    credentials::{password_policy, tokens::AccessClaims},
+    domain::{Email, FullName, LoginName, Password, TypedPassword, User, Username},
+    error::{AppError, ErrorCode},
+    security::limits,
+    store::{Reservation, UserKey, UserRecord},
+};
+use time::OffsetDateTime;
+
+pub async fn register(
+    email: Email,
+    username: Username,
+    full_name: FullName,
+    password: Password,
+) -> Result<User, AppError> {
+    let exchange = Exchange::current()?;
+    let state = &exchange.state;
+    let now = now();
+    // Cheap refusals before any work on the password: a taken name is answered 409 from one
+    // indexed read, without a place in the hashing queue. (The unique constraints still decide
+    // a race between two registrations of one name.) The 409 says no more than it did after
+    // the hash.
+    let email_key = email.key();
+    if state
+        .store
+        .find_user_by(UserKey::Email(&email_key))
+        .await?
+        .is_some()
+    {
+        return Err(crate::store::StoreError::Taken("email").into());
+    }
+    if state
+        .store
+        .find_user_by(UserKey::Username(username.as_str()))
+        .await?
+        .is_some()
+    {
+        return Err(crate::store::StoreError::Taken("username").into());
+    }
+    // One place in the hashing queue for the strength check and the hash: both run on its
+    // worker threads, so both count towards this client's share.
+    let place = admit_hashing(&exchange, None)?;
+    let (password, _, email) = password_policy::check_off_thread(
+        state.passwords.workers(),
+        password,
+        username.clone(),
+        email,
+    )
+    .await?;
+    let password_hash = state.passwords.hash(password.expose()).await?;
+    drop(place);
+    let user = UserRecord {
+        id: new_id(),
+        email: email.as_str().to_owned(),
+        username: username.as_str().to_owned(),
+        full_name: full_name.as_str().to_owned(),
+        password_hash,
+        created_at: now,
+        credential_version: 1,
+    };
+    let store = &state.store;
+    let account = &user;
+    exchange
+        .start_session(account, now, |session, first| async move {
+            store
+                .create_user(account, &email_key, &session, &first)
+                .await
+        })
+        .await?;
+    // The browser that created the account is its owner's.
+    exchange.trust_device(&user.id, user.credential_version);
+    tracing::info!(user_id = %user.id, "account created");
+    exchange.redirect_plain_form(exchange.next_from_referer().as_str());
+    Ok(user.to_public())
+}
+
+/// The failure-count key of an account: an email and a username of one account are one
+/// account, and names of no account count alike, so the limit says nothing about which exist.
+fn failure_key(found: Option<&UserRecord>, login: &LoginName) -> String {
+    match (found, login) {
+        (Some(user), _) => account_key(user),
+        (None, LoginName::Email(key) | LoginName::Username(key)) => format!("name:{key}"),
+    }
+}
+
+pub(super) fn account_key(user: &UserRecord) -> String {
+    format!("user:{}", user.id)
+}
+
+/// A place in the hashing queue for this client (and `account`, if known), or 429 at once when
+/// either already holds its share (see `credentials::passwords`).
+pub(super) fn admit_hashing(
+    exchange: &Exchange,
+    account: Option<&str>,
+) -> Result<crate::credentials::passwords::Share, AppError> {
+    let address = limits::hashing_claimant(exchange.client_ip());
+    let claimants: Vec<&str> = std::iter::once(address.as_str()).chain(account).collect();
+    exchange.state.passwords.admit(&claimants).map_err(|e| {
+        exchange.set_retry_after(std::time::Duration::from_secs(1));
+        e.into()
+    })
+}
+
+/// Checks a password of `user` (or of no account, taking the same time) against a hard cap on
+/// wrong passwords: an attempt is reserved in the database before Argon2 runs and refunded only
+/// when the password was right, so concurrent guesses, on any endpoint and any instance, can
+/// never verify more than the budget holds. The budget is the account's (`account`), shared by
+/// all untrusted browsers, or for a browser that logged in to this account before, that
+/// device's own: strangers can lock the account for strangers only.
+///
+/// The budget comes first and the place in the hashing queue second, held for the Argon2 work
+/// alone: attempts on a spent budget cost no place, so strangers hammering a locked account
+/// cannot crowd the owner's browser out of the queue. `claimant` is whose share of the queue the
+/// work counts against besides the address: the name typed at login (never the account it
+/// belongs to, which would let two concurrent requests tell whether an email and a username
+/// are one account's), the account when its owner is logged in, or the trusted device.
+async fn check_password(
+    exchange: &Exchange,
+    user: Option<&UserRecord>,
+    account: &str,
+    claimant: &str,
+    password: &str,
+) -> Result<bool, AppError> {
+    let state = &exchange.state;
+    let device = user.and_then(|user| exchange.trusted_device(user));
+    let budget = device
+        .as_ref()
+        .map_or_else(|| account.to_owned(), |device| device.budget());
+    let key = state.limits.budget_key(&budget);
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let generation = match state
+        .store
+        .reserve_attempt(&key, now, state.limits.failures)
+        .await?
+    {
+        Reservation::Granted { generation } => generation,
+        Reservation::Exhausted { until } => {
+            let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
+            exchange.set_retry_after(std::time::Duration::from_secs(wait));
+            return Err(AppError::rate_limited());
+        }
+    };
+    let claimant = device.as_ref().map_or(claimant, |_| budget.as_str());
+    let _place = match admit_hashing(exchange, Some(claimant)) {
+        Ok(place) => place,
+        Err(busy) => {
+            // Nothing was checked: the attempt goes back.
+            state.store.refund_attempt(&key, generation).await?;
+            return Err(busy);
+        }
+    };
+    let matches = state
+        .passwords
+        .verify(password, user.map(|u| u.password_hash.as_str()))
+        .await?;
+    let right = matches && user.is_some();
+    if right {
+        state.store.refund_attempt(&key, generation).await?;
+    }
+    Ok(right)
+}
+
+pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, AppError> {
+    let exchange = Exchange::current()?;
+    let state = &exchange.state;
+    let key = match &login {
+        LoginName::Email(key) => UserKey::Email(key),
+        LoginName::Username(name) => UserKey::Username(name),
+    };
+    let found = state.store.find_user_by(key).await?;
+    let account = failure_key(found.as_ref(), &login);
+    let typed = failure_key(None, &login);
+    // Verify even when there is no such account, so both failures take the same time.
+    if !check_password(
+        &exchange,
+        found.as_ref(),
+        &account,
+        &typed,
+        password.expose(),
+    )
+    .await?
+    {
+        return Err(AppError::invalid_credentials());
+    }
+    let user = found.ok_or_else(AppError::invalid_credentials)?;
+    let version = user.credential_version;
+    exchange
+        .start_session(&user, now(), |session, first| async move {
+            state.store.start_session(&session, &first, version).await
+        })
+        .await?;
+    // This browser has proved it knows the password (still the account's: the session is
+    // stored): from now on it has a budget of its own.
+    exchange.trust_device(&user.id, version);
+    tracing::info!(user_id = %user.id, "logged in");
+    exchange.redirect_plain_form(exchange.next_from_referer().as_str());
+    Ok(user.to_public())
+}
+
+/// The logged-in account, once `password` proves it is its owner asking: a stolen access
+/// token alone cannot change the password or delete the account. Wrong passwords count towards
+/// the account's login failure limit, as at login.
+pub(super) async fn confirm_owner(
+    exchange: &Exchange,
+    claims: &AccessClaims,
+    password: &TypedPassword,
+    wrong: &str,
+) -> Result<UserRecord, AppError> {
+    let user = account(&exchange.state, &claims.sub).await?;
+    let key = account_key(&user);
+    if !check_password(exchange, Some(&user), &key, &key, password.expose()).await? {
+        return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
+    }
+    Ok(user)
+}

@@ -1,0 +1,105 @@
+//! [ssr] A person's sessions: the list with devices, ending one, logging out, logging out
+//! everywhere.
+
+use super::exchange::{now, Exchange};
+use crate::{
+    credentials::cookies::Kind,
+    domain::SessionInfo,
+    error::{AppError, ErrorCode},
+    store::EndReason,
+};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
+
+pub async fn logout() -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let state = &exchange.state;
+    // Whichever cookie still names the session: the refresh token outlives the access token.
+    let claims = exchange
+        .token_cookie(Kind::Refresh)
+        .and_then(|(token, _)| state.tokens.refresh_claims_of(token))
+        .or_else(|| {
+            let (token, _) = exchange.token_cookie(Kind::Access)?;
+            let claims = state.tokens.verify_access(token).ok()?;
+            Some((claims.sub, claims.sid))
+        });
+    if let Some((user_id, session_id)) = claims {
+        let now = now();
+        state.endings().logout(&user_id, &session_id, now).await?;
+        tracing::info!(session_id = %session_id, "logged out");
+    }
+    exchange.clear_cookies();
+    exchange.redirect_plain_form("/login");
+    Ok(())
+}
+
+pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let live = exchange
+        .state
+        .store
+        .list_sessions(&claims.sub, now())
+        .await?;
+    // A valid access token of a session that is not live (its account deleted before a
+    // restart emptied the revocation set) is refused like any ended session.
+    if !live.iter().any(|session| session.id == claims.sid) {
+        return Err(AppError::session_ended());
+    }
+    Ok(live
+        .into_iter()
+        .map(|session| SessionInfo {
+            current: session.id == claims.sid,
+            created_at: rfc3339(session.created_at),
+            last_used_at: rfc3339(session.last_used_at),
+            expires_at: rfc3339(session.expires_at),
+            id: session.id,
+            user_agent: session.user_agent,
+            ip: session.ip,
+        })
+        .collect())
+}
+
+pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let now = now();
+    let found = state
+        .endings()
+        .end_one(&claims.sub, &session_id, EndReason::Revoked, now)
+        .await?;
+    if !found {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            "There is no such session on your account.",
+        ));
+    }
+    tracing::info!(session_id = %session_id, "session revoked");
+    if session_id == claims.sid {
+        exchange.clear_cookies();
+        exchange.redirect_plain_form("/login");
+    } else {
+        exchange.redirect_plain_form(exchange.referring_page().as_str());
+    }
+    Ok(())
+}
+
+pub async fn logout_all() -> Result<(), AppError> {
+    let exchange = Exchange::current()?;
+    let claims = exchange.authenticated()?;
+    let state = &exchange.state;
+    let now = now();
+    // `ended` holds this session too: it was live, or `authenticated` would have refused it.
+    let ended = state
+        .endings()
+        .end_all(&claims.sub, EndReason::LogoutAll, now)
+        .await?;
+    tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
+    exchange.clear_cookies();
+    exchange.redirect_plain_form("/login");
+    Ok(())
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
