@@ -257,6 +257,7 @@ impl OpenedFile {
 }
 
 /// Whether SQLite opened this connection read-only.
+#[allow(unsafe_code)] // the one FFI call: sqlx offers no safe way to ask
 async fn opened_read_only(conn: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
     let mut handle = conn.lock_handle().await?;
     let db = handle.as_raw_handle();
