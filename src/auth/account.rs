@@ -1,8 +1,8 @@
 //! [ssr] Changes to the account: its profile, its password, its deletion.
 
 use super::{
-    exchange::{now, Exchange},
     login::{account_key, admit_hashing, confirm_owner},
+    request::{now, CurrentRequest},
 };
 use crate::{
     credentials::password_policy,
@@ -11,9 +11,9 @@ use crate::{
 };
 
 pub async fn update_profile(username: Username, full_name: FullName) -> Result<User, AppError> {
-    let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let user = exchange
+    let request = CurrentRequest::current()?;
+    let claims = request.authenticated()?;
+    let user = request
         .state
         .store
         .update_profile(&claims.sub, username.as_str(), full_name.as_str())
@@ -21,17 +21,17 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
         .ok_or_else(AppError::session_ended)?;
     tracing::info!(user_id = %user.id, "profile updated");
     let user = user.to_public();
-    exchange.state.users.put(&user);
-    exchange.redirect_plain_form(exchange.referring_page().as_str());
+    request.state.users.put(&user);
+    request.redirect_plain_form(request.referring_page().as_str());
     Ok(user)
 }
 
 pub async fn change_password(current: TypedPassword, new: Password) -> Result<(), AppError> {
-    let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let state = &exchange.state;
+    let request = CurrentRequest::current()?;
+    let claims = request.authenticated()?;
+    let state = &request.state;
     let user = confirm_owner(
-        &exchange,
+        &request,
         &claims,
         &current,
         "That is not your current password.",
@@ -47,7 +47,7 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
     let username = Username::parse(&user.username)?;
     let email = Email::parse(&user.email)?;
     let hash = {
-        let _place = admit_hashing(&exchange, Some(&account_key(&user)))?;
+        let _place = admit_hashing(&request, Some(&account_key(&user)))?;
         let (new, _, _) =
             password_policy::check_off_thread(state.passwords.workers(), new, username, email)
                 .await
@@ -60,32 +60,32 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
         .session_ends_by(&claims.sid)
         .await?
         .ok_or_else(AppError::session_ended)?;
-    let (access, refresh, record) = exchange.new_pair(&user, &claims.sid, now, ends_by)?;
+    let (access, refresh, record) = request.new_pair(&user, &claims.sid, now, ends_by)?;
     // Refused if another change committed since `user` was read: the password this request
     // verified is no longer the account's.
     let ended = state
         .endings()
         .change_password(&user.id, user.credential_version, &hash, &record, now)
         .await?;
-    exchange.set_pair(access, refresh, now);
+    request.set_pair(access, refresh, now);
     // Every device cookie of the account was signed over the old version; this browser's is
     // renewed under the new one.
-    exchange.trust_device(&user.id, user.credential_version + 1);
+    request.trust_device(&user.id, user.credential_version + 1);
     tracing::info!(user_id = %user.id, other_sessions_ended = ended.len(), "password changed");
-    exchange.redirect_plain_form(exchange.referring_page().as_str());
+    request.redirect_plain_form(request.referring_page().as_str());
     Ok(())
 }
 
 pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
-    let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let state = &exchange.state;
-    let user = confirm_owner(&exchange, &claims, &password, "That is not your password.").await?;
+    let request = CurrentRequest::current()?;
+    let claims = request.authenticated()?;
+    let state = &request.state;
+    let user = confirm_owner(&request, &claims, &password, "That is not your password.").await?;
     let now = now();
     // The sessions ended hold this one too, as in `logout_all`.
     state.endings().delete_account(&user.id, now).await?;
     tracing::info!(user_id = %user.id, "account deleted");
-    exchange.clear_cookies();
-    exchange.redirect_plain_form("/");
+    request.clear_cookies();
+    request.redirect_plain_form("/");
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! [ssr] Who is logged in: the account behind a request's access token, for `/me` and for
 //! pages as they render.
 
-use super::exchange::{authenticate, Exchange};
+use super::request::{authenticate, CurrentRequest};
 use crate::{domain::User, error::AppError, state::AppState, store::UserRecord};
 
 pub async fn me() -> Result<User, AppError> {
-    let exchange = Exchange::current()?;
-    me_of(&exchange.state, exchange.headers()).await
+    let request = CurrentRequest::current()?;
+    me_of(&request.state, request.headers()).await
 }
 
 /// The user of the request's access token: no query once the account is in the cache. Shared by

@@ -4,7 +4,7 @@
 
 use super::{
     current_user::account,
-    exchange::{new_id, now, Exchange},
+    request::{new_id, now, CurrentRequest},
 };
 use crate::{
     credentials::{password_policy, tokens::AccessClaims},
@@ -21,8 +21,8 @@ pub async fn register(
     full_name: FullName,
     password: Password,
 ) -> Result<User, AppError> {
-    let exchange = Exchange::current()?;
-    let state = &exchange.state;
+    let request = CurrentRequest::current()?;
+    let state = &request.state;
     let now = now();
     // Cheap refusals before any work on the password: a taken name is answered 409 from one
     // indexed read, without a place in the hashing queue. (The unique constraints still decide
@@ -47,7 +47,7 @@ pub async fn register(
     }
     // One place in the hashing queue for the strength check and the hash: both run on its
     // worker threads, so both count towards this client's share.
-    let place = admit_hashing(&exchange, None)?;
+    let place = admit_hashing(&request, None)?;
     let (password, _, email) = password_policy::check_off_thread(
         state.passwords.workers(),
         password,
@@ -68,7 +68,7 @@ pub async fn register(
     };
     let store = &state.store;
     let account = &user;
-    exchange
+    request
         .start_session(account, now, |session, first| async move {
             store
                 .create_user(account, &email_key, &session, &first)
@@ -76,9 +76,9 @@ pub async fn register(
         })
         .await?;
     // The browser that created the account is its owner's.
-    exchange.trust_device(&user.id, user.credential_version);
+    request.trust_device(&user.id, user.credential_version);
     tracing::info!(user_id = %user.id, "account created");
-    exchange.redirect_plain_form(exchange.next_from_referer().as_str());
+    request.redirect_plain_form(request.next_from_referer().as_str());
     Ok(user.to_public())
 }
 
@@ -98,13 +98,13 @@ pub(super) fn account_key(user: &UserRecord) -> String {
 /// A place in the hashing queue for this client (and `account`, if known), or 429 at once when
 /// either already holds its share (see `credentials::passwords`).
 pub(super) fn admit_hashing(
-    exchange: &Exchange,
+    request: &CurrentRequest,
     account: Option<&str>,
 ) -> Result<crate::credentials::passwords::Share, AppError> {
-    let address = limits::hashing_claimant(exchange.client_ip());
+    let address = limits::hashing_claimant(request.client_ip());
     let claimants: Vec<&str> = std::iter::once(address.as_str()).chain(account).collect();
-    exchange.state.passwords.admit(&claimants).map_err(|e| {
-        exchange.set_retry_after(std::time::Duration::from_secs(1));
+    request.state.passwords.admit(&claimants).map_err(|e| {
+        request.set_retry_after(std::time::Duration::from_secs(1));
         e.into()
     })
 }
@@ -123,14 +123,14 @@ pub(super) fn admit_hashing(
 /// belongs to, which would let two concurrent requests tell whether an email and a username
 /// are one account's), the account when its owner is logged in, or the trusted device.
 async fn check_password(
-    exchange: &Exchange,
+    request: &CurrentRequest,
     user: Option<&UserRecord>,
     account: &str,
     claimant: &str,
     password: &str,
 ) -> Result<bool, AppError> {
-    let state = &exchange.state;
-    let device = user.and_then(|user| exchange.trusted_device(user));
+    let state = &request.state;
+    let device = user.and_then(|user| request.trusted_device(user));
     let budget = device
         .as_ref()
         .map_or_else(|| account.to_owned(), |device| device.budget());
@@ -144,12 +144,12 @@ async fn check_password(
         Reservation::Granted { generation } => generation,
         Reservation::Exhausted { until } => {
             let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
-            exchange.set_retry_after(std::time::Duration::from_secs(wait));
+            request.set_retry_after(std::time::Duration::from_secs(wait));
             return Err(AppError::rate_limited());
         }
     };
     let claimant = device.as_ref().map_or(claimant, |_| budget.as_str());
-    let _place = match admit_hashing(exchange, Some(claimant)) {
+    let _place = match admit_hashing(request, Some(claimant)) {
         Ok(place) => place,
         Err(busy) => {
             // Nothing was checked: the attempt goes back.
@@ -169,8 +169,8 @@ async fn check_password(
 }
 
 pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, AppError> {
-    let exchange = Exchange::current()?;
-    let state = &exchange.state;
+    let request = CurrentRequest::current()?;
+    let state = &request.state;
     let key = match &login {
         LoginName::Email(key) => UserKey::Email(key),
         LoginName::Username(name) => UserKey::Username(name),
@@ -180,7 +180,7 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
     let typed = failure_key(None, &login);
     // Verify even when there is no such account, so both failures take the same time.
     if !check_password(
-        &exchange,
+        &request,
         found.as_ref(),
         &account,
         &typed,
@@ -192,16 +192,16 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
     let version = user.credential_version;
-    exchange
+    request
         .start_session(&user, now(), |session, first| async move {
             state.store.start_session(&session, &first, version).await
         })
         .await?;
     // This browser has proved it knows the password (still the account's: the session is
     // stored): from now on it has a budget of its own.
-    exchange.trust_device(&user.id, version);
+    request.trust_device(&user.id, version);
     tracing::info!(user_id = %user.id, "logged in");
-    exchange.redirect_plain_form(exchange.next_from_referer().as_str());
+    request.redirect_plain_form(request.next_from_referer().as_str());
     Ok(user.to_public())
 }
 
@@ -209,14 +209,14 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
 /// token alone cannot change the password or delete the account. Wrong passwords count towards
 /// the account's login failure limit, as at login.
 pub(super) async fn confirm_owner(
-    exchange: &Exchange,
+    request: &CurrentRequest,
     claims: &AccessClaims,
     password: &TypedPassword,
     wrong: &str,
 ) -> Result<UserRecord, AppError> {
-    let user = account(&exchange.state, &claims.sub).await?;
+    let user = account(&request.state, &claims.sub).await?;
     let key = account_key(&user);
-    if !check_password(exchange, Some(&user), &key, &key, password.expose()).await? {
+    if !check_password(request, Some(&user), &key, &key, password.expose()).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
     }
     Ok(user)

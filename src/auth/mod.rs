@@ -20,9 +20,9 @@ mod current_user;
 #[cfg(feature = "ssr")]
 pub mod endings;
 #[cfg(feature = "ssr")]
-mod exchange;
-#[cfg(feature = "ssr")]
 mod login;
+#[cfg(feature = "ssr")]
+mod request;
 #[cfg(feature = "ssr")]
 mod rotation;
 #[cfg(feature = "ssr")]

@@ -4,7 +4,7 @@
 
 use super::{
     current_user::account,
-    exchange::{now, verified_token, Exchange},
+    request::{now, verified_token, CurrentRequest},
     Refreshed,
 };
 use crate::{
@@ -18,30 +18,30 @@ use crate::{
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 pub async fn refresh() -> Result<Refreshed, AppError> {
-    let exchange = Exchange::current()?;
-    let outcome = rotate(&exchange).await;
+    let request = CurrentRequest::current()?;
+    let outcome = rotate(&request).await;
     // Without JavaScript, the refresh is a "Continue" button on a page that needs a login:
     // back to that page when it worked, to the login page (and back after it) when not.
-    let page = exchange.referring_page();
+    let page = request.referring_page();
     match &outcome {
-        Ok(_) => exchange.redirect_plain_form(page.as_str()),
+        Ok(_) => request.redirect_plain_form(page.as_str()),
         // Whatever the cookies held is dead now; do not let the browser keep sending it. Not
         // so for a refusal that passes (the database busy or away, a full hashing queue): the
         // session is alive, and clearing its cookie on a 503 would log the person out.
         Err(error) if error.code.is_session_failure() => {
-            exchange.clear_cookies();
-            exchange.redirect_plain_form(&page.login_url());
+            request.clear_cookies();
+            request.redirect_plain_form(&page.login_url());
         }
         Err(_) => {}
     }
     outcome
 }
 
-async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
-    let state = &exchange.state;
+async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppError> {
+    let state = &request.state;
     let (token, claims) = verified_token(
         state,
-        exchange.headers(),
+        request.headers(),
         Kind::Refresh,
         TokenKeys::verify_refresh,
     )?;
@@ -70,7 +70,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
         state
             .tokens
             .successor(token, &claims, at, ends_by)
-            .map(|successor| Exchange::record_of(&successor, &claims.sub, &claims.sid, at))
+            .map(|successor| CurrentRequest::record_of(&successor, &claims.sub, &claims.sid, at))
             .map_err(|e| crate::store::StoreError::Successor(Box::new(e)))
     };
     let rotation = state
@@ -119,7 +119,7 @@ async fn rotate(exchange: &Exchange) -> Result<Refreshed, AppError> {
     let access = state
         .tokens
         .issue_access(&user, &claims.sid, now, ends_by)?;
-    let access_expires_at = exchange.set_pair(access, refresh, now);
+    let access_expires_at = request.set_pair(access, refresh, now);
     Ok(Refreshed {
         access_expires_at: access_expires_at.format(&Rfc3339).unwrap_or_default(),
     })

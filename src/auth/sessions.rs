@@ -1,7 +1,7 @@
 //! [ssr] A person's sessions: the list with devices, ending one, logging out, logging out
 //! everywhere.
 
-use super::exchange::{now, Exchange};
+use super::request::{now, CurrentRequest};
 use crate::{
     credentials::cookies::Kind,
     domain::SessionInfo,
@@ -11,14 +11,14 @@ use crate::{
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 pub async fn logout() -> Result<(), AppError> {
-    let exchange = Exchange::current()?;
-    let state = &exchange.state;
+    let request = CurrentRequest::current()?;
+    let state = &request.state;
     // Whichever cookie still names the session: the refresh token outlives the access token.
-    let claims = exchange
+    let claims = request
         .token_cookie(Kind::Refresh)
         .and_then(|(token, _)| state.tokens.refresh_claims_of(token))
         .or_else(|| {
-            let (token, _) = exchange.token_cookie(Kind::Access)?;
+            let (token, _) = request.token_cookie(Kind::Access)?;
             let claims = state.tokens.verify_access(token).ok()?;
             Some((claims.sub, claims.sid))
         });
@@ -27,15 +27,15 @@ pub async fn logout() -> Result<(), AppError> {
         state.endings().logout(&user_id, &session_id, now).await?;
         tracing::info!(session_id = %session_id, "logged out");
     }
-    exchange.clear_cookies();
-    exchange.redirect_plain_form("/login");
+    request.clear_cookies();
+    request.redirect_plain_form("/login");
     Ok(())
 }
 
 pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
-    let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let live = exchange
+    let request = CurrentRequest::current()?;
+    let claims = request.authenticated()?;
+    let live = request
         .state
         .store
         .list_sessions(&claims.sub, now())
@@ -60,9 +60,9 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
 }
 
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
-    let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let state = &exchange.state;
+    let request = CurrentRequest::current()?;
+    let claims = request.authenticated()?;
+    let state = &request.state;
     let now = now();
     let found = state
         .endings()
@@ -76,18 +76,18 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     }
     tracing::info!(session_id = %session_id, "session revoked");
     if session_id == claims.sid {
-        exchange.clear_cookies();
-        exchange.redirect_plain_form("/login");
+        request.clear_cookies();
+        request.redirect_plain_form("/login");
     } else {
-        exchange.redirect_plain_form(exchange.referring_page().as_str());
+        request.redirect_plain_form(request.referring_page().as_str());
     }
     Ok(())
 }
 
 pub async fn logout_all() -> Result<(), AppError> {
-    let exchange = Exchange::current()?;
-    let claims = exchange.authenticated()?;
-    let state = &exchange.state;
+    let request = CurrentRequest::current()?;
+    let claims = request.authenticated()?;
+    let state = &request.state;
     let now = now();
     // `ended` holds this session too: it was live, or `authenticated` would have refused it.
     let ended = state
@@ -95,8 +95,8 @@ pub async fn logout_all() -> Result<(), AppError> {
         .end_all(&claims.sub, EndReason::LogoutAll, now)
         .await?;
     tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
-    exchange.clear_cookies();
-    exchange.redirect_plain_form("/login");
+    request.clear_cookies();
+    request.redirect_plain_form("/login");
     Ok(())
 }
 

@@ -19,18 +19,19 @@ use leptos_axum::ResponseOptions;
 use time::OffsetDateTime;
 
 /// The request being answered and the means to answer it.
-pub(super) struct Exchange {
+pub(super) struct CurrentRequest {
     pub(super) state: AppState,
-    request: Parts,
+    /// The HTTP request's head: method, URI, headers, and the client's address.
+    parts: Parts,
     response: ResponseOptions,
 }
 
-impl Exchange {
+impl CurrentRequest {
     pub(super) fn current() -> Result<Self, AppError> {
         match (use_context(), use_context(), use_context()) {
-            (Some(state), Some(request), Some(response)) => Ok(Self {
+            (Some(state), Some(parts), Some(response)) => Ok(Self {
                 state,
-                request,
+                parts,
                 response,
             }),
             _ => {
@@ -42,12 +43,12 @@ impl Exchange {
 
     /// A cookie under its current name.
     pub(super) fn cookie(&self, kind: Kind) -> Option<&str> {
-        cookies::read(&self.request.headers, kind, self.state.config.cookie_secure)
+        cookies::read(&self.parts.headers, kind, self.state.config.cookie_secure)
     }
 
     /// A token cookie, and whether it came under the unprefixed name of earlier versions.
     pub(super) fn token_cookie(&self, kind: Kind) -> Option<(&str, bool)> {
-        token_cookie(&self.state, &self.request.headers, kind)
+        token_cookie(&self.state, &self.parts.headers, kind)
     }
 
     /// This browser, if it logged in to `user`'s account before, under its current password
@@ -83,8 +84,8 @@ impl Exchange {
     /// The client's address, told as the rate limits tell it.
     pub(super) fn client_ip(&self) -> Option<std::net::IpAddr> {
         client_ip::of_request(
-            &self.request.extensions,
-            &self.request.headers,
+            &self.parts.extensions,
+            &self.parts.headers,
             &self.state.config.limits.trusted_proxies,
         )
     }
@@ -111,7 +112,7 @@ impl Exchange {
     /// from scripts and from the WASM client get the JSON answer alone.
     pub(super) fn redirect_plain_form(&self, to: &str) {
         let accepts_html = self
-            .request
+            .parts
             .headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -122,7 +123,7 @@ impl Exchange {
     }
 
     fn referer(&self) -> &str {
-        self.request
+        self.parts
             .headers
             .get(header::REFERER)
             .and_then(|v| v.to_str().ok())
@@ -150,18 +151,18 @@ impl Exchange {
     /// The access token's claims, if it is valid and its session has not ended. Every
     /// protected endpoint starts here; the revocation check is in memory, not a query.
     pub(super) fn authenticated(&self) -> Result<AccessClaims, AppError> {
-        authenticate(&self.state, &self.request.headers)
+        authenticate(&self.state, &self.parts.headers)
     }
 
     pub(super) fn headers(&self) -> &http::HeaderMap {
-        &self.request.headers
+        &self.parts.headers
     }
 
     /// Who is asking, for the sessions list: the user agent (bounded) and the client address,
     /// told as the rate limits tell it.
     fn device(&self) -> (String, String) {
         let agent = self
-            .request
+            .parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
