@@ -43,6 +43,8 @@ pub enum HashError {
     Hash(argon2::password_hash::Error),
     #[error("password hashing stopped")]
     Stopped(#[from] Stopped),
+    #[error("cannot start the password-hashing threads")]
+    Threads(#[source] std::io::Error),
     /// The claimant already holds its share of the queue, or the queue is full.
     #[error("password hashing is busy")]
     Busy,
@@ -123,7 +125,7 @@ impl Passwords {
     pub async fn new(queue: QueueLimits) -> Result<Self, HashError> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let slots = cores.saturating_sub(1).max(1);
-        let workers = Workers::start(slots).map_err(|_| HashError::Stopped(Stopped))?;
+        let workers = Workers::start(slots).map_err(HashError::Threads)?;
         let random = uuid::Uuid::new_v4().to_string();
         let decoy_hash = workers.run(move |memory| hash(&random, memory)).await??;
         let shares = Arc::new(Shares {

@@ -33,7 +33,6 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 /// The threads, fed in order from one queue. Dropping this ends them once the queue is done.
 pub struct Workers {
     jobs: mpsc::Sender<Job>,
-    threads: usize,
 }
 
 /// The worker threads have stopped (only while the server shuts down).
@@ -65,14 +64,7 @@ impl Workers {
                     }
                 })?;
         }
-        Ok(Self {
-            jobs: sender,
-            threads,
-        })
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads
+        Ok(Self { jobs: sender })
     }
 
     /// Runs `work` on a worker thread, after the work queued before it. If the caller stops
