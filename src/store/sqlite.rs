@@ -167,12 +167,13 @@ impl SqliteStore {
     async fn write(
         &self,
     ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), StoreError> {
-        if let Some(file) = &self.file {
-            file.ready_for_writes()?;
-        }
         let gate = tokio::time::timeout(super::LONGEST_WAIT, self.writes.lock())
             .await
             .map_err(|_| StoreError::Unavailable(Box::new(WriteQueueTimeout)))?;
+        // Checked in line, just before the write, not before a wait of up to three seconds.
+        if let Some(file) = &self.file {
+            file.ready_for_writes()?;
+        }
         let tx = super::begin(&self.pool, Some("BEGIN IMMEDIATE")).await?;
         Ok((gate, tx))
     }
