@@ -124,12 +124,7 @@ mod tests {
     use super::*;
 
     fn limits(pairs: &[(&str, &str)]) -> Result<Limits, ConfigError> {
-        Limits::from_lookup(|name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
+        Limits::from_lookup(crate::config::lookup(pairs))
     }
 
     #[test]

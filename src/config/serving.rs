@@ -101,12 +101,7 @@ mod tests {
     use super::*;
 
     fn serving(pairs: &[(&str, &str)]) -> Result<Serving, ConfigError> {
-        Serving::from_lookup(|name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
+        Serving::from_lookup(crate::config::lookup(pairs))
     }
 
     #[test]
