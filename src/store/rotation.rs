@@ -1,11 +1,14 @@
-//! [ssr] The rule for a presented refresh token, shared by every [`Store`](super::Store): each
-//! database reads the token's row under its write lock, and this decides what happens next.
+//! [ssr] Refresh rotation's rule, shared by every [`Store`](super::Store): each database reads
+//! the presented token's row under its write lock, [`judge`] decides what happens next (rotate,
+//! answer within the grace window, or end the session for reuse), and
+//! [`settle_rotation`](super::steps::settle_rotation) carries it out.
 
 use super::Rotation;
 use std::time::Duration;
 use time::OffsetDateTime;
 
 /// A presented refresh token's row and its session's, as read under the write lock.
+#[derive(sqlx::FromRow)]
 pub struct TokenRow {
     /// `live`, `used` or `revoked`.
     pub state: String,

@@ -1,0 +1,223 @@
+//! [ssr] The shared write sequences' steps (see [`Steps`]) in PostgreSQL's SQL, each taking its
+//! row locks in the one order of this store (account, sessions by id, refresh tokens; see
+//! `postgres/mod.rs`).
+
+use super::secs;
+use crate::store::{
+    steps::{Ending, Steps},
+    EndReason, NewSession, RefreshRecord, StoreError, UserRecord,
+};
+use async_trait::async_trait;
+use sqlx::{PgConnection, Postgres, Transaction};
+use time::OffsetDateTime;
+
+#[async_trait]
+impl Steps for Transaction<'static, Postgres> {
+    async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at,
+                                credential_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(email_key)
+        .bind(&user.username)
+        .bind(&user.full_name)
+        .bind(&user.password_hash)
+        .bind(secs(user.created_at))
+        .bind(user.credential_version)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+        .map_err(crate::store::taken_or_database)
+    }
+
+    async fn insert_session(
+        &mut self,
+        session: &NewSession,
+        first: &RefreshRecord,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ends_by,
+                                   user_agent, ip)
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+        )
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(secs(session.created_at))
+        .bind(secs(first.expires_at))
+        .bind(secs(session.ends_by))
+        .bind(&session.user_agent)
+        .bind(&session.ip)
+        .execute(&mut **self)
+        .await?;
+        self.insert_refresh(first).await
+    }
+
+    async fn insert_refresh(&mut self, record: &RefreshRecord) -> Result<(), sqlx::Error> {
+        // The session lapses when its newest token does, and was last used now.
+        sqlx::query(
+            "WITH touched AS (
+                 UPDATE sessions SET last_used_at = $4, expires_at = $5 WHERE id = $2
+             )
+             INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&record.token_hash)
+        .bind(&record.session_id)
+        .bind(&record.user_id)
+        .bind(secs(record.issued_at))
+        .bind(secs(record.expires_at))
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    /// A share lock: logins of one account go together, but a password change (which locks the
+    /// row exclusively) either commits before this reads, or waits until this commits and then
+    /// ends the session this inserts.
+    async fn credential_version(&mut self, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT credential_version FROM users WHERE id = $1 FOR SHARE")
+            .bind(user_id)
+            .fetch_optional(&mut **self)
+            .await
+    }
+
+    /// The update locks the account's row (first, as everywhere) until the commit: logins
+    /// waiting on it then read the new version and give up.
+    async fn set_password(
+        &mut self,
+        user_id: &str,
+        version: i64,
+        password_hash: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = $1, credential_version = credential_version + 1
+             WHERE id = $2 AND credential_version = $3",
+        )
+        .bind(password_hash)
+        .bind(user_id)
+        .bind(version)
+        .execute(&mut **self)
+        .await?;
+        Ok(changed.rows_affected() > 0)
+    }
+
+    /// For several sessions, the caller holds the account's lock already.
+    ///
+    /// The sessions are locked (in id order) by one statement and updated by the next: the
+    /// second statement's snapshot is taken once the locks are held, so it sees the successor
+    /// token of a refresh that committed while this waited, and revokes it too. In one
+    /// statement, that token was inserted after the snapshot and stayed live.
+    async fn end(
+        &mut self,
+        which: Ending<'_>,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let (filter, first, second) = match which {
+            Ending::One(id) => ("id = $1", id, None),
+            Ending::AllOf { user_id, keep } => {
+                ("user_id = $1 AND id IS DISTINCT FROM $2", user_id, keep)
+            }
+        };
+        let lock = format!(
+            "SELECT id FROM sessions WHERE ended_at IS NULL AND {filter} ORDER BY id FOR UPDATE"
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&lock).bind(first);
+        if matches!(which, Ending::AllOf { .. }) {
+            query = query.bind(second);
+        }
+        let locked = query.fetch_all(&mut **self).await?;
+        if locked.is_empty() {
+            return Ok(locked);
+        }
+        sqlx::query_scalar(
+            "WITH ended AS (
+                 UPDATE sessions SET ended_at = $1, end_reason = $2
+                 WHERE ended_at IS NULL AND id = ANY($3) RETURNING id
+             ), revoked AS (
+                 UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, $1)
+                 WHERE state = 'live' AND session_id IN (SELECT id FROM ended)
+             )
+             SELECT id FROM ended",
+        )
+        .bind(secs(now))
+        .bind(reason.as_str())
+        .bind(&locked)
+        .fetch_all(&mut **self)
+        .await
+    }
+
+    /// The session's row is locked first, so a refresh of it that was under way has committed
+    /// and its successor is seen (and revoked).
+    async fn revoke_tokens_of(
+        &mut self,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE")
+            .bind(session_id)
+            .execute(&mut **self)
+            .await?;
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, $1)
+             WHERE session_id = $2 AND state IN ('live', 'used')",
+        )
+        .bind(secs(now))
+        .bind(session_id)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn mark_used(
+        &mut self,
+        old_hash: &str,
+        successor_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'used', used_at = $1, successor_hash = $2
+             WHERE token_hash = $3",
+        )
+        .bind(secs(now))
+        .bind(successor_hash)
+        .bind(old_hash)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        Transaction::commit(self).await
+    }
+}
+
+/// How a transaction locks an account's row before it touches the account's sessions.
+#[derive(Clone, Copy)]
+pub(super) enum AccountLock {
+    /// Ending sessions or changing the password: excludes the others and logins.
+    Exclusive,
+    /// Deleting the account: excludes everything, refresh exchanges too.
+    Delete,
+}
+
+/// Locks the account's row first, as every transaction here does before session rows; `false`
+/// when there is no such account.
+pub(super) async fn lock_account(
+    conn: &mut PgConnection,
+    user_id: &str,
+    how: AccountLock,
+) -> Result<bool, sqlx::Error> {
+    let sql = match how {
+        AccountLock::Exclusive => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        AccountLock::Delete => "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+    };
+    let found: Option<i32> = sqlx::query_scalar(sql)
+        .bind(user_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(found.is_some())
+}

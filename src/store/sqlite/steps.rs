@@ -1,0 +1,181 @@
+//! [ssr] The shared write sequences' steps (see [`Steps`]) in SQLite's SQL. Each runs inside a
+//! transaction that holds the database's one write lock from its `BEGIN IMMEDIATE`, so no step
+//! needs a lock of its own.
+
+use super::unix;
+use crate::store::{
+    steps::{Ending, Steps},
+    EndReason, NewSession, RefreshRecord, StoreError, UserRecord,
+};
+use async_trait::async_trait;
+use sqlx::{Sqlite, Transaction};
+use time::OffsetDateTime;
+
+#[async_trait]
+impl Steps for Transaction<'static, Sqlite> {
+    async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at,
+                                credential_version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(email_key)
+        .bind(&user.username)
+        .bind(&user.full_name)
+        .bind(&user.password_hash)
+        .bind(unix(user.created_at))
+        .bind(user.credential_version)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+        .map_err(crate::store::taken_or_database)
+    }
+
+    async fn insert_session(
+        &mut self,
+        session: &NewSession,
+        first: &RefreshRecord,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ends_by,
+                                   user_agent, ip)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(unix(session.created_at))
+        .bind(unix(first.expires_at))
+        .bind(unix(session.ends_by))
+        .bind(&session.user_agent)
+        .bind(&session.ip)
+        .execute(&mut **self)
+        .await?;
+        self.insert_refresh(first).await
+    }
+
+    async fn insert_refresh(&mut self, record: &RefreshRecord) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&record.token_hash)
+        .bind(&record.session_id)
+        .bind(&record.user_id)
+        .bind(unix(record.issued_at))
+        .bind(unix(record.expires_at))
+        .execute(&mut **self)
+        .await?;
+        // The session lapses when its newest token does, and was last used now.
+        sqlx::query("UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ?")
+            .bind(unix(record.issued_at))
+            .bind(unix(record.expires_at))
+            .bind(&record.session_id)
+            .execute(&mut **self)
+            .await
+            .map(drop)
+    }
+
+    async fn credential_version(&mut self, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT credential_version FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&mut **self)
+            .await
+    }
+
+    async fn set_password(
+        &mut self,
+        user_id: &str,
+        version: i64,
+        password_hash: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = ?, credential_version = credential_version + 1
+             WHERE id = ? AND credential_version = ?",
+        )
+        .bind(password_hash)
+        .bind(user_id)
+        .bind(version)
+        .execute(&mut **self)
+        .await?;
+        Ok(changed.rows_affected() > 0)
+    }
+
+    async fn end(
+        &mut self,
+        which: Ending<'_>,
+        reason: EndReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let (filter, first, keep) = match which {
+            Ending::One(id) => ("id = ?3", id, None),
+            Ending::AllOf { user_id, keep } => (
+                "user_id = ?3 AND id IS NOT ?4",
+                user_id,
+                Some(keep.unwrap_or("")),
+            ),
+        };
+        let sql = format!(
+            "UPDATE sessions SET ended_at = ?1, end_reason = ?2
+             WHERE ended_at IS NULL AND ({filter}) RETURNING id"
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql)
+            .bind(unix(now))
+            .bind(reason.as_str())
+            .bind(first);
+        if let Some(keep) = keep {
+            query = query.bind(keep);
+        }
+        let ended = query.fetch_all(&mut **self).await?;
+        for id in &ended {
+            sqlx::query(
+                "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, ?)
+                 WHERE session_id = ? AND state = 'live'",
+            )
+            .bind(unix(now))
+            .bind(id)
+            .execute(&mut **self)
+            .await?;
+        }
+        Ok(ended)
+    }
+
+    async fn revoke_tokens_of(
+        &mut self,
+        session_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'revoked', used_at = COALESCE(used_at, ?)
+             WHERE session_id = ? AND state IN ('live', 'used')",
+        )
+        .bind(unix(now))
+        .bind(session_id)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn mark_used(
+        &mut self,
+        old_hash: &str,
+        successor_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET state = 'used', used_at = ?, successor_hash = ?
+             WHERE token_hash = ?",
+        )
+        .bind(unix(now))
+        .bind(successor_hash)
+        .bind(old_hash)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        Transaction::commit(self).await
+    }
+}
