@@ -2,6 +2,12 @@
 //! rotated refresh tokens in httpOnly cookies. One crate, two builds: `ssr` (the server) and
 //! `hydrate` (the WASM client).
 
+/// Compiles what it wraps into the server build only: one `cfg` for a group of server-only
+/// items instead of one on each.
+macro_rules! server_only {
+    ($($item:item)*) => { $( #[cfg(feature = "ssr")] $item )* };
+}
+
 pub mod app;
 pub mod auth;
 pub mod client;
@@ -10,24 +16,17 @@ pub mod domain;
 pub mod error;
 pub mod pages;
 
-#[cfg(feature = "ssr")]
-pub mod caches;
-#[cfg(feature = "ssr")]
-pub mod config;
-#[cfg(feature = "ssr")]
-pub mod connections;
-#[cfg(feature = "ssr")]
-pub mod credentials;
-#[cfg(feature = "ssr")]
-pub mod security;
-#[cfg(feature = "ssr")]
-pub mod server;
-#[cfg(feature = "ssr")]
-pub mod state;
-#[cfg(feature = "ssr")]
-pub mod store;
-#[cfg(feature = "ssr")]
-pub mod telemetry;
+server_only! {
+    pub mod caches;
+    pub mod config;
+    pub mod connections;
+    pub mod credentials;
+    pub mod security;
+    pub mod server;
+    pub mod state;
+    pub mod store;
+    pub mod telemetry;
+}
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

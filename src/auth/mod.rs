@@ -4,8 +4,6 @@
 //! Arguments default to empty, so a missing field is reported by the field's own validation
 //! (400 `invalid_input` naming it) rather than by the framework.
 
-#[cfg(feature = "ssr")]
-use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
 use crate::{
     domain::{SessionInfo, User},
     error::AppError,
@@ -13,20 +11,17 @@ use crate::{
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "ssr")]
-mod account;
-#[cfg(feature = "ssr")]
-mod current_user;
-#[cfg(feature = "ssr")]
-pub mod endings;
-#[cfg(feature = "ssr")]
-mod login;
-#[cfg(feature = "ssr")]
-mod request;
-#[cfg(feature = "ssr")]
-mod rotation;
-#[cfg(feature = "ssr")]
-mod sessions;
+server_only! {
+    use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
+    mod account;
+    mod current_user;
+    pub mod endings;
+    mod login;
+    mod request;
+    mod rotation;
+    mod sessions;
+    pub use current_user::{me_route, ME_PATH};
+}
 
 /// What a successful refresh answers: the new access token itself stays in its cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,30 +69,10 @@ pub async fn logout() -> Result<(), AppError> {
 }
 
 /// The logged-in user, from the `access_token` cookie. Pages call it as a function while they
-/// render; over HTTP, `GET /api/auth/me` is answered by [`me_route`] with the same JSON.
+/// render; over HTTP, `GET /api/auth/me` is answered by `me_route` with the same JSON.
 #[server(prefix = "/api/auth", endpoint = "me", input = server_fn::codec::GetUrl)]
 pub async fn me() -> Result<User, AppError> {
     current_user::me().await
-}
-
-/// The path of [`me_route`], taken from the server-function router (`server.rs`).
-#[cfg(feature = "ssr")]
-pub const ME_PATH: &str = "/api/auth/me";
-
-/// `GET /api/auth/me` as a plain axum handler: the hottest endpoint, called on every protected
-/// page load, skips the server-function dispatch (a reactive owner, contexts, response
-/// options) that it does not need. Same answers as [`me`]: the user JSON, or the error JSON
-/// under its code's status.
-#[cfg(feature = "ssr")]
-pub async fn me_route(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-    headers: http::HeaderMap,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match current_user::me_of(&state, &headers).await {
-        Ok(user) => axum::Json(user).into_response(),
-        Err(error) => error.into_response(),
-    }
 }
 
 /// The caller's live sessions, newest first, the current one marked.

@@ -187,6 +187,14 @@ mod tests {
     }
 
     impl FakeServer {
+        /// A server whose refresh endpoint answers `code`.
+        fn refusing_refresh(code: ErrorCode) -> Self {
+            Self {
+                refresh_fails_with: Some(code),
+                ..Self::default()
+            }
+        }
+
         /// The server's refresh endpoint.
         fn refresh(&self) -> RefreshFuture {
             let server = self.clone();
@@ -281,10 +289,7 @@ mod tests {
 
     #[test]
     fn a_caller_whose_401_predates_a_refused_refresh_gets_its_error_without_refreshing_again() {
-        let server = FakeServer {
-            refresh_fails_with: Some(ErrorCode::TokenRevoked),
-            ..FakeServer::default()
-        };
+        let server = FakeServer::refusing_refresh(ErrorCode::TokenRevoked);
         let tab = server.tab();
         let (fast, slow) = block_on(futures::future::join(
             tab.call(|| server.me(0)),
@@ -298,10 +303,7 @@ mod tests {
 
     #[test]
     fn a_refused_refresh_loses_the_session_and_returns_its_error() {
-        let server = FakeServer {
-            refresh_fails_with: Some(ErrorCode::TokenReused),
-            ..FakeServer::default()
-        };
+        let server = FakeServer::refusing_refresh(ErrorCode::TokenReused);
         let tab = server.tab();
         let results = block_on(join_all((0..3).map(|_| tab.call(|| server.me(0)))));
         for result in results {

@@ -516,17 +516,16 @@ mod tests {
         );
     }
 
+    /// The claims of an access token as this server issues it.
+    fn issued_access_claims() -> AccessClaims {
+        let issued = keys().issue_access(&user(), "s", now(), far()).unwrap();
+        keys().verify_access(&issued.token).unwrap()
+    }
+
     #[test]
     fn a_token_issued_in_the_future_beyond_the_leeway_is_invalid() {
         let issued_at = |offset: i64| {
-            let mut claims = keys()
-                .verify_access(
-                    &keys()
-                        .issue_access(&user(), "s", now(), far())
-                        .unwrap()
-                        .token,
-                )
-                .unwrap();
+            let mut claims = issued_access_claims();
             claims.iat = now().unix_timestamp() + offset;
             claims.exp = claims.iat + 600;
             keys().verify_access(&sign_with_access_key(Algorithm::HS256, &claims))
@@ -540,15 +539,7 @@ mod tests {
 
     #[test]
     fn hs512_under_the_right_key_is_invalid() {
-        let issued_claims = keys()
-            .verify_access(
-                &keys()
-                    .issue_access(&user(), "s", now(), far())
-                    .unwrap()
-                    .token,
-            )
-            .unwrap();
-        let token = sign_with_access_key(Algorithm::HS512, &issued_claims);
+        let token = sign_with_access_key(Algorithm::HS512, &issued_access_claims());
         assert_eq!(
             keys().verify_access(&token).unwrap_err(),
             TokenError::Invalid
