@@ -52,27 +52,28 @@ async fn main() {
         std::fs::File::create(out.join("refresh_tokens.txt")).expect("tokens file"),
     );
     for n in 0..=count {
+        let id = uuid::Uuid::new_v4().to_string();
+        let refresh = keys
+            .issue_refresh(&user.id, &id, now, ends_by)
+            .expect("sign");
         let session = NewSession {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: id.clone(),
             user_id: user.id.clone(),
             created_at: now,
             ends_by,
             user_agent: "bench_prepare".into(),
             ip: "127.0.0.1".into(),
-        };
-        let refresh = keys
-            .issue_refresh(&user.id, &session.id, now, ends_by)
-            .expect("sign");
-        let record = RefreshRecord {
-            token_hash: refresh_token_hash(&refresh.token),
-            session_id: session.id.clone(),
-            user_id: user.id.clone(),
-            issued_at: now,
-            expires_at: refresh.expires_at,
+            first: RefreshRecord {
+                token_hash: refresh_token_hash(&refresh.token),
+                session_id: id,
+                user_id: user.id.clone(),
+                issued_at: now,
+                expires_at: refresh.expires_at,
+            },
         };
         if n == 0 {
             store
-                .create_user(&user, "bench@example.org", &session, &record)
+                .create_user(&user, "bench@example.org", &session)
                 .await
                 .expect("create the bench account");
             let access = keys
@@ -81,7 +82,7 @@ async fn main() {
             std::fs::write(out.join("access_token.txt"), access.token).expect("write");
         } else {
             store
-                .start_session(&session, &record, user.credential_version)
+                .start_session(&session, user.credential_version)
                 .await
                 .expect("session");
             writeln!(tokens, "{}", refresh.token).expect("write");

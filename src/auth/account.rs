@@ -8,11 +8,11 @@ use crate::{
     credentials::password_policy,
     domain::{Email, FullName, Password, TypedPassword, User, Username},
     error::AppError,
+    store::PasswordChange,
 };
 
 pub async fn update_profile(username: Username, full_name: FullName) -> Result<User, AppError> {
-    let request = CurrentRequest::current()?;
-    let claims = request.authenticated()?;
+    let (request, claims) = CurrentRequest::signed_in()?;
     let user = request
         .state
         .store
@@ -27,8 +27,7 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
 }
 
 pub async fn change_password(current: TypedPassword, new: Password) -> Result<(), AppError> {
-    let request = CurrentRequest::current()?;
-    let claims = request.authenticated()?;
+    let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let user = confirm_owner(
         &request,
@@ -60,14 +59,18 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
         .session_ends_by(&claims.sid)
         .await?
         .ok_or_else(AppError::session_ended)?;
-    let (access, refresh, record) = request.new_pair(&user, &claims.sid, now, ends_by)?;
+    let pair = request.new_pair(&user, &claims.sid, now, ends_by)?;
     // Refused if another change committed since `user` was read: the password this request
     // verified is no longer the account's.
-    let ended = state
-        .endings()
-        .change_password(&user.id, user.credential_version, &hash, &record, now)
-        .await?;
-    request.set_pair(access, refresh, now);
+    let change = PasswordChange {
+        user_id: &user.id,
+        verified_version: user.credential_version,
+        password_hash: &hash,
+        fresh: &pair.record,
+        at: now,
+    };
+    let ended = state.endings().change_password(&change).await?;
+    request.set_pair(pair.access, pair.refresh, now);
     // Every device cookie of the account was signed over the old version; this browser's is
     // renewed under the new one.
     request.trust_device(&user.id, user.credential_version + 1);
@@ -77,8 +80,7 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
 }
 
 pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
-    let request = CurrentRequest::current()?;
-    let claims = request.authenticated()?;
+    let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let user = confirm_owner(&request, &claims, &password, "That is not your password.").await?;
     let now = now();

@@ -7,7 +7,7 @@
 //! session's access tokens working for up to their lifetime on SQLite.
 
 use crate::caches::{revoked::RevokedSessions, user_cache::UserCache};
-use crate::store::{EndReason, RefreshRecord, Store, StoreError};
+use crate::store::{EndReason, PasswordChange, Store, StoreError};
 use time::OffsetDateTime;
 
 /// The store and the caches an end must reach, borrowed from the app state.
@@ -66,22 +66,16 @@ impl Endings<'_> {
         Ok(ended)
     }
 
-    /// Sets a new password hash (refused if the account's credentials changed since
-    /// `credential_version` was read), starts `current`'s fresh refresh token, and ends every
-    /// other session of the account; the ids of those it ended.
+    /// Sets a new password hash (refused if the account's credentials changed since the
+    /// verified version was read), starts the changing session's fresh refresh token, and ends
+    /// every other session of the account; the ids of those it ended.
     pub async fn change_password(
         &self,
-        user_id: &str,
-        credential_version: i64,
-        hash: &str,
-        current: &RefreshRecord,
-        now: OffsetDateTime,
+        change: &PasswordChange<'_>,
     ) -> Result<Vec<String>, StoreError> {
-        let ended = self
-            .store
-            .change_password(user_id, credential_version, hash, current, now)
-            .await?;
-        self.revoked.insert(ended.iter().map(String::as_str), now);
+        let ended = self.store.change_password(change).await?;
+        self.revoked
+            .insert(ended.iter().map(String::as_str), change.at);
         Ok(ended)
     }
 

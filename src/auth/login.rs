@@ -69,10 +69,8 @@ pub async fn register(
     let store = &state.store;
     let account = &user;
     request
-        .start_session(account, now, |session, first| async move {
-            store
-                .create_user(account, &email_key, &session, &first)
-                .await
+        .start_session(account, now, |session| async move {
+            store.create_user(account, &email_key, &session).await
         })
         .await?;
     // The browser that created the account is its owner's.
@@ -193,8 +191,8 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
     let user = found.ok_or_else(AppError::invalid_credentials)?;
     let version = user.credential_version;
     request
-        .start_session(&user, now(), |session, first| async move {
-            state.store.start_session(&session, &first, version).await
+        .start_session(&user, now(), |session| async move {
+            state.store.start_session(&session, version).await
         })
         .await?;
     // This browser has proved it knows the password (still the account's: the session is

@@ -154,6 +154,13 @@ impl CurrentRequest {
         authenticate(&self.state, &self.parts.headers)
     }
 
+    /// The current request of a logged-in person, with the claims of its access token.
+    pub(super) fn signed_in() -> Result<(Self, AccessClaims), AppError> {
+        let request = Self::current()?;
+        let claims = request.authenticated()?;
+        Ok((request, claims))
+    }
+
     pub(super) fn headers(&self) -> &http::HeaderMap {
         &self.parts.headers
     }
@@ -221,21 +228,24 @@ impl CurrentRequest {
         store: F,
     ) -> Result<(), AppError>
     where
-        F: FnOnce(NewSession, RefreshRecord) -> Fut,
+        F: FnOnce(NewSession) -> Fut,
         Fut: std::future::Future<Output = Result<(), crate::store::StoreError>>,
     {
         let (user_agent, ip) = self.device();
+        let id = new_id();
+        let ends_by = now + self.state.config.session_max_lifetime;
+        let pair = self.new_pair(user, &id, now, ends_by)?;
         let session = NewSession {
-            id: new_id(),
+            id,
             user_id: user.id.clone(),
             created_at: now,
-            ends_by: now + self.state.config.session_max_lifetime,
+            ends_by,
             user_agent,
             ip,
+            first: pair.record,
         };
-        let (access, refresh, record) = self.new_pair(user, &session.id, now, session.ends_by)?;
-        store(session, record).await?;
-        self.set_pair(access, refresh, now);
+        store(session).await?;
+        self.set_pair(pair.access, pair.refresh, now);
         Ok(())
     }
 
@@ -247,13 +257,25 @@ impl CurrentRequest {
         session_id: &str,
         now: OffsetDateTime,
         ends_by: OffsetDateTime,
-    ) -> Result<(Issued, Issued, RefreshRecord), AppError> {
+    ) -> Result<NewPair, AppError> {
         let tokens = &self.state.tokens;
         let access = tokens.issue_access(user, session_id, now, ends_by)?;
         let refresh = tokens.issue_refresh(&user.id, session_id, now, ends_by)?;
         let record = Self::record_of(&refresh, &user.id, session_id, now);
-        Ok((access, refresh, record))
+        Ok(NewPair {
+            access,
+            refresh,
+            record,
+        })
     }
+}
+
+/// A new access and refresh token for one session, with the refresh token's record: stored
+/// first, then the tokens go out in cookies ([`CurrentRequest::set_pair`]).
+pub(super) struct NewPair {
+    pub access: Issued,
+    pub refresh: Issued,
+    pub record: RefreshRecord,
 }
 
 /// The claims of the request's access token, if it is valid and its session has not ended.

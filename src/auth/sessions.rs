@@ -33,8 +33,7 @@ pub async fn logout() -> Result<(), AppError> {
 }
 
 pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
-    let request = CurrentRequest::current()?;
-    let claims = request.authenticated()?;
+    let (request, claims) = CurrentRequest::signed_in()?;
     let live = request
         .state
         .store
@@ -60,8 +59,7 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
 }
 
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
-    let request = CurrentRequest::current()?;
-    let claims = request.authenticated()?;
+    let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let now = now();
     let found = state
@@ -85,8 +83,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
 }
 
 pub async fn logout_all() -> Result<(), AppError> {
-    let request = CurrentRequest::current()?;
-    let claims = request.authenticated()?;
+    let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let now = now();
     // `ended` holds this session too: it was live, or `authenticated` would have refused it.

@@ -148,44 +148,35 @@ fn named<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn access_cookie_has_the_contract_attributes_and_the_host_prefix() {
-        let value = set(Kind::Access, "tok".into(), Duration::from_secs(900), true);
-        let text = value.to_str().unwrap();
-        assert!(text.starts_with("__Host-access_token=tok"), "{text}");
-        for attribute in [
-            "HttpOnly",
-            "Secure",
-            "SameSite=Lax",
-            "Path=/",
-            "Max-Age=900",
-        ] {
+    /// The `Set-Cookie` value for a secure cookie of `kind` holding "tok" for `seconds`.
+    fn cookie_text(kind: Kind, seconds: u64) -> String {
+        let value = set(kind, "tok".into(), Duration::from_secs(seconds), true);
+        value.to_str().unwrap().to_owned()
+    }
+
+    /// Every token cookie is `HttpOnly` and `Secure`, and has the given attributes too.
+    fn assert_attributes(text: &str, specific: &[&str]) {
+        for attribute in ["HttpOnly", "Secure"].iter().chain(specific) {
             assert!(text.contains(attribute), "{text} lacks {attribute}");
         }
+    }
+
+    #[test]
+    fn access_cookie_has_the_contract_attributes_and_the_host_prefix() {
+        let text = cookie_text(Kind::Access, 900);
+        assert!(text.starts_with("__Host-access_token=tok"), "{text}");
+        assert_attributes(&text, &["SameSite=Lax", "Path=/", "Max-Age=900"]);
         assert!(!text.contains("Domain"), "__Host- forbids a Domain: {text}");
     }
 
     #[test]
     fn refresh_cookie_is_strict_scoped_to_the_auth_api_and_secure_prefixed() {
-        let text = set(
-            Kind::Refresh,
-            "tok".into(),
-            Duration::from_secs(604_800),
-            true,
-        )
-        .to_str()
-        .unwrap()
-        .to_owned();
+        let text = cookie_text(Kind::Refresh, 604_800);
         assert!(text.starts_with("__Secure-refresh_token=tok"), "{text}");
-        for attribute in [
-            "HttpOnly",
-            "Secure",
-            "SameSite=Strict",
-            "Path=/api/auth",
-            "Max-Age=604800",
-        ] {
-            assert!(text.contains(attribute), "{text} lacks {attribute}");
-        }
+        assert_attributes(
+            &text,
+            &["SameSite=Strict", "Path=/api/auth", "Max-Age=604800"],
+        );
     }
 
     #[test]

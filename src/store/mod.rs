@@ -19,8 +19,8 @@ pub use failure::{StoreError, LONGEST_WAIT};
 use open::begin;
 pub use open::{connect, connect_patiently, spawn_pruning, PRUNE_EVERY};
 pub use records::{
-    clock, Budget, Change, EndReason, EndedSession, NewSession, RefreshRecord, Reservation,
-    Rotation, SessionRecord, SuccessorAt, UserKey, UserRecord,
+    clock, Budget, Change, EndReason, EndedSession, NewSession, PasswordChange, RefreshRecord,
+    Reservation, Rotation, SessionRecord, SuccessorAt, UserKey, UserRecord,
 };
 
 use async_trait::async_trait;
@@ -36,7 +36,6 @@ pub trait Store: Send + Sync + 'static {
         user: &UserRecord,
         email_key: &str,
         session: &NewSession,
-        first: &RefreshRecord,
     ) -> Result<(), StoreError>;
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
@@ -47,12 +46,8 @@ pub trait Store: Send + Sync + 'static {
     /// are still at `credential_version` (the one whose password was verified); otherwise
     /// [`StoreError::CredentialsChanged`]. The check and the insert are one transaction that a
     /// password change cannot interleave with.
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        first: &RefreshRecord,
-        credential_version: i64,
-    ) -> Result<(), StoreError>;
+    async fn start_session(&self, session: &NewSession, credential_version: i64)
+        -> Result<(), StoreError>;
 
     /// Reserves one attempt from the budget named `key` at `now` (unix seconds), atomically:
     /// however many checks run at once, on however many instances, at most `budget.max` are
@@ -133,15 +128,8 @@ pub trait Store: Send + Sync + 'static {
     /// session ended, and every refresh token of this session (used ones too, so none is
     /// honoured in the grace window) replaced by `fresh`. Returns the ids of the sessions that
     /// ended. [`StoreError::CredentialsChanged`] if the account is no longer at
-    /// `credential_version` (another change won).
-    async fn change_password(
-        &self,
-        user_id: &str,
-        credential_version: i64,
-        password_hash: &str,
-        fresh: &RefreshRecord,
-        now: OffsetDateTime,
-    ) -> Result<Vec<String>, StoreError>;
+    /// `verified_version` (another change won).
+    async fn change_password(&self, change: &PasswordChange<'_>) -> Result<Vec<String>, StoreError>;
 
     /// Deletes the account with its sessions and tokens, returning the sessions that were live.
     async fn delete_user(

@@ -62,7 +62,8 @@ pub struct RefreshRecord {
     pub expires_at: OffsetDateTime,
 }
 
-/// A session as it starts: who, from where, and the cap it can never outlive.
+/// A session as it starts: who, from where, the cap it can never outlive, and its first
+/// refresh token.
 #[derive(Debug, Clone)]
 pub struct NewSession {
     pub id: String,
@@ -71,6 +72,20 @@ pub struct NewSession {
     pub ends_by: OffsetDateTime,
     pub user_agent: String,
     pub ip: String,
+    pub first: RefreshRecord,
+}
+
+/// A new password, as [`Store::change_password`](super::Store::change_password) applies it.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    pub user_id: &'a str,
+    /// The account's credential version when the current password was verified: the change
+    /// is refused if another one committed since.
+    pub verified_version: i64,
+    pub password_hash: &'a str,
+    /// The refresh token that the session making the change goes on with.
+    pub fresh: &'a RefreshRecord,
+    pub at: OffsetDateTime,
 }
 
 /// A live session, as its owner sees it in the list.

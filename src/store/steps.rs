@@ -8,7 +8,8 @@
 
 use super::{
     rotation::{judge, TokenRow, Verdict},
-    EndReason, NewSession, RefreshRecord, Rotation, StoreError, SuccessorAt, UserRecord,
+    EndReason, NewSession, PasswordChange, RefreshRecord, Rotation, StoreError, SuccessorAt,
+    UserRecord,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -33,11 +34,7 @@ pub trait Steps: Send + Sized {
     async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError>;
 
     /// Inserts the session with its first refresh token.
-    async fn insert_session(
-        &mut self,
-        session: &NewSession,
-        first: &RefreshRecord,
-    ) -> Result<(), sqlx::Error>;
+    async fn insert_session(&mut self, session: &NewSession) -> Result<(), sqlx::Error>;
 
     /// Inserts a refresh token, and makes its session lapse when it does and count as used now.
     async fn insert_refresh(&mut self, record: &RefreshRecord) -> Result<(), sqlx::Error>;
@@ -46,13 +43,9 @@ pub trait Steps: Send + Sized {
     /// this read and the commit.
     async fn credential_version(&mut self, user_id: &str) -> Result<Option<i64>, sqlx::Error>;
 
-    /// Sets a new password hash and bumps the credential version, if it still is `version`.
-    async fn set_password(
-        &mut self,
-        user_id: &str,
-        version: i64,
-        password_hash: &str,
-    ) -> Result<bool, sqlx::Error>;
+    /// Sets the new password hash and bumps the credential version, if it still is the one
+    /// the change verified.
+    async fn set_password(&mut self, change: &PasswordChange<'_>) -> Result<bool, sqlx::Error>;
 
     /// Ends the live sessions `which` names and revokes their live refresh tokens; the ids
     /// that ended.
@@ -88,10 +81,9 @@ pub async fn create_user(
     user: &UserRecord,
     email_key: &str,
     session: &NewSession,
-    first: &RefreshRecord,
 ) -> Result<(), StoreError> {
     tx.insert_user(user, email_key).await?;
-    tx.insert_session(session, first).await?;
+    tx.insert_session(session).await?;
     Ok(tx.commit().await?)
 }
 
@@ -99,13 +91,12 @@ pub async fn create_user(
 pub async fn start_session(
     mut tx: impl Steps,
     session: &NewSession,
-    first: &RefreshRecord,
     credential_version: i64,
 ) -> Result<(), StoreError> {
     if tx.credential_version(&session.user_id).await? != Some(credential_version) {
         return Err(StoreError::CredentialsChanged);
     }
-    tx.insert_session(session, first).await?;
+    tx.insert_session(session).await?;
     Ok(tx.commit().await?)
 }
 
@@ -113,25 +104,19 @@ pub async fn start_session(
 /// hash, every other session ended, this one's tokens replaced by `fresh`.
 pub async fn change_password(
     mut tx: impl Steps,
-    user_id: &str,
-    credential_version: i64,
-    password_hash: &str,
-    fresh: &RefreshRecord,
-    now: OffsetDateTime,
+    change: &PasswordChange<'_>,
 ) -> Result<Vec<String>, StoreError> {
-    if !tx
-        .set_password(user_id, credential_version, password_hash)
-        .await?
-    {
+    if !tx.set_password(change).await? {
         return Err(StoreError::CredentialsChanged);
     }
+    let session_id = &change.fresh.session_id;
     let others = Ending::AllOf {
-        user_id,
-        keep: Some(&fresh.session_id),
+        user_id: change.user_id,
+        keep: Some(session_id),
     };
-    let ended = tx.end(others, EndReason::PasswordChanged, now).await?;
-    tx.revoke_tokens_of(&fresh.session_id, now).await?;
-    tx.insert_refresh(fresh).await?;
+    let ended = tx.end(others, EndReason::PasswordChanged, change.at).await?;
+    tx.revoke_tokens_of(session_id, change.at).await?;
+    tx.insert_refresh(change.fresh).await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -22,7 +22,7 @@ pub use follow::CHANNEL;
 use super::{
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    Budget, Change, EndReason, EndedSession, NewSession, RefreshRecord, Reservation, Rotation,
+    Budget, PasswordChange, Change, EndReason, EndedSession, NewSession, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
 use crate::config::DatabaseUrl;
@@ -90,10 +90,9 @@ impl Store for PgStore {
         user: &UserRecord,
         email_key: &str,
         session: &NewSession,
-        first: &RefreshRecord,
     ) -> Result<(), StoreError> {
         let tx = super::begin(&self.pool, None).await?;
-        shared::create_user(tx, user, email_key, session, first).await
+        shared::create_user(tx, user, email_key, session).await
     }
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -107,14 +106,9 @@ impl Store for PgStore {
         }
     }
 
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        first: &RefreshRecord,
-        credential_version: i64,
-    ) -> Result<(), StoreError> {
+    async fn start_session(&self, session: &NewSession, version: i64) -> Result<(), StoreError> {
         let tx = super::begin(&self.pool, None).await?;
-        shared::start_session(tx, session, first, credential_version).await
+        shared::start_session(tx, session, version).await
     }
 
     async fn reserve_attempt(
@@ -314,16 +308,9 @@ impl Store for PgStore {
         .map_err(super::taken_or_database)
     }
 
-    async fn change_password(
-        &self,
-        user_id: &str,
-        credential_version: i64,
-        password_hash: &str,
-        fresh: &RefreshRecord,
-        now: OffsetDateTime,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn change_password(&self, change: &PasswordChange<'_>) -> Result<Vec<String>, StoreError> {
         let tx = super::begin(&self.pool, None).await?;
-        shared::change_password(tx, user_id, credential_version, password_hash, fresh, now).await
+        shared::change_password(tx, change).await
     }
 
     async fn delete_user(

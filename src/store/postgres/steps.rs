@@ -5,7 +5,7 @@
 use super::secs;
 use crate::store::{
     steps::{Ending, Steps},
-    EndReason, NewSession, RefreshRecord, StoreError, UserRecord,
+    EndReason, NewSession, PasswordChange, RefreshRecord, StoreError, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -33,11 +33,7 @@ impl Steps for Transaction<'static, Postgres> {
         .map_err(crate::store::taken_or_database)
     }
 
-    async fn insert_session(
-        &mut self,
-        session: &NewSession,
-        first: &RefreshRecord,
-    ) -> Result<(), sqlx::Error> {
+    async fn insert_session(&mut self, session: &NewSession) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ends_by,
                                    user_agent, ip)
@@ -46,13 +42,13 @@ impl Steps for Transaction<'static, Postgres> {
         .bind(&session.id)
         .bind(&session.user_id)
         .bind(secs(session.created_at))
-        .bind(secs(first.expires_at))
+        .bind(secs(session.first.expires_at))
         .bind(secs(session.ends_by))
         .bind(&session.user_agent)
         .bind(&session.ip)
         .execute(&mut **self)
         .await?;
-        self.insert_refresh(first).await
+        self.insert_refresh(&session.first).await
     }
 
     async fn insert_refresh(&mut self, record: &RefreshRecord) -> Result<(), sqlx::Error> {
@@ -86,19 +82,14 @@ impl Steps for Transaction<'static, Postgres> {
 
     /// The update locks the account's row (first, as everywhere) until the commit: logins
     /// waiting on it then read the new version and give up.
-    async fn set_password(
-        &mut self,
-        user_id: &str,
-        version: i64,
-        password_hash: &str,
-    ) -> Result<bool, sqlx::Error> {
+    async fn set_password(&mut self, change: &PasswordChange<'_>) -> Result<bool, sqlx::Error> {
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $1, credential_version = credential_version + 1
              WHERE id = $2 AND credential_version = $3",
         )
-        .bind(password_hash)
-        .bind(user_id)
-        .bind(version)
+        .bind(change.password_hash)
+        .bind(change.user_id)
+        .bind(change.verified_version)
         .execute(&mut **self)
         .await?;
         Ok(changed.rows_affected() > 0)

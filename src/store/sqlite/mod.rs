@@ -11,7 +11,7 @@ mod steps;
 use super::{
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    Budget, EndReason, EndedSession, NewSession, RefreshRecord, Reservation, Rotation,
+    Budget, PasswordChange, EndReason, EndedSession, NewSession, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
 use crate::config::{DatabaseKind, DatabaseUrl};
@@ -165,10 +165,9 @@ impl Store for SqliteStore {
         user: &UserRecord,
         email_key: &str,
         session: &NewSession,
-        first: &RefreshRecord,
     ) -> Result<(), StoreError> {
         let (_gate, tx) = self.write().await?;
-        shared::create_user(tx, user, email_key, session, first).await
+        shared::create_user(tx, user, email_key, session).await
     }
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -182,15 +181,10 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn start_session(
-        &self,
-        session: &NewSession,
-        first: &RefreshRecord,
-        credential_version: i64,
-    ) -> Result<(), StoreError> {
+    async fn start_session(&self, session: &NewSession, version: i64) -> Result<(), StoreError> {
         // One writer at a time: no password change can commit between the check and the insert.
         let (_gate, tx) = self.write().await?;
-        shared::start_session(tx, session, first, credential_version).await
+        shared::start_session(tx, session, version).await
     }
 
     async fn reserve_attempt(
@@ -369,16 +363,9 @@ impl Store for SqliteStore {
         Ok(user)
     }
 
-    async fn change_password(
-        &self,
-        user_id: &str,
-        credential_version: i64,
-        password_hash: &str,
-        fresh: &RefreshRecord,
-        now: OffsetDateTime,
-    ) -> Result<Vec<String>, StoreError> {
+    async fn change_password(&self, change: &PasswordChange<'_>) -> Result<Vec<String>, StoreError> {
         let (_gate, tx) = self.write().await?;
-        shared::change_password(tx, user_id, credential_version, password_hash, fresh, now).await
+        shared::change_password(tx, change).await
     }
 
     async fn delete_user(
