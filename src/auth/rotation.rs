@@ -1,6 +1,6 @@
 //! [ssr] Refresh: the refresh token exchanged for a new pair in the same session (rotation), the
 //! grace window for a token presented again moments later, and reuse after it ending the
-//! session. The rule itself is `store::verdict`; this is the request around it.
+//! session. The rule itself is `store::rotation`; this is the request around it.
 
 use super::{
     current_user::account,

@@ -15,6 +15,7 @@
 //! takes its locks in this order too.
 
 mod follow;
+mod open;
 mod steps;
 
 pub use follow::CHANNEL;
@@ -22,57 +23,18 @@ pub use follow::CHANNEL;
 use super::{
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    Budget, PasswordChange, Change, EndReason, EndedSession, NewSession, Reservation, Rotation,
+    Budget, Change, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
-use crate::config::DatabaseUrl;
 use async_trait::async_trait;
-use sqlx::{
-    postgres::{PgConnectOptions, PgConnection, PgPoolOptions},
-    Connection, PgPool, Row,
-};
-use std::{str::FromStr, time::Duration};
+use sqlx::{PgPool, Row};
+use std::time::Duration;
 use steps::{lock_account, AccountLock};
 use time::OffsetDateTime;
 
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-}
-
-impl PgStore {
-    /// Connects and brings the schema up to date. Several instances starting at once are safe:
-    /// sqlx runs migrations under an advisory lock.
-    pub async fn connect(database: &DatabaseUrl) -> Result<Self, StoreError> {
-        // One plain connection first: when the server cannot be reached, it fails with the
-        // cause ("Connection refused", "database … does not exist"), where the pool would only
-        // say that it timed out.
-        // It also runs the migrations, free of the pool's timeouts below: an instance starting
-        // beside another waits on the migration lock as long as the other takes.
-        let mut plain = PgConnection::connect(&database.url).await?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&mut plain)
-            .await?;
-        plain.close().await?;
-        // A statement waiting on a lock that another session holds (an operator's open
-        // transaction in psql, a migration) gives up after the same bound as a wait for a
-        // connection, and no statement runs on past 10 s: requests answer 503 rather than
-        // queue behind it, each holding one of the pool's 16 connections.
-        let wait = format!("{}ms", super::LONGEST_WAIT.as_millis());
-        let options = PgConnectOptions::from_str(&database.url)?.options([
-            ("lock_timeout", wait.as_str()),
-            ("statement_timeout", "10s"),
-        ]);
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(super::LONGEST_WAIT)
-            // As on SQLite (see `SqliteStore::connect`): a connection whose transaction sqlx
-            // still counts is closed, never handed out again.
-            .before_acquire(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect_with(options)
-            .await?;
-        Ok(Self { pool })
-    }
 }
 
 /// Whole seconds, like the tokens and the SQLite store: what is stored reads back the same.
