@@ -1,6 +1,7 @@
 //! The pure hot paths, each on its own: what one request costs before any I/O. Run with
 //! `cargo bench --features ssr`; criterion prints the time per call. Figures are recorded in
 //! the README; nothing here asserts a timing.
+#![allow(clippy::unwrap_used)] // a bench's setup failing is a panic, as in a test
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gatehouse::{

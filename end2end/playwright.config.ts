@@ -49,7 +49,7 @@ export default defineConfig({
       ACCESS_TOKEN_EXPIRY: `${ACCESS_TOKEN_SECONDS}s`,
       REFRESH_REUSE_GRACE: `${REFRESH_REUSE_GRACE_SECONDS}s`,
       // Every test registers or logs in from 127.0.0.1; the limit itself is proven in
-      // tests/security.rs, so here it only needs to stay out of the way.
+      // tests/integration/security/, so here it only needs to stay out of the way.
       IP_ATTEMPTS_PER_MINUTE: '600',
       RUST_LOG: 'warn',
     },

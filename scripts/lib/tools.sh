@@ -41,6 +41,12 @@ ensure_rust() {
     rustup target add wasm32-unknown-unknown
     done_step
   fi
+  # scripts/test checks formatting and the lint table (`[lints]` in Cargo.toml).
+  if ! rustup component list --installed | grep -q '^clippy'; then
+    step "Adding clippy and rustfmt"
+    rustup component add clippy rustfmt
+    done_step
+  fi
 }
 
 ensure_cargo_leptos() {

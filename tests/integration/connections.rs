@@ -1,9 +1,8 @@
 //! Hostile connections against the real server: clients that send their headers a byte at a
 //! time, keep-alive connections left idle, bodies that never finish, and one address holding
 //! thousands of connections while someone else logs in.
-#![cfg(feature = "ssr")]
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use std::{

@@ -2,9 +2,8 @@
 //! and started again: the test owns that PostgreSQL server (the suite's shared one cannot be
 //! stopped under other tests), so it runs only where `scripts/test` installed PostgreSQL, in its
 //! PostgreSQL pass. And a lock held by another session (an operator's open transaction).
-#![cfg(feature = "ssr")]
 
-mod support;
+use crate::support;
 
 use reqwest::StatusCode;
 use std::{
@@ -170,118 +169,121 @@ async fn refresh_in_a_loop(
 /// keeps answering for live access tokens, and once PostgreSQL is back everything works again
 /// by itself: refreshes, and the notifications that carry a logout from one instance to the
 /// other.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[test]
 #[ignore = "needs PostgreSQL installed; scripts/test runs it"]
-async fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers_by_itself() {
-    let Some(pg) = OwnPostgres::start() else {
-        panic!("PostgreSQL's server programs are not installed (scripts/test installs them)");
-    };
-    support::log::watch();
-    let url = pg.url();
-    let mut vars = vec![
-        ("DATABASE_URL", url.as_str()),
-        ("IP_ATTEMPTS_PER_MINUTE", "100000"),
-    ];
-    vars.extend(POSTGRES_SECRETS);
-    let a = Arc::new(spawn_app_with(&vars).await);
-    let b = Arc::new(a.another_instance(&vars).await);
+fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers_by_itself() {
+    // Two worker threads, both counting into this test's tally of server errors.
+    support::log::runtime(2).block_on(async {
+        let Some(pg) = OwnPostgres::start() else {
+            panic!("PostgreSQL's server programs are not installed (scripts/test installs them)");
+        };
+        support::log::watch();
+        let url = pg.url();
+        let mut vars = vec![
+            ("DATABASE_URL", url.as_str()),
+            ("IP_ATTEMPTS_PER_MINUTE", "100000"),
+        ];
+        vars.extend(POSTGRES_SECRETS);
+        let a = Arc::new(spawn_app_with(&vars).await);
+        let b = Arc::new(a.another_instance(&vars).await);
 
-    let watcher = a.register("watcher").await;
-    let mut jars = Vec::new();
-    for i in 0..8 {
-        jars.push(a.register(&format!("load{i}")).await);
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let answers = Arc::new(Mutex::new(Vec::new()));
-    let load: Vec<_> = jars
-        .into_iter()
-        .map(|jar| {
-            tokio::spawn(refresh_in_a_loop(
-                [a.clone(), b.clone()],
-                jar,
-                stop.clone(),
-                answers.clone(),
-            ))
-        })
-        .collect();
+        let watcher = a.register("watcher").await;
+        let mut jars = Vec::new();
+        for i in 0..8 {
+            jars.push(a.register(&format!("load{i}")).await);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let load: Vec<_> = jars
+            .into_iter()
+            .map(|jar| {
+                tokio::spawn(refresh_in_a_loop(
+                    [a.clone(), b.clone()],
+                    jar,
+                    stop.clone(),
+                    answers.clone(),
+                ))
+            })
+            .collect();
 
-    // The watcher's page has shown who they are on both instances (which caches the account).
-    for app in [&a, &b] {
+        // The watcher's page has shown who they are on both instances (which caches the account).
+        for app in [&a, &b] {
+            assert_eq!(
+                app.get("/api/auth/me", &watcher).await.status(),
+                StatusCode::OK
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        pg.down();
+        let down = Instant::now();
+        let mut me_during = Vec::new();
+        while down.elapsed() < Duration::from_secs(20) {
+            for app in [&a, &b] {
+                me_during.push(app.get("/api/auth/me", &watcher).await.status());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        pg.up();
+        let up = Instant::now();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        stop.store(true, Ordering::SeqCst);
+        for task in load {
+            task.await.unwrap();
+        }
+
+        let answers = std::mem::take(&mut *answers.lock().unwrap());
+        // From a second after the stop until the start: every refresh refused as passing, fast.
+        let during: Vec<&Answer> = answers
+            .iter()
+            .filter(|x| x.started > down + Duration::from_secs(1) && x.started + x.took < up)
+            .collect();
+        assert!(
+            during.len() >= 8,
+            "only {} refreshes in the outage",
+            during.len()
+        );
+        for x in &during {
+            assert_eq!(x.status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let slowest = during.iter().map(|x| x.took).max().unwrap();
+        assert!(
+            slowest < Duration::from_secs(5),
+            "a refresh took {slowest:?}"
+        );
+        assert!(
+            me_during.iter().all(|s| *s == StatusCode::OK),
+            "/me during the outage: {me_during:?}"
+        );
+        // From five seconds after the start: every refresh works again.
+        let after: Vec<&Answer> = answers
+            .iter()
+            .filter(|x| x.started > up + Duration::from_secs(5))
+            .collect();
+        assert!(!after.is_empty());
+        for x in &after {
+            assert_eq!(x.status, StatusCode::OK, "a refresh after the recovery");
+        }
+        assert!(answers
+            .iter()
+            .all(|x| [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&x.status)));
+
+        // The notifications are back: a logout on `a` ends the session on `b` at once.
         assert_eq!(
-            app.get("/api/auth/me", &watcher).await.status(),
+            b.get("/api/auth/me", &watcher).await.status(),
             StatusCode::OK
         );
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    pg.down();
-    let down = Instant::now();
-    let mut me_during = Vec::new();
-    while down.elapsed() < Duration::from_secs(20) {
-        for app in [&a, &b] {
-            me_during.push(app.get("/api/auth/me", &watcher).await.status());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    pg.up();
-    let up = Instant::now();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, Ordering::SeqCst);
-    for task in load {
-        task.await.unwrap();
-    }
-
-    let answers = std::mem::take(&mut *answers.lock().unwrap());
-    // From a second after the stop until the start: every refresh refused as passing, fast.
-    let during: Vec<&Answer> = answers
-        .iter()
-        .filter(|x| x.started > down + Duration::from_secs(1) && x.started + x.took < up)
-        .collect();
-    assert!(
-        during.len() >= 8,
-        "only {} refreshes in the outage",
-        during.len()
-    );
-    for x in &during {
-        assert_eq!(x.status, StatusCode::SERVICE_UNAVAILABLE);
-    }
-    let slowest = during.iter().map(|x| x.took).max().unwrap();
-    assert!(
-        slowest < Duration::from_secs(5),
-        "a refresh took {slowest:?}"
-    );
-    assert!(
-        me_during.iter().all(|s| *s == StatusCode::OK),
-        "/me during the outage: {me_during:?}"
-    );
-    // From five seconds after the start: every refresh works again.
-    let after: Vec<&Answer> = answers
-        .iter()
-        .filter(|x| x.started > up + Duration::from_secs(5))
-        .collect();
-    assert!(!after.is_empty());
-    for x in &after {
-        assert_eq!(x.status, StatusCode::OK, "a refresh after the recovery");
-    }
-    assert!(answers
-        .iter()
-        .all(|x| [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&x.status)));
-
-    // The notifications are back: a logout on `a` ends the session on `b` at once.
-    assert_eq!(
-        b.get("/api/auth/me", &watcher).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        a.post("/api/auth/logout", &[], &watcher).await.status(),
-        StatusCode::OK
-    );
-    support::within(
-        Duration::from_secs(2),
-        "the logout reaching the other instance",
-        || async { b.get("/api/auth/me", &watcher).await.status() == StatusCode::UNAUTHORIZED },
-    )
-    .await;
-    support::log::assert_no_internal_errors();
+        assert_eq!(
+            a.post("/api/auth/logout", &[], &watcher).await.status(),
+            StatusCode::OK
+        );
+        support::within(
+            Duration::from_secs(2),
+            "the logout reaching the other instance",
+            || async { b.get("/api/auth/me", &watcher).await.status() == StatusCode::UNAUTHORIZED },
+        )
+        .await;
+        support::log::assert_no_internal_errors();
+    })
 }
 
 /// Another session holds a lock the app's writes need (an operator's `LOCK TABLE` left open

@@ -6,9 +6,8 @@
 //! These need `GATEHOUSE_TEST_POSTGRES` (SQLite is one process's database), so they are ignored
 //! by a plain `cargo test`; `scripts/test` starts PostgreSQL and runs them with
 //! `--include-ignored`.
-#![cfg(feature = "ssr")]
 
-mod support;
+use crate::support;
 
 use futures::future::join_all;
 use reqwest::StatusCode;

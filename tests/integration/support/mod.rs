@@ -4,7 +4,6 @@
 //! The database is a SQLite file in the app's directory, unless `GATEHOUSE_TEST_POSTGRES` names
 //! a PostgreSQL server (`postgres://user@host:port/postgres`): then each app directory gets a
 //! database of its own there. `scripts/test` runs every integration test both ways.
-#![allow(dead_code)] // each test binary uses its own subset of these helpers
 
 pub mod log;
 
@@ -221,7 +220,7 @@ pub fn raise_descriptor_limit() -> u64 {
 }
 
 async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<()>) {
-    gatehouse::telemetry::init();
+    log::watch();
     let descriptors = raise_descriptor_limit();
     let mut settings: HashMap<String, String> = base_settings(dir).await.into_iter().collect();
     settings.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
