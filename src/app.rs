@@ -1,6 +1,9 @@
 //! The HTML shell, the layout and the routes.
 
-use crate::pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage};
+use crate::{
+    client::Auth,
+    pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage},
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -32,6 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    Auth::provide();
     // Pages with forms or a login check render fully before answering (`Async`), so that they
     // work without JavaScript and a redirect can still change the status line.
     view! {
@@ -40,12 +44,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="site-header">
                 <A href="/" attr:class="brand">"Gatehouse"</A>
-                <nav>
-                    <A href="/profile">"Profile"</A>
-                    <A href="/sessions">"Devices"</A>
-                    <A href="/login">"Log in"</A>
-                    <A href="/register">"Register"</A>
-                </nav>
+                <Nav/>
             </header>
             <main>
                 <Routes fallback=NotFound>
@@ -57,5 +56,28 @@ pub fn App() -> impl IntoView {
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The site's links: to the account's pages for someone logged in, to the ways in otherwise.
+#[component]
+fn Nav() -> impl IntoView {
+    let auth = Auth::get();
+    view! {
+        <nav>
+            <Transition fallback=|| ()>
+                {move || if auth.is_logged_in() {
+                    view! {
+                        <A href="/profile">"Profile"</A>
+                        <A href="/sessions">"Devices"</A>
+                    }.into_any()
+                } else {
+                    view! {
+                        <A href="/login">"Log in"</A>
+                        <A href="/register">"Register"</A>
+                    }.into_any()
+                }}
+            </Transition>
+        </nav>
     }
 }

@@ -22,6 +22,39 @@ test('a person registers, lands on the profile, logs out, and logs in with email
   await expectProfileOf(page, name);
 });
 
+test('the header offers the ways in to a visitor, the account to a logged-in person, and follows a logout in another tab', async ({ page, context }) => {
+  const nav = (tab: import('@playwright/test').Page) => tab.locator('header nav');
+  const expectWaysIn = async (tab: import('@playwright/test').Page) => {
+    await expect(nav(tab).getByRole('link', { name: 'Log in' })).toBeVisible();
+    await expect(nav(tab).getByRole('link', { name: 'Register' })).toBeVisible();
+    await expect(nav(tab).getByRole('link', { name: 'Devices' })).toHaveCount(0);
+  };
+  const expectAccount = async (tab: import('@playwright/test').Page) => {
+    await expect(nav(tab).getByRole('link', { name: 'Profile' })).toBeVisible();
+    await expect(nav(tab).getByRole('link', { name: 'Devices' })).toBeVisible();
+    await expect(nav(tab).getByRole('link', { name: 'Log in' })).toHaveCount(0);
+  };
+
+  await page.goto('/');
+  await expectWaysIn(page);
+  await registerNewPerson(page, 'header');
+  await expectAccount(page);
+
+  // Rendered by the server for a logged-in person, and still so once hydrated.
+  const second = await context.newPage();
+  await second.goto('/');
+  await expectAccount(second);
+  await waitForHydration(second);
+  await expectAccount(second);
+
+  // A logout here reaches the other tab's header without a reload.
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expectWaysIn(page);
+  await expect(second).toHaveURL(/\/$/);
+  await expectWaysIn(second);
+});
+
 test('a wrong password shows the one generic message and stays on the login page', async ({ page }) => {
   await page.goto('/login');
   await waitForHydration(page);

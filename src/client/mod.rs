@@ -4,6 +4,7 @@
 //! On the server there is nothing to refresh with (the refresh cookie is scoped to
 //! `/api/auth`), so calls go straight through and the browser finishes the job after hydration.
 
+mod auth_context;
 mod forms;
 #[cfg(feature = "hydrate")]
 mod refresh;
@@ -12,6 +13,7 @@ mod single_flight;
 #[cfg(feature = "hydrate")]
 mod tabs;
 
+pub use auth_context::{use_sign_out, Auth, AuthStatus};
 pub use forms::{authed_action, last_error, AuthedAction, AuthedForm};
 
 use crate::error::AppError;
@@ -57,18 +59,25 @@ where
         },
     );
     let retried = StoredValue::new(false);
+    let auth = use_context::<Auth>();
     Effect::new(move |_| {
-        let needs_browser = matches!(resource.get(), Some(Err(e)) if e.code.is_session_failure());
+        let loaded = resource.get();
+        let needs_browser = matches!(&loaded, Some(Err(e)) if e.code.is_session_failure());
         if needs_browser && !retried.get_value() {
             retried.set_value(true);
             resource.refetch();
+        }
+        // A protected call that answered proves a login, whatever the page showed before.
+        if let (Some(Ok(_)), Some(auth)) = (&loaded, auth) {
+            auth.logged_in(None);
         }
     });
     resource
 }
 
-/// Tells this browser's other tabs that it has logged out (they go to the login page).
-pub fn announce_logout() {
+/// Tells this browser's other tabs that it has logged out (they go to the login page). Pages
+/// call it through [`use_sign_out`].
+fn announce_logout() {
     #[cfg(feature = "hydrate")]
     tabs::announce_logout();
 }

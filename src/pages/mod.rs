@@ -15,6 +15,7 @@ pub use register::RegisterPage;
 pub use sessions::SessionsPage;
 
 use crate::{
+    client::Auth,
     domain::{NextPath, User},
     error::AppError,
 };
@@ -36,8 +37,10 @@ where
     let query = use_query_map();
     let next = Signal::derive(move || NextPath::or_default(query.read().get("next").as_deref()));
     let navigate = use_navigate();
+    let auth = Auth::get();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = action.value().get() {
+        if let Some(Ok(user)) = action.value().get() {
+            auth.logged_in(Some(user));
             navigate(next.get_untracked().as_str(), Default::default());
         }
     });

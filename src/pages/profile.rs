@@ -5,8 +5,8 @@
 use crate::{
     auth::{me, ChangePassword, DeleteAccount, Logout, UpdateProfile},
     client::{
-        announce_logout, authed_action, last_error, leave_on_logout_elsewhere, protected_resource,
-        AuthedForm,
+        authed_action, last_error, leave_on_logout_elsewhere, protected_resource, use_sign_out,
+        Auth, AuthedForm,
     },
     components::{Field, FormError, NotLoaded},
     domain::User,
@@ -14,12 +14,18 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_navigate};
+use leptos_router::components::A;
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     leave_on_logout_elsewhere();
     let user = protected_resource(me);
+    let auth = Auth::get();
+    Effect::new(move |_| {
+        if let Some(Ok(loaded)) = user.get() {
+            auth.logged_in(Some(loaded));
+        }
+    });
     view! {
         <Title text="Your profile · Gatehouse"/>
         <Transition fallback=|| view! { <section class="card"><p>"Loading your profile…"</p></section> }>
@@ -43,11 +49,10 @@ pub fn ProfilePage() -> impl IntoView {
 #[component]
 fn Profile(user: RwSignal<User>) -> impl IntoView {
     let logout = ServerAction::<Logout>::new();
-    let navigate = use_navigate();
+    let sign_out = use_sign_out();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
-            announce_logout();
-            navigate("/login", Default::default());
+            sign_out("/login");
         }
     });
     let field = move |pick: fn(&User) -> &str| move || user.with(|u| pick(u).to_owned());
@@ -92,8 +97,10 @@ where
 fn EditProfile(user: RwSignal<User>) -> impl IntoView {
     let action = authed_action::<UpdateProfile>();
     let error = last_error(action);
+    let auth = Auth::get();
     Effect::new(move |_| {
         if let Some(Ok(saved)) = action.value().get() {
+            auth.logged_in(Some(saved.clone()));
             user.set(saved);
         }
     });
@@ -138,11 +145,10 @@ fn ChangePasswordForm() -> impl IntoView {
 fn DeleteAccountForm() -> impl IntoView {
     let action = authed_action::<DeleteAccount>();
     let error = last_error(action);
-    let navigate = use_navigate();
+    let sign_out = use_sign_out();
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
-            announce_logout();
-            navigate("/", Default::default());
+            sign_out("/");
         }
     });
     view! {

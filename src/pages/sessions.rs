@@ -6,7 +6,7 @@
 use crate::{
     auth::{sessions, LogoutAll, RevokeSession},
     client::{
-        announce_logout, authed_action, last_error, leave_on_logout_elsewhere, protected_resource,
+        authed_action, last_error, leave_on_logout_elsewhere, protected_resource, use_sign_out,
         AuthedAction, AuthedForm,
     },
     components::{FormError, NotLoaded},
@@ -14,7 +14,6 @@ use crate::{
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
@@ -22,7 +21,7 @@ pub fn SessionsPage() -> impl IntoView {
     let list = protected_resource(sessions);
     let revoke = authed_action::<RevokeSession>();
     let logout_all = authed_action::<LogoutAll>();
-    let navigate = use_navigate();
+    let sign_out = use_sign_out();
     // Which session the last revoke was for, to tell "this device" (a logout) from another.
     let revoked_current = StoredValue::new(false);
     Effect::new(move |_| {
@@ -32,8 +31,7 @@ pub fn SessionsPage() -> impl IntoView {
             _ => false,
         };
         if this_device_out {
-            announce_logout();
-            navigate("/login", Default::default());
+            sign_out("/login");
         } else if matches!(revoke.value().get(), Some(Ok(()))) {
             list.refetch();
         }

@@ -1,0 +1,112 @@
+//! Who is logged in, as this tab knows it: one context, provided by the app, that the nav and
+//! the pages read. It starts from what the server found while rendering the page (carried to
+//! the browser with it, so hydration changes nothing), and is then kept true by what this tab
+//! learns: a login or registration, a protected page that loaded, a logout here ([`use_sign_out`])
+//! or in another tab of this browser (the BroadcastChannel of `tabs`).
+//!
+//! It costs no request of its own: the server's answer comes with the page, and everything after
+//! it comes from calls the page makes anyway.
+
+use crate::{auth::me, domain::User};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthStatus {
+    LoggedOut,
+    /// Logged in; the account too, once this tab has loaded it (a page that lists sessions
+    /// proves a login without naming whose).
+    LoggedIn(Option<User>),
+}
+
+/// The auth context. `Copy`: it is two arena handles.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    /// What the server found while rendering the page.
+    rendered: Resource<AuthStatus>,
+    /// What this tab has learnt since, if anything.
+    learnt: RwSignal<Option<AuthStatus>>,
+}
+
+impl Auth {
+    /// Provides the context for the whole app; called once, by the app's root.
+    pub fn provide() -> Self {
+        let rendered = Resource::new(
+            || (),
+            |_| {
+                let load = async {
+                    // An expired access token reads as logged out here: the server cannot
+                    // refresh while rendering, and a protected page cures it in the browser.
+                    match me().await {
+                        Ok(user) => AuthStatus::LoggedIn(Some(user)),
+                        Err(_) => AuthStatus::LoggedOut,
+                    }
+                };
+                // In the browser the call's future is not `Send`; it never leaves its thread.
+                #[cfg(feature = "hydrate")]
+                let load = send_wrapper::SendWrapper::new(load);
+                load
+            },
+        );
+        let auth = Self {
+            rendered,
+            learnt: RwSignal::new(None),
+        };
+        provide_context(auth);
+        #[cfg(feature = "hydrate")]
+        {
+            let watch = super::tabs::watch_logout(move || auth.set(AuthStatus::LoggedOut));
+            let watch = send_wrapper::SendWrapper::new(watch);
+            on_cleanup(move || drop(watch));
+        }
+        auth
+    }
+
+    /// The app's auth context.
+    pub fn get() -> Self {
+        expect_context()
+    }
+
+    /// Who is logged in (reactive); `None` while the server's answer is still on its way.
+    pub fn status(&self) -> Option<AuthStatus> {
+        self.learnt.get().or_else(|| self.rendered.get())
+    }
+
+    /// Whether someone is logged in (reactive); `false` until known.
+    pub fn is_logged_in(&self) -> bool {
+        matches!(self.status(), Some(AuthStatus::LoggedIn(_)))
+    }
+
+    /// Someone is logged in: `user` when the caller knows the account, else whoever was known.
+    pub fn logged_in(&self, user: Option<User>) {
+        let now = self
+            .learnt
+            .get_untracked()
+            .or_else(|| self.rendered.get_untracked());
+        let known = match now {
+            Some(AuthStatus::LoggedIn(known)) => known,
+            _ => None,
+        };
+        self.set(AuthStatus::LoggedIn(user.or(known)));
+    }
+
+    fn set(&self, status: AuthStatus) {
+        if self.learnt.get_untracked() != Some(status.clone()) {
+            self.learnt.set(Some(status));
+        }
+    }
+}
+
+/// For a component whose action ends this tab's session (a logout, logging out everywhere,
+/// deleting the account): what to call once it has, with the page to go to. It tells the other
+/// tabs of this browser, marks this tab logged out, and goes there.
+pub fn use_sign_out() -> impl Fn(&'static str) + Clone + 'static {
+    let auth = Auth::get();
+    let navigate = use_navigate();
+    move |to| {
+        super::announce_logout();
+        auth.set(AuthStatus::LoggedOut);
+        navigate(to, Default::default());
+    }
+}
