@@ -34,19 +34,18 @@ impl Endings<'_> {
         Ok(())
     }
 
-    /// Ends one session of `user_id` that the caller named (from the sessions page). False
+    /// Revokes one session of `user_id` that the caller named (from the sessions page). False
     /// when there was no such live session of that user; then nothing is revoked, since the
     /// id may be anyone's.
-    pub async fn end_one(
+    pub async fn revoke(
         &self,
         user_id: &str,
         session_id: &str,
-        reason: EndReason,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let found = self
             .store
-            .end_session(user_id, session_id, reason, now)
+            .end_session(user_id, session_id, EndReason::Revoked, now)
             .await?;
         if found {
             self.revoked.insert([session_id], now);

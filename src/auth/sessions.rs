@@ -64,7 +64,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     let now = now();
     let found = state
         .endings()
-        .end_one(&claims.sub, &session_id, EndReason::Revoked, now)
+        .revoke(&claims.sub, &session_id, now)
         .await?;
     if !found {
         return Err(AppError::new(
