@@ -65,6 +65,7 @@ fn Nav() -> impl IntoView {
     let auth = Auth::get();
     view! {
         <nav>
+            // Read inside the transition, so that the server waits for its answer.
             <Transition fallback=|| ()>
                 {move || if auth.is_logged_in() {
                     view! {

@@ -55,6 +55,25 @@ test('the header offers the ways in to a visitor, the account to a logged-in per
   await expectWaysIn(second);
 });
 
+test('back after the access token expired, the home page header shows the account after one quiet refresh; a visitor costs no call', async ({ page, browser }) => {
+  await registerNewPerson(page, 'back');
+  await waitForAccessTokenToExpire(page);
+  const calls = recordAuthCalls(page);
+  await page.goto('/');
+  await waitForHydration(page);
+  await expect(page.locator('header nav').getByRole('link', { name: 'Devices' })).toBeVisible();
+  expect(calls).toEqual(['POST /api/auth/refresh 200']);
+
+  const visitor = await browser.newPage();
+  const visitorCalls = recordAuthCalls(visitor);
+  await visitor.goto('/');
+  await waitForHydration(visitor);
+  await visitor.waitForTimeout(500);
+  await expect(visitor.locator('header nav').getByRole('link', { name: 'Log in' })).toBeVisible();
+  expect(visitorCalls).toEqual([]);
+  await visitor.close();
+});
+
 test('a wrong password shows the one generic message and stays on the login page', async ({ page }) => {
   await page.goto('/login');
   await waitForHydration(page);

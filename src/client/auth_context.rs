@@ -4,8 +4,27 @@
 //! learns: a login or registration, a protected page that loaded, a logout here ([`use_sign_out`])
 //! or in another tab of this browser (the BroadcastChannel of `tabs`).
 //!
-//! It costs no request of its own: the server's answer comes with the page, and everything after
-//! it comes from calls the page makes anyway.
+//! One case needs a request of its own. The access cookie lasts as long as its token, so a
+//! person back after its lifetime is rendered logged out by a server that cannot refresh (the
+//! refresh cookie is sent to `/api/auth` only). On a page that does not deal with the session
+//! itself (not a protected page, which refreshes on its first call, nor the login or register
+//! page, where a refused refresh clearing the cookies could race the login), the browser then
+//! refreshes once, quietly: a session that lives on shows in the header, and one that is gone
+//! changes nothing. Only a browser that had a session when it last knew asks (a flag in
+//! `localStorage`), so a visitor's page loads cost nothing.
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// Whether the page being shown deals with the session itself (see [`page_handles_session`]).
+    static PAGE_HANDLES_SESSION: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by pages that deal with the session themselves (protected pages, login, register):
+/// on those the browser does not check quietly whether a session outlived its access token.
+pub fn page_handles_session() {
+    #[cfg(feature = "hydrate")]
+    PAGE_HANDLES_SESSION.with(|flag| flag.set(true));
+}
 
 use crate::{auth::me, domain::User};
 use leptos::prelude::*;
@@ -59,8 +78,43 @@ impl Auth {
             let watch = super::tabs::watch_logout(move || auth.set(AuthStatus::LoggedOut));
             let watch = send_wrapper::SendWrapper::new(watch);
             on_cleanup(move || drop(watch));
+            // Once, after the first render: the page has said by then whether it deals with
+            // the session itself.
+            Effect::new(move |checked: Option<bool>| {
+                if checked == Some(true) {
+                    return true;
+                }
+                let Some(rendered) = auth.rendered.get() else {
+                    return false;
+                };
+                let logged_in = matches!(rendered, AuthStatus::LoggedIn(_));
+                let untouched = auth.learnt.get_untracked().is_none();
+                if logged_in {
+                    super::tabs::remember_session(true);
+                } else if untouched
+                    && super::tabs::had_session()
+                    && !PAGE_HANDLES_SESSION.with(std::cell::Cell::get)
+                {
+                    leptos::task::spawn_local(auth.check_quietly());
+                }
+                true
+            });
         }
         auth
+    }
+
+    /// Refreshes once to find out whether the session outlived its access token.
+    #[cfg(feature = "hydrate")]
+    async fn check_quietly(self) {
+        let outcome = super::refresh::refresh_quietly().await;
+        // Whatever this tab learnt meanwhile (a login, a logout) is newer than this answer.
+        if self.learnt.get_untracked().is_some() {
+            return;
+        }
+        match outcome {
+            Ok(()) => self.logged_in(None),
+            Err(_) => super::tabs::remember_session(false),
+        }
     }
 
     /// The app's auth context.
@@ -91,8 +145,16 @@ impl Auth {
         self.set(AuthStatus::LoggedIn(user.or(known)));
     }
 
+    /// Records `status`, unless it is what the context already says (so that what reads it,
+    /// the nav's links, is not rebuilt for nothing).
     fn set(&self, status: AuthStatus) {
-        if self.learnt.get_untracked() != Some(status.clone()) {
+        #[cfg(feature = "hydrate")]
+        super::tabs::remember_session(matches!(status, AuthStatus::LoggedIn(_)));
+        let now = self
+            .learnt
+            .get_untracked()
+            .or_else(|| self.rendered.get_untracked());
+        if now.as_ref() != Some(&status) {
             self.learnt.set(Some(status));
         }
     }

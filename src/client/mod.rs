@@ -13,7 +13,7 @@ mod single_flight;
 #[cfg(feature = "hydrate")]
 mod tabs;
 
-pub use auth_context::{use_sign_out, Auth, AuthStatus};
+pub use auth_context::{page_handles_session, use_sign_out, Auth, AuthStatus};
 pub use forms::{authed_action, last_error, AuthedAction, AuthedForm};
 
 use crate::error::AppError;
@@ -85,6 +85,7 @@ fn announce_logout() {
 /// For pages that need a login: while the page is shown, a logout in another tab of this
 /// browser sends this tab to the login page too (and back here after logging in).
 pub fn leave_on_logout_elsewhere() {
+    page_handles_session();
     #[cfg(feature = "hydrate")]
     {
         let watch = send_wrapper::SendWrapper::new(tabs::watch_logout(refresh::send_to_login));

@@ -26,6 +26,12 @@ where
     tab.call(call).await
 }
 
+/// Refreshes without retrying a call, and without going to the login page when refused.
+pub async fn refresh_quietly() -> Result<(), AppError> {
+    let tab = TAB.with(Rc::clone);
+    tab.refresh().await
+}
+
 fn refresh_session(seen: u64) -> RefreshFuture {
     tabs::with_refresh_lock(async move {
         refresh_unless_done(seen, tabs::generation, tabs::bump_generation, || {

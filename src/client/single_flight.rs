@@ -81,6 +81,12 @@ where
         }
     }
 
+    /// Refreshes (joining a refresh in flight), retrying nothing, and never losing the session
+    /// when it is refused: for finding out whether a session outlived its access token.
+    pub async fn refresh(self: &Rc<Self>) -> Result<(), AppError> {
+        self.shared_refresh((self.generation)()).await
+    }
+
     /// Joins the refresh in flight, or starts one for a call that began at generation `seen`.
     fn shared_refresh(self: &Rc<Self>, seen: u64) -> InFlight {
         let mut slot = self.in_flight.borrow_mut();
@@ -370,5 +376,15 @@ mod tests {
         ));
         assert!(outcome.is_err());
         assert_eq!(generation.get(), 0);
+    }
+
+    #[test]
+    fn a_refused_quiet_refresh_returns_its_error_without_losing_the_session() {
+        let server = FakeServer::refusing_refresh(ErrorCode::Unauthenticated);
+        let tab = server.tab();
+        let outcome = block_on(tab.refresh());
+        assert_eq!(outcome.unwrap_err().code, ErrorCode::Unauthenticated);
+        assert_eq!(server.refreshes.get(), 1);
+        assert_eq!(server.lost.get(), 0);
     }
 }

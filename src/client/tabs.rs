@@ -17,6 +17,9 @@ const LOCK_NAME: &str = "gatehouse-refresh";
 const GENERATION_KEY: &str = "gatehouse-refresh-generation";
 const CHANNEL_NAME: &str = "gatehouse-session";
 const LOGGED_OUT: &str = "logged-out";
+/// Set while this browser has a session (as far as its tabs know): only then is a page that
+/// the server rendered logged out worth a refresh to find out (see `auth_context`).
+const HAD_SESSION_KEY: &str = "gatehouse-had-session";
 
 thread_local! {
     /// The count, when `localStorage` is unavailable (private modes, storage disabled).
@@ -42,6 +45,22 @@ pub fn bump_generation() {
     if let Some(storage) = storage() {
         let _ = storage.set_item(GENERATION_KEY, &next.to_string());
     }
+}
+
+/// Remembers whether this browser has a session, for the next page it loads.
+pub fn remember_session(has: bool) {
+    if let Some(storage) = storage() {
+        let _ = if has {
+            storage.set_item(HAD_SESSION_KEY, "1")
+        } else {
+            storage.remove_item(HAD_SESSION_KEY)
+        };
+    }
+}
+
+/// Whether this browser had a session when it last knew.
+pub fn had_session() -> bool {
+    storage().is_some_and(|s| s.get_item(HAD_SESSION_KEY).ok().flatten().is_some())
 }
 
 /// Runs `work` holding the browser-wide refresh lock (`navigator.locks`), or directly where

@@ -15,7 +15,7 @@ pub use register::RegisterPage;
 pub use sessions::SessionsPage;
 
 use crate::{
-    client::Auth,
+    client::{page_handles_session, Auth},
     domain::{NextPath, User},
     error::AppError,
 };
@@ -34,6 +34,7 @@ fn entry_form<S>(action: ServerAction<S>) -> EntryForm
 where
     S: ServerFn<Output = User, Error = AppError> + Clone + Send + Sync + 'static,
 {
+    page_handles_session();
     let query = use_query_map();
     let next = Signal::derive(move || NextPath::or_default(query.read().get("next").as_deref()));
     let navigate = use_navigate();

@@ -1,10 +1,10 @@
 //! [ssr] Where users, sessions and refresh tokens live. The server functions see only the [`Store`]
 //! trait, implemented on SQLite (the default) and PostgreSQL (several instances).
-
 //!
 //! The rooms: [`records`] (what is stored), [`failure`] (how it fails), [`open`] (connecting,
-//! pruning), [`rotation`] (the rule for a presented refresh token, and the steps every database
-//! takes to apply it), and one folder per database.
+//! pruning), [`rotation`] (the rule for a presented refresh token), [`steps`] (the write
+//! sequences every database shares, the refresh exchange among them), and one folder per
+//! database with its SQL.
 
 mod failure;
 mod open;

@@ -6,7 +6,7 @@ use super::*;
 
 #[tokio::test]
 async fn refresh_rotates_the_pair_and_the_old_refresh_token_dies() {
-    // No grace window: here the second presentation is reuse at once (see tests/sessions.rs).
+    // No grace window: here the second presentation is reuse at once (see `sessions::rotation`).
     let app = spawn_app_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
     let first = app.register("rotor").await;
     let response = app.post("/api/auth/refresh", &[], &first).await;

@@ -8,6 +8,10 @@
 //! on its own thread, where a `#[tokio::test]` runtime runs every task the test's apps spawn.
 //! A test on a multi-threaded runtime builds it with [`runtime`], whose threads count into the
 //! test's tally too.
+//!
+//! An event from any other thread (an app's hashing workers, a runtime not built by
+//! [`runtime`]) cannot be told apart by test: it counts against every test, so that it can
+//! fail a test wrongly but never let one pass wrongly.
 
 use std::{
     cell::RefCell,
@@ -23,13 +27,29 @@ struct Tally {
     unavailable: AtomicUsize,
 }
 
+/// Events from threads that work for no test in particular.
+static UNATTRIBUTED: Tally = Tally {
+    internal: AtomicUsize::new(0),
+    unavailable: AtomicUsize::new(0),
+};
+
 thread_local! {
-    /// The tally of the test this thread works for: its own, unless [`runtime`] shared one.
-    static TALLY: RefCell<Arc<Tally>> = RefCell::new(Arc::default());
+    /// The tally of the test this thread works for: its own, on a test's thread (libtest
+    /// names it after the test, `module::name`) or one [`runtime`] built; else none.
+    static TALLY: RefCell<Option<Arc<Tally>>> = RefCell::new(
+        std::thread::current()
+            .name()
+            .is_some_and(|name| name.contains("::"))
+            .then(Arc::default),
+    );
 }
 
-fn tally() -> Arc<Tally> {
-    TALLY.with(|tally| tally.borrow().clone())
+/// Runs `read` on this thread's tally, or on the unattributed one.
+fn with_tally<T>(read: impl FnOnce(&Tally) -> T) -> T {
+    TALLY.with(|tally| match &*tally.borrow() {
+        Some(own) => read(own),
+        None => read(&UNATTRIBUTED),
+    })
 }
 
 struct CountServerErrors;
@@ -47,12 +67,13 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountServerErrors 
         }
         let mut status = Status(0);
         event.record(&mut status);
-        let tally = tally();
-        if status.0 == 503 {
-            tally.unavailable.fetch_add(1, Ordering::SeqCst);
-        } else if *event.metadata().level() == tracing::Level::ERROR || status.0 >= 500 {
-            tally.internal.fetch_add(1, Ordering::SeqCst);
-        }
+        with_tally(|tally| {
+            if status.0 == 503 {
+                tally.unavailable.fetch_add(1, Ordering::SeqCst);
+            } else if *event.metadata().level() == tracing::Level::ERROR || status.0 >= 500 {
+                tally.internal.fetch_add(1, Ordering::SeqCst);
+            }
+        });
     }
 }
 
@@ -73,19 +94,20 @@ pub fn watch() {
 
 /// A multi-threaded runtime for a test whose threads all count into the calling test's tally.
 pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
-    let shared = tally();
+    let shared = TALLY.with(|tally| tally.borrow_mut().get_or_insert_with(Arc::default).clone());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
-        .on_thread_start(move || TALLY.with(|tally| *tally.borrow_mut() = shared.clone()))
+        .on_thread_start(move || TALLY.with(|tally| *tally.borrow_mut() = Some(shared.clone())))
         .build()
         .expect("a test runtime")
 }
 
-/// No 500 and no internal error so far in this test.
+/// No 500 and no internal error so far in this test (nor on a thread of no test).
 pub fn assert_no_internal_errors() {
+    let count = |tally: &Tally| tally.internal.load(Ordering::SeqCst);
     assert_eq!(
-        tally().internal.load(Ordering::SeqCst),
+        with_tally(count) + count(&UNATTRIBUTED),
         0,
         "the server logged a 500 or an internal error"
     );
@@ -94,8 +116,9 @@ pub fn assert_no_internal_errors() {
 /// No 5xx of any kind so far in this test, and no internal error.
 pub fn assert_no_server_errors() {
     assert_no_internal_errors();
+    let count = |tally: &Tally| tally.unavailable.load(Ordering::SeqCst);
     assert_eq!(
-        tally().unavailable.load(Ordering::SeqCst),
+        with_tally(count) + count(&UNATTRIBUTED),
         0,
         "the server answered 503"
     );
