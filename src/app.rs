@@ -1,7 +1,8 @@
 //! The HTML shell, the layout and the routes.
 
 use crate::{
-    client::Auth,
+    auth::Logout,
+    client::{use_sign_out, Auth, AuthStatus},
     pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage},
 };
 use leptos::prelude::*;
@@ -59,26 +60,62 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The site's links: to the account's pages for someone logged in, to the ways in otherwise.
+/// The site's links: for someone logged in, a menu under their name (their profile, their
+/// devices, log out); for anyone else, the ways in. The menu is a `<details>`: it opens and
+/// closes with the keyboard and without JavaScript.
 #[component]
 fn Nav() -> impl IntoView {
     let auth = Auth::get();
     view! {
-        <nav>
+        <nav aria-label="Site">
             // Read inside the transition, so that the server waits for its answer.
             <Transition fallback=|| ()>
-                {move || if auth.is_logged_in() {
-                    view! {
-                        <A href="/profile">"Profile"</A>
-                        <A href="/sessions">"Devices"</A>
-                    }.into_any()
-                } else {
-                    view! {
+                {move || match auth.status() {
+                    Some(AuthStatus::LoggedIn(user)) => {
+                        let name = user.map_or_else(|| "Your account".to_owned(), |u| u.full_name);
+                        view! { <AccountMenu name/> }.into_any()
+                    }
+                    _ => view! {
                         <A href="/login">"Log in"</A>
                         <A href="/register">"Register"</A>
-                    }.into_any()
+                    }.into_any(),
                 }}
             </Transition>
         </nav>
+    }
+}
+
+#[component]
+fn AccountMenu(name: String) -> impl IntoView {
+    let menu = NodeRef::<leptos::html::Details>::new();
+    // Chosen or not, the menu closes once something in it is clicked.
+    let close = move |_| {
+        if let Some(menu) = menu.get() {
+            menu.set_open(false);
+        }
+    };
+    let logout = ServerAction::<Logout>::new();
+    let sign_out = use_sign_out();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            sign_out("/login");
+        }
+    });
+    view! {
+        <details class="account-menu" node_ref=menu>
+            <summary>
+                <span class="visually-hidden">"Account menu for "</span>
+                <span class="account-name">{name}</span>
+            </summary>
+            <ul on:click=close>
+                <li><A href="/profile">"Profile"</A></li>
+                <li><A href="/sessions">"Devices"</A></li>
+                <li>
+                    <ActionForm action=logout>
+                        <button type="submit" class="link">"Log out"</button>
+                    </ActionForm>
+                </li>
+            </ul>
+        </details>
     }
 }

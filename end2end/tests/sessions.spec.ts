@@ -1,7 +1,7 @@
 import { Browser, BrowserContext, expect, Page, test } from '@playwright/test';
 import { ACCESS_TOKEN_SECONDS } from '../playwright.config';
 import {
-  expectProfileOf, fillLogin, PASSWORD, recordAuthCalls, registerNewPerson, waitForHydration,
+  PASSWORD, expectProfileOf, fillLogin, openAccountMenu, recordAuthCalls, registerNewPerson, waitForHydration,
 } from './helpers';
 
 const waitForAccessTokenToExpire = (page: Page) =>
@@ -58,7 +58,10 @@ test('two tabs whose access token expired share one refresh', async ({ page, con
   await waitForAccessTokenToExpire(page);
   const refreshes = countRefreshes(context);
   // Both tabs load their device list at the same moment, each with the expired access token.
-  await Promise.all([page, second].map((tab) => tab.getByRole('link', { name: 'Devices', exact: true }).click()));
+  await Promise.all([page, second].map(async (tab) => {
+    await openAccountMenu(tab);
+    await tab.getByRole('link', { name: 'Devices', exact: true }).click();
+  }));
   for (const tab of [page, second]) {
     await expect(tab).toHaveURL(/\/sessions$/);
     await expect(tab.getByTestId('session')).toHaveCount(1);

@@ -127,6 +127,14 @@ impl Auth {
         self.learnt.get().or_else(|| self.rendered.get())
     }
 
+    /// Who is logged in, once known: what this tab has learnt, else the server's answer.
+    pub async fn settled(self) -> AuthStatus {
+        match self.learnt.get_untracked() {
+            Some(status) => status,
+            None => self.rendered.await,
+        }
+    }
+
     /// Whether someone is logged in (reactive); `false` until known.
     pub fn is_logged_in(&self) -> bool {
         matches!(self.status(), Some(AuthStatus::LoggedIn(_)))

@@ -2,7 +2,7 @@
 //! server-function client and then goes to `?next=`; without it, the browser posts the form and
 //! the server redirects to the same place.
 
-use super::{entry_form, EntryForm};
+use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Login,
     components::{Field, FormError},
@@ -18,6 +18,7 @@ pub fn LoginPage() -> impl IntoView {
     let register_href = move || next.get().via("/register");
     view! {
         <Title text="Log in · Gatehouse"/>
+        <SendOnWhenLoggedIn next/>
         <section class="card">
             <h1>"Log in"</h1>
             <ActionForm action>

@@ -15,7 +15,7 @@ pub use register::RegisterPage;
 pub use sessions::SessionsPage;
 
 use crate::{
-    client::{page_handles_session, Auth},
+    client::{page_handles_session, Auth, AuthStatus},
     domain::{NextPath, User},
     error::AppError,
 };
@@ -57,5 +57,33 @@ where
                 error
             })
         }),
+    }
+}
+
+/// Someone logged in has nothing to do on the login and register pages: they go on to `next`.
+/// Rendered by the server, the page is a redirect; in the browser (a link followed within the
+/// app), the router navigates.
+#[component]
+fn SendOnWhenLoggedIn(next: Signal<NextPath>) -> impl IntoView {
+    let auth = Auth::get();
+    let navigate = use_navigate();
+    view! {
+        <Suspense>
+            {move || {
+                let navigate = navigate.clone();
+                Suspend::new(async move {
+                    if matches!(auth.settled().await, AuthStatus::LoggedIn(_)) {
+                        let to = next.get_untracked();
+                        #[cfg(feature = "ssr")]
+                        {
+                            let _ = navigate;
+                            leptos_axum::redirect(to.as_str());
+                        }
+                        #[cfg(not(feature = "ssr"))]
+                        navigate(to.as_str(), Default::default());
+                    }
+                })
+            }}
+        </Suspense>
     }
 }

@@ -1,6 +1,6 @@
 //! `/register`: email, username, full name, password. A new account is logged in at once.
 
-use super::{entry_form, EntryForm};
+use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Register,
     components::{Field, FormError},
@@ -16,6 +16,7 @@ pub fn RegisterPage() -> impl IntoView {
     let login_href = move || next.get().login_url();
     view! {
         <Title text="Register · Gatehouse"/>
+        <SendOnWhenLoggedIn next/>
         <section class="card">
             <h1>"Create an account"</h1>
             <ActionForm action>

@@ -1,0 +1,54 @@
+import { expect, test } from '@playwright/test';
+import { accountMenu, expectProfileOf, openAccountMenu, registerNewPerson, waitForHydration } from './helpers';
+
+test('the account menu opens from the keyboard, leads to the pages, and logs out', async ({ page }) => {
+  await registerNewPerson(page, 'menu');
+  const summary = accountMenu(page).locator('summary');
+  await summary.focus();
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeVisible();
+  await page.getByRole('link', { name: 'Devices', exact: true }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  // The menu closed once something in it was chosen.
+  await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeHidden();
+
+  await openAccountMenu(page);
+  await accountMenu(page).getByRole('button', { name: 'Log out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await expect(accountMenu(page)).toHaveCount(0);
+  await expect(page.locator('header nav').getByRole('link', { name: 'Log in' })).toBeVisible();
+});
+
+test('someone logged in who opens the login or register page goes on to where they were headed', async ({ page }) => {
+  const name = await registerNewPerson(page, 'onward');
+  await page.goto('/login');
+  await expectProfileOf(page, name);
+  await page.goto('/register?next=%2Fsessions');
+  await expect(page).toHaveURL(/\/sessions$/);
+  await waitForHydration(page);
+  await expect(page.getByTestId('session')).toHaveCount(1);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the server sends someone logged in on from the login page, and the menu works', async ({ page }) => {
+    await page.goto('/register');
+    const name = `nojsmenu${Date.now().toString(36)}`;
+    await page.getByLabel('Email').fill(`${name}@example.org`);
+    await page.getByLabel('Username').fill(name);
+    await page.getByLabel('Full name').fill('Playwright Person');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await expectProfileOf(page, name);
+
+    const response = await page.goto('/login?next=%2Fsessions');
+    expect(response?.request().redirectedFrom()?.url()).toContain('/login');
+    await expect(page).toHaveURL(/\/sessions$/);
+
+    await openAccountMenu(page);
+    await accountMenu(page).getByRole('button', { name: 'Log out' }).click();
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page.locator('header nav').getByRole('link', { name: 'Log in' })).toBeVisible();
+  });
+});
