@@ -3,6 +3,7 @@
 use crate::{
     auth::Logout,
     client::{use_sign_out, Auth, AuthStatus},
+    domain::SignedOut,
     pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage},
 };
 use leptos::prelude::*;
@@ -98,7 +99,7 @@ fn AccountMenu(name: String) -> impl IntoView {
     let sign_out = use_sign_out();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
-            sign_out("/login");
+            sign_out(SignedOut::Here, "/login");
         }
     });
     view! {

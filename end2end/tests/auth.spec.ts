@@ -12,12 +12,13 @@ test('a person registers, lands on the profile, logs out, and logs in with email
   const name = await registerNewPerson(page, 'reg');
 
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=here$/);
+  await expect(page.getByRole('status')).toHaveText('You have been logged out on this device.');
 
   await fillLogin(page, `${name}@example.org`);
   await expectProfileOf(page, name);
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=here$/);
 
   await fillLogin(page, name.toUpperCase());
   await expectProfileOf(page, name);
@@ -50,7 +51,7 @@ test('the header offers the ways in to a visitor, the account to a logged-in per
 
   // A logout here reaches the other tab's header without a reload.
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=here$/);
   await expectWaysIn(page);
   await expect(second).toHaveURL(/\/$/);
   await expectWaysIn(second);
@@ -128,6 +129,7 @@ test('when the refresh token is gone, the person lands on login and comes back t
   await context.clearCookies();
   await page.goto('/profile');
   await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);
+  await expect(page.getByRole('status')).toHaveText('Log in to see your profile.');
   await waitForHydration(page);
   await fillLogin(page, name);
   await expectProfileOf(page, name);
@@ -146,5 +148,6 @@ test('a rotated-away session is refused and sends the person to log in', async (
   await context.clearCookies({ name: '__Host-access_token' });
 
   await page.goto('/profile');
-  await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);
+  await expect(page).toHaveURL(/\/login\?next=%2Fprofile&signed_out=reused$/);
+  await expect(page.getByRole('status')).toContainText('used from two places at once');
 });

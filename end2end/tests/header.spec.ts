@@ -14,7 +14,8 @@ test('the account menu opens from the keyboard, leads to the pages, and logs out
 
   await openAccountMenu(page);
   await accountMenu(page).getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=here$/);
+  await expect(page.getByRole('status')).toHaveText('You have been logged out on this device.');
   await expect(accountMenu(page)).toHaveCount(0);
   await expect(page.locator('header nav').getByRole('link', { name: 'Log in' })).toBeVisible();
 });
@@ -48,7 +49,8 @@ test.describe('without JavaScript', () => {
 
     await openAccountMenu(page);
     await accountMenu(page).getByRole('button', { name: 'Log out' }).click();
-    await expect(page).toHaveURL(/\/login$/);
+    await expect(page).toHaveURL(/\/login\?signed_out=here$/);
+    await expect(page.getByRole('status')).toHaveText('You have been logged out on this device.');
     await expect(page.locator('header nav').getByRole('link', { name: 'Log in' })).toBeVisible();
   });
 });

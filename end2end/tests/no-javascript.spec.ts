@@ -12,7 +12,8 @@ test('without JavaScript, register, log out and log in with the plain forms', as
   await expectProfileOf(page, name);
 
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=here$/);
+  await expect(page.getByRole('status')).toHaveText('You have been logged out on this device.');
 
   await fillLogin(page, name);
   await expectProfileOf(page, name);
@@ -75,7 +76,8 @@ test('without JavaScript, the profile is edited and another device is logged out
   await expect(page.getByTestId('session')).toHaveCount(1);
 
   await page.getByRole('button', { name: 'Log out everywhere' }).click();
-  await expect(page).toHaveURL(/\/login$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=everywhere$/);
+  await expect(page.getByRole('status')).toHaveText('You have been logged out on every device.');
 });
 
 test('without JavaScript, a wrong current password is shown on the profile', async ({ page }) => {
@@ -99,7 +101,8 @@ test('without JavaScript, the account is deleted once the password and the confi
   await page.getByLabel('Your password').fill(PASSWORD);
   await page.getByLabel('I understand').check();
   await page.getByRole('button', { name: 'Delete my account' }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await expect(page).toHaveURL(/\/\?signed_out=deleted$/);
+  await expect(page.getByRole('status')).toHaveText('Your account has been deleted.');
 
   await page.goto('/login');
   await fillLogin(page, name);

@@ -44,7 +44,8 @@ test('the sessions page revokes another browser\'s session, which is then sent t
 
   // The other browser's access token is refused at once, not at its expiry.
   await other.page.goto('/profile');
-  await expect(other.page).toHaveURL(/\/login\?next=%2Fprofile$/);
+  await expect(other.page).toHaveURL(/\/login\?next=%2Fprofile&signed_out=elsewhere$/);
+  await expect(other.page.getByRole('status')).toContainText('logged out from another one');
   await other.context.close();
 });
 
@@ -77,8 +78,9 @@ test('logging out in one tab sends the other tab to the login page without a rel
   await expect(second.getByTestId('session')).toHaveCount(1);
 
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL(/\/login$/);
-  await expect(second).toHaveURL(/\/login\?next=%2Fsessions$/);
+  await expect(page).toHaveURL(/\/login\?signed_out=here$/);
+  await expect(second).toHaveURL(/\/login\?next=%2Fsessions&signed_out=other_tab$/);
+  await expect(second.getByRole('status')).toHaveText('You logged out in another tab.');
   await waitForHydration(second);
   await fillLogin(second, name);
   await expect(second).toHaveURL(/\/sessions$/);
@@ -123,7 +125,8 @@ test('deleting the account needs the password and the confirmation, then it is g
   await expect(page).toHaveURL(/\/profile$/);
   await page.getByLabel('I understand').check();
   await page.getByRole('button', { name: 'Delete my account' }).click();
-  await expect(page).toHaveURL(/\/$/);
+  await expect(page).toHaveURL(/\/\?signed_out=deleted$/);
+  await expect(page.getByRole('status')).toHaveText('Your account has been deleted.');
 
   await page.goto('/login');
   await waitForHydration(page);

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::{
     credentials::password_policy,
-    domain::{Email, FullName, Password, TypedPassword, User, Username},
+    domain::{Email, FullName, Password, SignedOut, TypedPassword, User, Username},
     error::AppError,
     store::PasswordChange,
 };
@@ -88,6 +88,6 @@ pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
     state.endings().delete_account(&user.id, now).await?;
     tracing::info!(user_id = %user.id, "account deleted");
     request.clear_cookies();
-    request.redirect_plain_form("/");
+    request.redirect_plain_form(&SignedOut::Deleted.on("/"));
     Ok(())
 }

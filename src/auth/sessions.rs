@@ -4,7 +4,7 @@
 use super::request::{now, CurrentRequest};
 use crate::{
     credentials::cookies::Kind,
-    domain::SessionInfo,
+    domain::{SessionInfo, SignedOut},
     error::{AppError, ErrorCode},
     store::EndReason,
 };
@@ -28,7 +28,7 @@ pub async fn logout() -> Result<(), AppError> {
         tracing::info!(session_id = %session_id, "logged out");
     }
     request.clear_cookies();
-    request.redirect_plain_form("/login");
+    request.redirect_plain_form(&SignedOut::Here.on("/login"));
     Ok(())
 }
 
@@ -75,7 +75,7 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     tracing::info!(session_id = %session_id, "session revoked");
     if session_id == claims.sid {
         request.clear_cookies();
-        request.redirect_plain_form("/login");
+        request.redirect_plain_form(&SignedOut::Here.on("/login"));
     } else {
         request.redirect_plain_form(request.referring_page().as_str());
     }
@@ -93,7 +93,7 @@ pub async fn logout_all() -> Result<(), AppError> {
         .await?;
     tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
     request.clear_cookies();
-    request.redirect_plain_form("/login");
+    request.redirect_plain_form(&SignedOut::Everywhere.on("/login"));
     Ok(())
 }
 

@@ -26,7 +26,10 @@ pub fn page_handles_session() {
     PAGE_HANDLES_SESSION.with(|flag| flag.set(true));
 }
 
-use crate::{auth::me, domain::User};
+use crate::{
+    auth::me,
+    domain::{SignedOut, User},
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use serde::{Deserialize, Serialize};
@@ -169,14 +172,14 @@ impl Auth {
 }
 
 /// For a component whose action ends this tab's session (a logout, logging out everywhere,
-/// deleting the account): what to call once it has, with the page to go to. It tells the other
-/// tabs of this browser, marks this tab logged out, and goes there.
-pub fn use_sign_out() -> impl Fn(&'static str) + Clone + 'static {
+/// deleting the account): what to call once it has, with why and the page to go to (which
+/// says why). It tells the other tabs of this browser, marks this tab logged out, and goes.
+pub fn use_sign_out() -> impl Fn(SignedOut, &'static str) + Clone + 'static {
     let auth = Auth::get();
     let navigate = use_navigate();
-    move |to| {
+    move |why, page| {
         super::announce_logout();
         auth.set(AuthStatus::LoggedOut);
-        navigate(to, Default::default());
+        navigate(&why.on(page), Default::default());
     }
 }

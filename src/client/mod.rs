@@ -88,7 +88,8 @@ pub fn leave_on_logout_elsewhere() {
     page_handles_session();
     #[cfg(feature = "hydrate")]
     {
-        let watch = send_wrapper::SendWrapper::new(tabs::watch_logout(refresh::send_to_login));
+        let leave = || refresh::send_to_login(Some(crate::domain::SignedOut::OtherTab));
+        let watch = send_wrapper::SendWrapper::new(tabs::watch_logout(leave));
         on_cleanup(move || drop(watch));
     }
 }

@@ -7,14 +7,14 @@ use super::{
     single_flight::{refresh_unless_done, RefreshFuture, TabSession},
     tabs,
 };
-use crate::{auth::refresh, error::AppError};
+use crate::{auth::refresh, domain::SignedOut, error::AppError};
 use futures::future::FutureExt;
 use std::{future::Future, rc::Rc};
 
-type Tab = TabSession<fn(u64) -> RefreshFuture, fn(), fn() -> u64>;
+type Tab = TabSession<fn(u64) -> RefreshFuture, fn(&AppError), fn() -> u64>;
 
 thread_local! {
-    static TAB: Rc<Tab> = TabSession::new(refresh_session, send_to_login, tabs::generation);
+    static TAB: Rc<Tab> = TabSession::new(refresh_session, session_lost, tabs::generation);
 }
 
 pub async fn call_with_refresh<T, F, Fut>(call: F) -> Result<T, AppError>
@@ -42,8 +42,14 @@ fn refresh_session(seen: u64) -> RefreshFuture {
     .boxed_local()
 }
 
-/// To the login page, which brings the person back here afterwards.
-pub fn send_to_login() {
+/// The session was refused: to the login page, saying why when something ended it.
+fn session_lost(error: &AppError) {
+    send_to_login(SignedOut::of_refusal(error.code));
+}
+
+/// To the login page, which brings the person back here afterwards, saying why when `reason`
+/// is known.
+pub fn send_to_login(reason: Option<SignedOut>) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -54,5 +60,6 @@ pub fn send_to_login() {
     }
     let here = format!("{path}{}", location.search().unwrap_or_default());
     let next = String::from(js_sys::encode_uri_component(&here));
-    let _ = location.assign(&format!("/login?next={next}"));
+    let why = reason.map_or_else(String::new, |r| format!("&signed_out={}", r.as_str()));
+    let _ = location.assign(&format!("/login?next={next}{why}"));
 }

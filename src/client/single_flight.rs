@@ -35,7 +35,7 @@ impl<R, RF, L, G> TabSession<R, L, G>
 where
     R: Fn(u64) -> RF + 'static,
     RF: Future<Output = Result<(), AppError>> + 'static,
-    L: Fn() + 'static,
+    L: Fn(&AppError) + 'static,
     G: Fn() -> u64 + 'static,
 {
     pub fn new(refresh: R, session_lost: L, generation: G) -> Rc<Self> {
@@ -67,13 +67,15 @@ where
                 };
                 if let Err(failed) = refreshed {
                     if failed.code.is_session_failure() {
-                        (self.session_lost)();
+                        (self.session_lost)(&failed);
                     }
                     return Err(failed);
                 }
                 let retried = call().await;
-                if matches!(&retried, Err(e) if e.code.is_session_failure()) {
-                    (self.session_lost)();
+                if let Err(e) = &retried {
+                    if e.code.is_session_failure() {
+                        (self.session_lost)(e);
+                    }
                 }
                 retried
             }
@@ -173,7 +175,8 @@ mod tests {
         AppError::new(ErrorCode::TokenExpired, "expired")
     }
 
-    type Tab = TabSession<Box<dyn Fn(u64) -> RefreshFuture>, Box<dyn Fn()>, Box<dyn Fn() -> u64>>;
+    type Tab =
+        TabSession<Box<dyn Fn(u64) -> RefreshFuture>, Box<dyn Fn(&AppError)>, Box<dyn Fn() -> u64>>;
 
     /// What the tabs of one browser share: the Web Lock and the refresh generation.
     #[derive(Clone, Default)]
@@ -224,7 +227,7 @@ mod tests {
             let lost = self.lost.clone();
             TabSession::new(
                 Box::new(move |_| server.refresh()),
-                Box::new(move || lost.set(lost.get() + 1)),
+                Box::new(move |_| lost.set(lost.get() + 1)),
                 Box::new(|| 0),
             )
         }
@@ -252,7 +255,7 @@ mod tests {
                     }
                     .boxed_local()
                 }),
-                Box::new(move || lost.set(lost.get() + 1)),
+                Box::new(move |_| lost.set(lost.get() + 1)),
                 Box::new(move || generation.get()),
             )
         }

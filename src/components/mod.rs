@@ -2,6 +2,8 @@
 
 mod form;
 mod not_loaded;
+mod signed_out_notice;
 
 pub use form::{Field, FormError};
 pub use not_loaded::NotLoaded;
+pub use signed_out_notice::SignedOutNotice;

@@ -4,9 +4,11 @@
 mod input;
 mod next_path;
 mod session;
+mod signed_out;
 mod user;
 
 pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
 pub use session::{describe_user_agent, SessionInfo};
+pub use signed_out::SignedOut;
 pub use user::User;

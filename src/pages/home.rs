@@ -1,5 +1,6 @@
 //! `/`: what this is, and the ways in.
 
+use crate::components::SignedOutNotice;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -7,6 +8,7 @@ use leptos_router::components::A;
 pub fn HomePage() -> impl IntoView {
     view! {
         <section class="card">
+            <SignedOutNotice/>
             <h1>"Welcome to Gatehouse"</h1>
             <p>
                 "Log in once; stay logged in safely. Your session lives in two httpOnly cookies: a \

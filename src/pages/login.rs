@@ -5,7 +5,7 @@
 use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Login,
-    components::{Field, FormError},
+    components::{Field, FormError, SignedOutNotice},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -21,6 +21,7 @@ pub fn LoginPage() -> impl IntoView {
         <SendOnWhenLoggedIn next/>
         <section class="card">
             <h1>"Log in"</h1>
+            <SignedOutNotice for_next=true/>
             <ActionForm action>
                 <FormError error/>
                 <Field label="Email or username" name="login" autocomplete="username" error/>

@@ -9,7 +9,7 @@ use crate::{
         Auth, AuthedForm,
     },
     components::{Field, FormError, NotLoaded},
-    domain::User,
+    domain::{SignedOut, User},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -52,7 +52,7 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
     let sign_out = use_sign_out();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
-            sign_out("/login");
+            sign_out(SignedOut::Here, "/login");
         }
     });
     let field = move |pick: fn(&User) -> &str| move || user.with(|u| pick(u).to_owned());
@@ -148,7 +148,7 @@ fn DeleteAccountForm() -> impl IntoView {
     let sign_out = use_sign_out();
     Effect::new(move |_| {
         if let Some(Ok(())) = action.value().get() {
-            sign_out("/");
+            sign_out(SignedOut::Deleted, "/");
         }
     });
     view! {

@@ -10,7 +10,7 @@ use crate::{
         AuthedAction, AuthedForm,
     },
     components::{FormError, NotLoaded},
-    domain::SessionInfo,
+    domain::{SessionInfo, SignedOut},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,12 +26,12 @@ pub fn SessionsPage() -> impl IntoView {
     let revoked_current = StoredValue::new(false);
     Effect::new(move |_| {
         let this_device_out = match (revoke.value().get(), logout_all.value().get()) {
-            (_, Some(Ok(()))) => true,
-            (Some(Ok(())), _) => revoked_current.get_value(),
-            _ => false,
+            (_, Some(Ok(()))) => Some(SignedOut::Everywhere),
+            (Some(Ok(())), _) if revoked_current.get_value() => Some(SignedOut::Here),
+            _ => None,
         };
-        if this_device_out {
-            sign_out("/login");
+        if let Some(why) = this_device_out {
+            sign_out(why, "/login");
         } else if matches!(revoke.value().get(), Some(Ok(()))) {
             list.refetch();
         }

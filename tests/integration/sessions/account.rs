@@ -86,7 +86,8 @@ async fn delete_account_with_a_wrong_password_is_401_and_deletes_nothing() {
 }
 
 #[tokio::test]
-async fn without_javascript_revoke_returns_to_the_page_and_logout_everywhere_goes_to_login() {
+async fn without_javascript_revoke_returns_to_the_page_and_logout_everywhere_goes_to_login_saying_so(
+) {
     let app = spawn_app().await;
     app.register("plain").await;
     let jar = login_from(&app, "plain", "Plain browser").await;
@@ -109,7 +110,10 @@ async fn without_javascript_revoke_returns_to_the_page_and_logout_everywhere_goe
         .post_with("/api/auth/logout_all", &[], &jar, &html)
         .await;
     assert!(response.status().is_redirection());
-    assert_eq!(response.headers()["location"], "/login");
+    assert_eq!(
+        response.headers()["location"],
+        "/login?signed_out=everywhere"
+    );
 }
 
 // ---- housekeeping -----------------------------------------------------------------------
