@@ -151,3 +151,20 @@ test('a rotated-away session is refused and sends the person to log in', async (
   await expect(page).toHaveURL(/\/login\?next=%2Fprofile&signed_out=reused$/);
   await expect(page.getByRole('status')).toContainText('used from two places at once');
 });
+
+test('a locked account is told how long to wait, in words', async ({ page }) => {
+  const name = await registerNewPerson(page, 'locked');
+  await page.context().clearCookies();
+  // Ten wrong passwords spend the account's budget (LOGIN_MAX_FAILURES, 10 per 15 minutes).
+  for (let i = 0; i < 10; i++) {
+    const response = await page.request.post('/api/auth/login', {
+      form: { login: name, password: `wrong ${i}` },
+    });
+    expect(response.status()).toBe(401);
+  }
+  await page.goto('/login');
+  await waitForHydration(page);
+  await fillLogin(page, name);
+  await expect(page.getByRole('alert').filter({ hasText: 'Too many attempts on this account' }))
+    .toContainText('Try again in 15 minutes.');
+});

@@ -142,8 +142,9 @@ async fn check_password(
         Reservation::Granted { generation } => generation,
         Reservation::Exhausted { until } => {
             let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
-            request.set_retry_after(std::time::Duration::from_secs(wait));
-            return Err(AppError::rate_limited());
+            let wait = std::time::Duration::from_secs(wait);
+            request.set_retry_after(wait);
+            return Err(AppError::rate_limited_for("on this account", wait));
         }
     };
     let claimant = device.as_ref().map_or(claimant, |_| budget.as_str());

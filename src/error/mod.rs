@@ -140,7 +140,8 @@ impl AppError {
             }
             ErrorCode::InvalidInput => "Check this field and try again.",
             ErrorCode::Conflict => "That is already registered. Log in, or choose another.",
-            ErrorCode::RateLimited => "Too many attempts. Please wait a moment and try again.",
+            // The wait itself is in `Retry-After`, which a plain form post does not show.
+            ErrorCode::RateLimited => "Too many attempts. Please try again later.",
             ErrorCode::Forbidden => "This request came from another site and was refused.",
             ErrorCode::NotFound => "There is no such session on your account.",
             ErrorCode::InvalidCredentials => KEPT[0],
@@ -208,6 +209,20 @@ fn missing_field(detail: &str) -> Option<&str> {
     Some(&detail[start..start + len])
 }
 
+/// How long to wait, as a person says it: "in a minute", "in 15 minutes", "in 2 hours".
+/// Rounded up, so that nobody is told to come back before they may.
+pub fn wait_in_words(wait: std::time::Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    match minutes {
+        1 => "in a minute".to_owned(),
+        2..=89 => format!("in {minutes} minutes"),
+        _ => match minutes.div_ceil(60) {
+            1 => "in an hour".to_owned(),
+            hours => format!("in {hours} hours"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +281,18 @@ mod tests {
         assert!(ErrorCode::Unauthenticated.is_session_failure());
         assert!(!ErrorCode::InvalidCredentials.is_session_failure());
         assert!(!ErrorCode::Internal.is_session_failure());
+    }
+
+    #[test]
+    fn a_wait_reads_in_words_rounded_up() {
+        let words = |secs| wait_in_words(std::time::Duration::from_secs(secs));
+        assert_eq!(words(0), "in a minute");
+        assert_eq!(words(59), "in a minute");
+        assert_eq!(words(61), "in 2 minutes");
+        assert_eq!(words(898), "in 15 minutes");
+        assert_eq!(words(900), "in 15 minutes");
+        assert_eq!(words(89 * 60), "in 89 minutes");
+        assert_eq!(words(90 * 60), "in 2 hours");
+        assert_eq!(words(24 * 3600), "in 24 hours");
     }
 }

@@ -16,6 +16,18 @@ impl AppError {
         )
     }
 
+    /// Too many attempts, for `wait` more (the caller sets `Retry-After` to the same): the
+    /// message says how long in words. `whose` says what is limited ("this account").
+    pub fn rate_limited_for(whose: &str, wait: std::time::Duration) -> Self {
+        Self::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many attempts {whose}. Try again {}.",
+                super::wait_in_words(wait)
+            ),
+        )
+    }
+
     /// The session behind a valid token has ended (logout, revocation, a password change).
     pub fn session_ended() -> Self {
         Self::new(

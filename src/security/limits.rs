@@ -101,7 +101,7 @@ pub fn refusal(
         let client = client_ip::of_request(request.extensions(), request.headers(), trusted)
             .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         if let Err(wait) = limits.per_address.check(client) {
-            let mut response = AppError::rate_limited().into_response();
+            let mut response = AppError::rate_limited_for("from your network", wait).into_response();
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after(wait));
