@@ -6,7 +6,7 @@ use crate::{
     domain::SignedOut,
     pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage},
 };
-use leptos::prelude::*;
+use leptos::{prelude::*, wasm_bindgen::JsCast};
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
@@ -44,11 +44,26 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
         <Title text="Gatehouse"/>
         <Router>
+            // The router would take the fragment link for a navigation; the keyboard is moved
+            // to the content here instead (without JavaScript the browser does it).
+            <a
+                class="skip-link"
+                href="#main"
+                on:click=|ev| {
+                    let main = leptos::prelude::document().get_element_by_id("main");
+                    if let Some(main) = main.and_then(|m| m.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+                        ev.prevent_default();
+                        let _ = main.focus();
+                    }
+                }
+            >
+                "Skip to content"
+            </a>
             <header class="site-header">
                 <A href="/" attr:class="brand">"Gatehouse"</A>
                 <Nav/>
             </header>
-            <main>
+            <main id="main" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>

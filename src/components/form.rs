@@ -17,12 +17,28 @@ pub fn Field(
     #[prop(optional, into)]
     value: Option<String>,
 ) -> impl IntoView {
+    // Retyping puts the field's error away: it was about what was there before.
+    let retyped = RwSignal::new(false);
     let message = move || {
         error
             .get()
-            .filter(|e| e.field.as_deref() == Some(name))
+            .filter(|e| e.field.as_deref() == Some(name) && !retyped.get())
             .map(|e| e.message)
     };
+    let input = NodeRef::<leptos::html::Input>::new();
+    // A new answer: its error for this field shows (whatever was typed since), and the
+    // keyboard goes to the field, so that the person is where the problem is.
+    Effect::new(move |_| {
+        let about_this = error
+            .get()
+            .is_some_and(|e| e.field.as_deref() == Some(name));
+        retyped.set(false);
+        if about_this {
+            if let Some(input) = input.get_untracked() {
+                let _ = input.focus();
+            }
+        }
+    });
     let id = format!("field-{name}");
     let message_id = format!("{id}-error");
     view! {
@@ -35,6 +51,8 @@ pub fn Field(
                 autocomplete=autocomplete
                 value=value
                 required
+                node_ref=input
+                on:input=move |_| retyped.set(true)
                 aria-invalid=move || message().is_some().to_string()
                 aria-describedby=message_id.clone()
             />
@@ -56,5 +74,32 @@ pub fn FormError(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
         <Show when=move || message().is_some()>
             <p class="form-error" role="alert">{message}</p>
         </Show>
+    }
+}
+
+/// A form's submit button that says what is happening while its request is in flight
+/// (`busy`, "Saving…"), with `aria-busy`. It is never `disabled`: a disabled button loses the
+/// keyboard focus (to `<body>`), so a second press while pending is ignored here instead.
+#[component]
+pub fn SubmitButton(
+    label: &'static str,
+    busy: &'static str,
+    #[prop(into)] pending: Signal<bool>,
+    #[prop(optional)] class: &'static str,
+) -> impl IntoView {
+    view! {
+        <button
+            type="submit"
+            class=class
+            aria-busy=move || pending.get().to_string()
+            aria-disabled=move || pending.get().to_string()
+            on:click=move |ev| {
+                if pending.get_untracked() {
+                    ev.prevent_default();
+                }
+            }
+        >
+            {move || if pending.get() { busy } else { label }}
+        </button>
     }
 }

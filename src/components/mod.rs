@@ -4,6 +4,6 @@ mod form;
 mod not_loaded;
 mod signed_out_notice;
 
-pub use form::{Field, FormError};
+pub use form::{Field, FormError, SubmitButton};
 pub use not_loaded::NotLoaded;
 pub use signed_out_notice::SignedOutNotice;

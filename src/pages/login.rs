@@ -5,7 +5,7 @@
 use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Login,
-    components::{Field, FormError, SignedOutNotice},
+    components::{Field, FormError, SignedOutNotice, SubmitButton},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -26,7 +26,7 @@ pub fn LoginPage() -> impl IntoView {
                 <FormError error/>
                 <Field label="Email or username" name="login" autocomplete="username" error/>
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
-                <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
+                <SubmitButton label="Log in" busy="Logging in…" pending=action.pending()/>
             </ActionForm>
             <p>"New here? " <A href=register_href>"Create an account"</A></p>
         </section>

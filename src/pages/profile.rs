@@ -8,7 +8,7 @@ use crate::{
         authed_action, last_error, leave_on_logout_elsewhere, protected_resource, use_sign_out,
         Auth, AuthedForm,
     },
-    components::{Field, FormError, NotLoaded},
+    components::{Field, FormError, NotLoaded, SubmitButton},
     domain::{SignedOut, User},
     error::AppError,
 };
@@ -112,7 +112,7 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
                 <FormError error/>
                 <Field label="Username" name="username" autocomplete="username" value=username error/>
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
-                <button type="submit" disabled=move || action.pending().get()>"Save changes"</button>
+                <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
             {saved(action, "Your profile is saved.")}
         </section>
@@ -131,7 +131,7 @@ fn ChangePasswordForm() -> impl IntoView {
                 <FormError error/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" error/>
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error/>
-                <button type="submit" disabled=move || action.pending().get()>"Change password"</button>
+                <SubmitButton label="Change password" busy="Changing your password…" pending=action.pending()/>
             </AuthedForm>
             {saved(action, "Your password is changed. Your other devices have been logged out.")}
         </section>
@@ -163,9 +163,7 @@ fn DeleteAccountForm() -> impl IntoView {
                         <input type="checkbox" required/>
                         " I understand that my account will be gone for good."
                     </label>
-                    <button type="submit" class="danger" disabled=move || action.pending().get()>
-                        "Delete my account"
-                    </button>
+                    <SubmitButton label="Delete my account" busy="Deleting your account…" class="danger" pending=action.pending()/>
                 </AuthedForm>
             </details>
         </section>

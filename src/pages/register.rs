@@ -3,7 +3,7 @@
 use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Register,
-    components::{Field, FormError},
+    components::{Field, FormError, SubmitButton},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -27,7 +27,7 @@ pub fn RegisterPage() -> impl IntoView {
                 <Field label="Full name" name="full_name" autocomplete="name" error/>
                 <Field label="Password" name="password" kind="password" autocomplete="new-password" error/>
                 <p class="hint">"8 to 128 characters."</p>
-                <button type="submit" disabled=move || action.pending().get()>"Create account"</button>
+                <SubmitButton label="Create account" busy="Creating your account…" pending=action.pending()/>
             </ActionForm>
             <p>"Already have an account? " <A href=login_href>"Log in"</A></p>
         </section>

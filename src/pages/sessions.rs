@@ -9,7 +9,7 @@ use crate::{
         authed_action, last_error, leave_on_logout_elsewhere, protected_resource, use_sign_out,
         AuthedAction, AuthedForm,
     },
-    components::{FormError, NotLoaded},
+    components::{FormError, NotLoaded, SubmitButton},
     domain::{SessionInfo, SignedOut},
 };
 use leptos::prelude::*;
@@ -55,9 +55,7 @@ pub fn SessionsPage() -> impl IntoView {
                             }).collect_view()}
                         </ul>
                         <AuthedForm action=logout_all>
-                            <button type="submit" class="danger" disabled=move || logout_all.pending().get()>
-                                "Log out everywhere"
-                            </button>
+                            <SubmitButton label="Log out everywhere" busy="Logging out everywhere…" class="danger" pending=logout_all.pending()/>
                         </AuthedForm>
                     </section>
                 }.into_any(),

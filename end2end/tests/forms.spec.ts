@@ -1,0 +1,53 @@
+import { expect, test } from '@playwright/test';
+import { uniqueName, waitForHydration } from './helpers';
+
+test('a pending submission says so on its button, which keeps the keyboard focus', async ({ page }) => {
+  await page.goto('/login');
+  await waitForHydration(page);
+  // Hold the request, to look at the page while it is in flight.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  await page.route('**/api/auth/login', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.getByLabel('Email or username').fill('nobody-here');
+  await page.getByLabel('Password').fill('not the password');
+  const button = page.locator('form button[type="submit"]');
+  await button.focus();
+  await page.keyboard.press('Enter');
+  await expect(button).toHaveText('Logging in…');
+  await expect(button).toHaveAttribute('aria-busy', 'true');
+  expect(await button.evaluate((element) => element === document.activeElement)).toBe(true);
+  release();
+  await expect(button).toHaveText('Log in');
+  await expect(button).toHaveAttribute('aria-busy', 'false');
+});
+
+test('a refused field gets the focus, and its error goes away once the person retypes', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  const name = uniqueName('focus');
+  await page.getByLabel('Email').fill(`${name}@example.org`);
+  await page.getByLabel('Username').fill('b!');
+  await page.getByLabel('Full name').fill('Playwright Person');
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.getByRole('button', { name: 'Create account' }).click();
+  const username = page.getByLabel('Username');
+  await expect(page.locator('#field-username-error')).not.toBeEmpty();
+  await expect(username).toBeFocused();
+  await expect(username).toHaveAttribute('aria-invalid', 'true');
+  await username.pressSequentially('x');
+  await expect(page.locator('#field-username-error')).toBeEmpty();
+  await expect(username).toHaveAttribute('aria-invalid', 'false');
+});
+
+test('the first Tab reaches a link that skips to the content', async ({ page }) => {
+  await page.goto('/');
+  await waitForHydration(page);
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to content' });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('main')).toBeFocused();
+});
