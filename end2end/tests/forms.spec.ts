@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { uniqueName, waitForHydration } from './helpers';
+import { registerNewPerson, uniqueName, waitForHydration } from './helpers';
 
 test('a pending submission says so on its button, which keeps the keyboard focus', async ({ page }) => {
   await page.goto('/login');
@@ -50,4 +50,31 @@ test('the first Tab reaches a link that skips to the content', async ({ page }) 
   await expect(skip).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page.locator('main')).toBeFocused();
+});
+
+test('a password can be shown and hidden again with a real toggle button, from the keyboard', async ({ page }) => {
+  await page.goto('/login');
+  await waitForHydration(page);
+  const password = page.getByLabel('Password', { exact: true });
+  await password.fill('correct horse battery');
+  const toggle = page.getByRole('button', { name: 'Show password' });
+  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+  await toggle.focus();
+  await page.keyboard.press('Space');
+  await expect(password).toHaveAttribute('type', 'text');
+  await expect(page.getByRole('button', { name: 'Hide password' })).toHaveAttribute('aria-pressed', 'true');
+  await page.keyboard.press('Enter');
+  await expect(password).toHaveAttribute('type', 'password');
+  await expect(password).toHaveValue('correct horse battery');
+});
+
+test('the password forms on the profile name the account for password managers, without sending it', async ({ page }) => {
+  const name = await registerNewPerson(page, 'manager');
+  const forms = page.locator('form:has(input[autocomplete="current-password"])');
+  await expect(forms).toHaveCount(2);
+  for (const form of await forms.all()) {
+    const account = form.locator('input[autocomplete="username"]');
+    await expect(account).toHaveValue(name);
+    await expect(account).not.toHaveAttribute('name', /.*/);
+  }
 });

@@ -41,13 +41,40 @@ pub fn Field(
     });
     let id = format!("field-{name}");
     let message_id = format!("{id}-error");
+    // A password can be shown as typed. The toggle appears once the page is live (it needs
+    // JavaScript), so the server's page and the hydrated one agree.
+    let is_password = kind == "password";
+    let shown = RwSignal::new(false);
+    let live = RwSignal::new(false);
+    Effect::new(move |_| live.set(true));
+    let input_type = move || if shown.get() { "text" } else { kind };
+    let toggle = {
+        let id = id.clone();
+        move || {
+            (is_password && live.get()).then(|| {
+                view! {
+                    <button
+                        type="button"
+                        class="toggle"
+                        aria-controls=id.clone()
+                        aria-pressed=move || shown.get().to_string()
+                        on:click=move |_| shown.update(|shown| *shown = !*shown)
+                    >
+                        {move || if shown.get() { "Hide" } else { "Show" }}
+                        <span class="visually-hidden">" password"</span>
+                    </button>
+                }
+            })
+        }
+    };
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
+            <div class="input-row">
             <input
-                id=id
+                id=id.clone()
                 name=name
-                type=kind
+                type=input_type
                 autocomplete=autocomplete
                 value=value
                 required
@@ -56,6 +83,8 @@ pub fn Field(
                 aria-invalid=move || message().is_some().to_string()
                 aria-describedby=message_id.clone()
             />
+            {toggle}
+            </div>
             <p class="field-error" id=message_id role="alert">{message}</p>
         </div>
     }

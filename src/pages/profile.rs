@@ -36,8 +36,8 @@ pub fn ProfilePage() -> impl IntoView {
                     view! {
                         <Profile user=shown/>
                         <EditProfile user=shown/>
-                        <ChangePasswordForm/>
-                        <DeleteAccountForm/>
+                        <ChangePasswordForm user=shown/>
+                        <DeleteAccountForm user=shown/>
                     }.into_any()
                 }
                 Err(error) => view! { <NotLoaded error page="/profile"/> }.into_any(),
@@ -120,7 +120,7 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
 }
 
 #[component]
-fn ChangePasswordForm() -> impl IntoView {
+fn ChangePasswordForm(user: RwSignal<User>) -> impl IntoView {
     let action = authed_action::<ChangePassword>();
     let error = last_error(action);
     view! {
@@ -128,6 +128,7 @@ fn ChangePasswordForm() -> impl IntoView {
             <h2>"Change your password"</h2>
             <p class="hint">"Your other devices are logged out; this one stays logged in."</p>
             <AuthedForm action clear_on_success=true>
+                <AccountName user/>
                 <FormError error/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" error/>
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error/>
@@ -142,7 +143,7 @@ fn ChangePasswordForm() -> impl IntoView {
 /// with the password and a checkbox (which has no name: the browser requires it, the server
 /// never sees it).
 #[component]
-fn DeleteAccountForm() -> impl IntoView {
+fn DeleteAccountForm(user: RwSignal<User>) -> impl IntoView {
     let action = authed_action::<DeleteAccount>();
     let error = last_error(action);
     let sign_out = use_sign_out();
@@ -157,6 +158,7 @@ fn DeleteAccountForm() -> impl IntoView {
                 <summary>"Delete your account…"</summary>
                 <p>"This deletes your account, logs out every device and cannot be undone."</p>
                 <AuthedForm action>
+                    <AccountName user/>
                     <FormError error/>
                     <Field label="Your password" name="password" kind="password" autocomplete="current-password" error/>
                     <label class="confirm">
@@ -167,5 +169,22 @@ fn DeleteAccountForm() -> impl IntoView {
                 </AuthedForm>
             </details>
         </section>
+    }
+}
+
+/// The account's username in a password form, for password managers only: they file the
+/// password under it. Hidden, read-only, and without a name, so it is never sent.
+#[component]
+fn AccountName(user: RwSignal<User>) -> impl IntoView {
+    view! {
+        <input
+            type="text"
+            class="visually-hidden"
+            autocomplete="username"
+            aria-hidden="true"
+            tabindex="-1"
+            readonly
+            value=move || user.with(|u| u.username.clone())
+        />
     }
 }
