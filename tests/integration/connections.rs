@@ -186,11 +186,17 @@ async fn a_request_head_over_32_kib_is_refused_with_431_and_one_under_is_served(
 /// the answers waiting in memory, for good.
 #[tokio::test]
 async fn a_client_that_never_reads_its_answers_is_disconnected_after_the_request_timeout() {
-    let app = spawn_app_with(&[("REQUEST_TIMEOUT", "1s")]).await;
+    // One connection per address: while the server holds the stalled one, another from the
+    // same address is refused, which tells from outside, without reading, when it lets go.
+    let app = spawn_app_with(&[
+        ("REQUEST_TIMEOUT", "1s"),
+        ("MAX_CONNECTIONS_PER_ADDRESS", "1"),
+    ])
+    .await;
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket
-        .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 0))
+        .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 7)), 0))
         .unwrap();
     let mut stream = socket.connect(address_of(&app)).await.unwrap();
     // 2,000 pipelined requests for a page: far more answer than the socket buffers hold.
@@ -201,11 +207,19 @@ async fn a_client_that_never_reads_its_answers_is_disconnected_after_the_request
         stream.write_all(requests.as_bytes()),
     )
     .await;
-    // Time for the server to fill what the sockets buffer (megabytes on loopback), find its
-    // writes stalled and give up after a second. 3 s was enough alone, but not always beside
-    // another test's load once the tests shared one process: the server was still rendering
-    // when the reading began, and reading let it finish.
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    // Reading would let the server go on, so wait without reading until it has let the
+    // connection go: however long rendering takes beside another test's load. (A fixed sleep
+    // before reading was not always long enough once the tests shared one process.)
+    let let_go = tokio::time::timeout(Duration::from_secs(60), async {
+        while !admitted_from(&app, 7).await {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+    .await;
+    assert!(
+        let_go.is_ok(),
+        "the server still held the connection after 60 s"
+    );
     // Now read all there is: a connection the server ended gives out before the last answer.
     let mut answers = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(20), async {
@@ -225,4 +239,18 @@ async fn a_client_that_never_reads_its_answers_is_disconnected_after_the_request
         answered < REQUESTS,
         "all {answered} answers arrived: the connection waited for the client to read"
     );
+}
+
+/// Whether a connection from `127.0.0.<n>` is served now (not refused at the per-address cap).
+async fn admitted_from(app: &TestApp, n: u8) -> bool {
+    let Ok(mut probe) = connect_from(app, n).await else {
+        return false;
+    };
+    let request = b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if probe.write_all(request).await.is_err() {
+        return false;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), probe.read_to_end(&mut answer)).await;
+    answer.starts_with(b"HTTP/1.1 200")
 }
