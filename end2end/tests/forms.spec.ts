@@ -78,3 +78,32 @@ test('the password forms on the profile name the account for password managers, 
     await expect(account).not.toHaveAttribute('name', /.*/);
   }
 });
+
+test('a wrong current password shows on its field, and a saved notice goes once the form is edited again', async ({ page }) => {
+  await registerNewPerson(page, 'fields');
+  await page.getByLabel('Current password').fill('not my password');
+  await page.getByLabel('New password').fill('violet tractor harbour');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.locator('#field-current_password-error')).toHaveText('That is not your current password.');
+  await expect(page.getByLabel('Current password')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('.form-error')).toHaveCount(0);
+
+  await page.getByLabel('Full name').fill('Renamed Person');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  const saved = page.getByRole('status').filter({ hasText: 'Your profile is saved.' });
+  await expect(saved).toBeVisible();
+  await page.getByLabel('Full name').pressSequentially(' Again');
+  await expect(saved).toHaveCount(0);
+});
+
+test('someone logged in who picks a taken username is not told to log in', async ({ page, browser }) => {
+  const taken = await registerNewPerson(page, 'taken');
+  const other = await browser.newPage();
+  await registerNewPerson(other, 'picker');
+  await other.getByLabel('Username').fill(taken);
+  await other.getByRole('button', { name: 'Save changes' }).click();
+  await expect(other.locator('#field-username-error')).toHaveText(
+    'That username belongs to another account. Choose another.',
+  );
+  await other.close();
+});

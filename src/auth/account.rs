@@ -8,7 +8,8 @@ use crate::{
     credentials::password_policy,
     domain::{Email, FullName, Password, SignedOut, TypedPassword, User, Username},
     error::AppError,
-    store::PasswordChange,
+    error::TAKEN_BY_ANOTHER,
+    store::{PasswordChange, StoreError},
 };
 
 pub async fn update_profile(username: Username, full_name: FullName) -> Result<User, AppError> {
@@ -17,7 +18,12 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
         .state
         .store
         .update_profile(&claims.sub, username.as_str(), full_name.as_str())
-        .await?
+        .await
+        .map_err(|e| match e {
+            // The person is logged in: "log in instead" is no advice here.
+            StoreError::Taken(field) => AppError::conflict(field, TAKEN_BY_ANOTHER),
+            other => other.into(),
+        })?
         .ok_or_else(AppError::session_ended)?;
     tracing::info!(user_id = %user.id, "profile updated");
     let user = user.to_public();
@@ -29,13 +35,8 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
 pub async fn change_password(current: TypedPassword, new: Password) -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
-    let user = confirm_owner(
-        &request,
-        &claims,
-        &current,
-        "That is not your current password.",
-    )
-    .await?;
+    let wrong = ("current_password", "That is not your current password.");
+    let user = confirm_owner(&request, &claims, &current, wrong).await?;
     if new.expose() == current.expose() {
         return Err(AppError::invalid_input(
             "new_password",
@@ -82,7 +83,8 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
 pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
-    let user = confirm_owner(&request, &claims, &password, "That is not your password.").await?;
+    let wrong = ("password", "That is not your password.");
+    let user = confirm_owner(&request, &claims, &password, wrong).await?;
     let now = now();
     // The sessions ended hold this one too, as in `logout_all`.
     state.endings().delete_account(&user.id, now).await?;

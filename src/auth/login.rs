@@ -211,12 +211,16 @@ pub(super) async fn confirm_owner(
     request: &CurrentRequest,
     claims: &AccessClaims,
     password: &TypedPassword,
-    wrong: &str,
+    (field, wrong): (&str, &str),
 ) -> Result<UserRecord, AppError> {
     let user = account(&request.state, &claims.sub).await?;
     let key = account_key(&user);
     if !check_password(request, Some(&user), &key, &key, password.expose()).await? {
-        return Err(AppError::new(ErrorCode::InvalidCredentials, wrong));
+        // On the field it was typed in (the account is the caller's: nothing to hide).
+        return Err(AppError {
+            field: Some(field.to_owned()),
+            ..AppError::new(ErrorCode::InvalidCredentials, wrong)
+        });
     }
     Ok(user)
 }

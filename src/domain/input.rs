@@ -74,17 +74,20 @@ impl Username {
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let value = raw.trim().to_ascii_lowercase();
         let fail = |why: &str| Err(AppError::invalid_input("username", why));
-        let length = value.chars().count();
-        if !(3..=32).contains(&length) {
-            return fail("A username is 3 to 32 characters long.");
-        }
-        if !value
+        let length_ok = (3..=32).contains(&value.chars().count());
+        let characters_ok = value
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
-        {
-            return fail("A username uses only letters a-z, digits 0-9, and _ . -");
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+        // Every rule it breaks, at once: fixing one and then meeting the next is a wasted try.
+        match (length_ok, characters_ok) {
+            (true, true) => Ok(Self(value)),
+            (false, true) => fail("A username is 3 to 32 characters long."),
+            (true, false) => fail("A username uses only letters a-z, digits 0-9, and _ . -"),
+            (false, false) => fail(
+                "A username is 3 to 32 characters long, and uses only letters a-z, digits \
+                 0-9, and _ . -",
+            ),
         }
-        Ok(Self(value))
     }
 
     pub fn as_str(&self) -> &str {
@@ -342,5 +345,12 @@ mod tests {
             LoginName::Username("ada".into())
         );
         assert_eq!(field_of(LoginName::parse("").unwrap_err()), "login");
+    }
+
+    #[test]
+    fn a_username_that_breaks_both_rules_is_told_both() {
+        let message = Username::parse("b!").unwrap_err().message;
+        assert!(message.contains("3 to 32 characters"), "{message}");
+        assert!(message.contains("only letters"), "{message}");
     }
 }

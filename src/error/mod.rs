@@ -134,6 +134,9 @@ impl AppError {
         if self.code == ErrorCode::InvalidCredentials && KEPT.contains(&self.message.as_str()) {
             return self;
         }
+        if self.code == ErrorCode::Conflict && self.message == TAKEN_BY_ANOTHER {
+            return self;
+        }
         let message = match self.code {
             ErrorCode::InvalidInput if self.field.as_deref() == Some(WHOLE_BODY) => {
                 "The form could not be sent. Please try again."
@@ -208,6 +211,9 @@ fn missing_field(detail: &str) -> Option<&str> {
     let len = detail[start..].find('`')?;
     Some(&detail[start..start + len])
 }
+
+/// A username a logged-in person chose belongs to another account.
+pub const TAKEN_BY_ANOTHER: &str = "That username belongs to another account. Choose another.";
 
 /// How long to wait, as a person says it: "in a minute", "in 15 minutes", "in 2 hours".
 /// Rounded up, so that nobody is told to come back before they may.

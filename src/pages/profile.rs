@@ -81,14 +81,24 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
 }
 
 /// A short confirmation after a successful submission with JavaScript (without it, the page
-/// itself shows the new state).
-fn saved<S>(action: crate::client::AuthedAction<S>, text: &'static str) -> impl IntoView
+/// itself shows the new state). It goes once the person edits the form again (`edited`, set by
+/// the form's section) or sends it again: it was about what was sent before.
+fn saved<S>(
+    action: crate::client::AuthedAction<S>,
+    text: &'static str,
+    edited: RwSignal<bool>,
+) -> impl IntoView
 where
     S: leptos::server_fn::ServerFn<Error = AppError> + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
+    Effect::new(move |_| {
+        action.version().track();
+        edited.set(false);
+    });
     move || {
-        matches!(action.value().get(), Some(Ok(_)))
+        let fresh = !action.pending().get() && !edited.get();
+        (fresh && matches!(action.value().get(), Some(Ok(_))))
             .then(|| view! { <p class="notice" role="status">{text}</p> })
     }
 }
@@ -105,8 +115,9 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
         }
     });
     let (username, full_name) = user.with_untracked(|u| (u.username.clone(), u.full_name.clone()));
+    let edited = RwSignal::new(false);
     view! {
-        <section class="card">
+        <section class="card" on:input=move |_| edited.set(true)>
             <h2>"Edit your profile"</h2>
             <AuthedForm action>
                 <FormError error/>
@@ -114,7 +125,7 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
                 <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
-            {saved(action, "Your profile is saved.")}
+            {saved(action, "Your profile is saved.", edited)}
         </section>
     }
 }
@@ -123,8 +134,9 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
 fn ChangePasswordForm(user: RwSignal<User>) -> impl IntoView {
     let action = authed_action::<ChangePassword>();
     let error = last_error(action);
+    let edited = RwSignal::new(false);
     view! {
-        <section class="card">
+        <section class="card" on:input=move |_| edited.set(true)>
             <h2>"Change your password"</h2>
             <p class="hint">"Your other devices are logged out; this one stays logged in."</p>
             <AuthedForm action clear_on_success=true>
@@ -134,7 +146,7 @@ fn ChangePasswordForm(user: RwSignal<User>) -> impl IntoView {
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error/>
                 <SubmitButton label="Change password" busy="Changing your password…" pending=action.pending()/>
             </AuthedForm>
-            {saved(action, "Your password is changed. Your other devices have been logged out.")}
+            {saved(action, "Your password is changed. Your other devices have been logged out.", edited)}
         </section>
     }
 }
