@@ -1,9 +1,7 @@
 //! The HTML shell, the layout and the routes.
 
 use crate::{
-    auth::Logout,
-    client::{use_sign_out, Auth, AuthStatus},
-    domain::SignedOut,
+    client::{logout_action, Auth, AuthStatus},
     pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage},
 };
 use leptos::{prelude::*, wasm_bindgen::JsCast};
@@ -110,13 +108,7 @@ fn AccountMenu(name: String) -> impl IntoView {
             menu.set_open(false);
         }
     };
-    let logout = ServerAction::<Logout>::new();
-    let sign_out = use_sign_out();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout.value().get() {
-            sign_out(SignedOut::Here, "/login");
-        }
-    });
+    let logout = logout_action();
     view! {
         <details class="account-menu" node_ref=menu>
             <summary>

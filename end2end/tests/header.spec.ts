@@ -1,5 +1,7 @@
 import { expect, test } from '@playwright/test';
-import { accountMenu, expectProfileOf, openAccountMenu, registerNewPerson, waitForHydration } from './helpers';
+import {
+  accountMenu, expectProfileOf, fillRegister, openAccountMenu, registerNewPerson, uniqueName, waitForHydration,
+} from './helpers';
 
 test('the account menu opens from the keyboard, leads to the pages, and logs out', async ({ page }) => {
   await registerNewPerson(page, 'menu');
@@ -35,12 +37,8 @@ test.describe('without JavaScript', () => {
 
   test('the server sends someone logged in on from the login page, and the menu works', async ({ page }) => {
     await page.goto('/register');
-    const name = `nojsmenu${Date.now().toString(36)}`;
-    await page.getByLabel('Email').fill(`${name}@example.org`);
-    await page.getByLabel('Username').fill(name);
-    await page.getByLabel('Full name').fill('Playwright Person');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create account' }).click();
+    const name = uniqueName('nojsmenu');
+    await fillRegister(page, name);
     await expectProfileOf(page, name);
 
     const response = await page.goto('/login?next=%2Fsessions');

@@ -27,7 +27,7 @@ pub fn page_handles_session() {
 }
 
 use crate::{
-    auth::me,
+    auth::{me, Logout},
     domain::{SignedOut, User},
 };
 use leptos::prelude::*;
@@ -138,6 +138,13 @@ impl Auth {
         }
     }
 
+    /// [`Self::status`], read without subscribing to it.
+    fn status_untracked(&self) -> Option<AuthStatus> {
+        self.learnt
+            .get_untracked()
+            .or_else(|| self.rendered.get_untracked())
+    }
+
     /// Whether someone is logged in (reactive); `false` until known.
     pub fn is_logged_in(&self) -> bool {
         matches!(self.status(), Some(AuthStatus::LoggedIn(_)))
@@ -145,11 +152,7 @@ impl Auth {
 
     /// Someone is logged in: `user` when the caller knows the account, else whoever was known.
     pub fn logged_in(&self, user: Option<User>) {
-        let now = self
-            .learnt
-            .get_untracked()
-            .or_else(|| self.rendered.get_untracked());
-        let known = match now {
+        let known = match self.status_untracked() {
             Some(AuthStatus::LoggedIn(known)) => known,
             _ => None,
         };
@@ -161,11 +164,7 @@ impl Auth {
     fn set(&self, status: AuthStatus) {
         #[cfg(feature = "hydrate")]
         super::tabs::remember_session(matches!(status, AuthStatus::LoggedIn(_)));
-        let now = self
-            .learnt
-            .get_untracked()
-            .or_else(|| self.rendered.get_untracked());
-        if now.as_ref() != Some(&status) {
+        if self.status_untracked().as_ref() != Some(&status) {
             self.learnt.set(Some(status));
         }
     }
@@ -182,4 +181,17 @@ pub fn use_sign_out() -> impl Fn(SignedOut, &'static str) + Clone + 'static {
         auth.set(AuthStatus::LoggedOut);
         navigate(&why.on(page), Default::default());
     }
+}
+
+/// A logout form's action, for wherever one is offered (the header's menu, the profile): once
+/// it succeeds, this tab is signed out and goes to the login page, which says so.
+pub fn logout_action() -> ServerAction<Logout> {
+    let logout = ServerAction::<Logout>::new();
+    let sign_out = use_sign_out();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = logout.value().get() {
+            sign_out(SignedOut::Here, "/login");
+        }
+    });
+    logout
 }

@@ -13,7 +13,7 @@ mod single_flight;
 #[cfg(feature = "hydrate")]
 mod tabs;
 
-pub use auth_context::{page_handles_session, use_sign_out, Auth, AuthStatus};
+pub use auth_context::{logout_action, page_handles_session, use_sign_out, Auth, AuthStatus};
 pub use forms::{authed_action, last_error, AuthedAction, AuthedForm};
 
 use crate::error::AppError;

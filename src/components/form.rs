@@ -46,7 +46,9 @@ pub fn Field(
     let is_password = kind == "password";
     let shown = RwSignal::new(false);
     let live = RwSignal::new(false);
-    Effect::new(move |_| live.set(true));
+    if is_password {
+        Effect::new(move |_| live.set(true));
+    }
     let input_type = move || if shown.get() { "text" } else { kind };
     let toggle = {
         let id = id.clone();

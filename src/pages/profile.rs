@@ -3,10 +3,10 @@
 //! refreshed without the person noticing; every form also works as a plain HTML post.
 
 use crate::{
-    auth::{me, ChangePassword, DeleteAccount, Logout, UpdateProfile},
+    auth::{me, ChangePassword, DeleteAccount, UpdateProfile},
     client::{
-        authed_action, last_error, leave_on_logout_elsewhere, protected_resource, use_sign_out,
-        Auth, AuthedForm,
+        authed_action, last_error, leave_on_logout_elsewhere, logout_action, protected_resource,
+        use_sign_out, Auth, AuthedForm,
     },
     components::{Field, FormError, NotLoaded, SubmitButton},
     domain::{SignedOut, User},
@@ -48,13 +48,7 @@ pub fn ProfilePage() -> impl IntoView {
 
 #[component]
 fn Profile(user: RwSignal<User>) -> impl IntoView {
-    let logout = ServerAction::<Logout>::new();
-    let sign_out = use_sign_out();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = logout.value().get() {
-            sign_out(SignedOut::Here, "/login");
-        }
-    });
+    let logout = logout_action();
     let field = move |pick: fn(&User) -> &str| move || user.with(|u| pick(u).to_owned());
     let since = move || user.with(|u| u.created_at.get(..10).unwrap_or(&u.created_at).to_owned());
     view! {
