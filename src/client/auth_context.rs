@@ -145,11 +145,6 @@ impl Auth {
             .or_else(|| self.rendered.get_untracked())
     }
 
-    /// Whether someone is logged in (reactive); `false` until known.
-    pub fn is_logged_in(&self) -> bool {
-        matches!(self.status(), Some(AuthStatus::LoggedIn(_)))
-    }
-
     /// Someone is logged in: `user` when the caller knows the account, else whoever was known.
     pub fn logged_in(&self, user: Option<User>) {
         let known = match self.status_untracked() {

@@ -60,6 +60,8 @@ pub fn send_to_login(reason: Option<SignedOut>) {
     }
     let here = format!("{path}{}", location.search().unwrap_or_default());
     let next = String::from(js_sys::encode_uri_component(&here));
-    let why = reason.map_or_else(String::new, |r| format!("&signed_out={}", r.as_str()));
+    let why = reason.map_or_else(String::new, |r| {
+        format!("&{}={}", SignedOut::PARAM, r.as_str())
+    });
     let _ = location.assign(&format!("/login?next={next}{why}"));
 }

@@ -13,7 +13,7 @@ pub fn SignedOutNotice(#[prop(optional)] for_next: bool) -> impl IntoView {
     let message = move || {
         let query = query.read();
         if let Some(reason) = query
-            .get("signed_out")
+            .get(SignedOut::PARAM)
             .as_deref()
             .and_then(SignedOut::parse)
         {

@@ -20,6 +20,9 @@ pub enum SignedOut {
 }
 
 impl SignedOut {
+    /// The query parameter that carries the reason.
+    pub const PARAM: &'static str = "signed_out";
+
     const ALL: [Self; 6] = [
         Self::Here,
         Self::Everywhere,
@@ -73,7 +76,7 @@ impl SignedOut {
 
     /// `page` (a path without a query), saying why.
     pub fn on(self, page: &str) -> String {
-        format!("{page}?signed_out={}", self.as_str())
+        format!("{page}?{}={}", Self::PARAM, self.as_str())
     }
 }
 
