@@ -11,6 +11,13 @@ use leptos_router::{
     path, SsrMode,
 };
 
+/// The pages that need a login. A full load of one without a live access token goes through
+/// `GET /api/auth/resume` first (see `auth::resume`).
+pub const NEEDS_LOGIN: [&str; 2] = ["/profile", "/sessions"];
+
+/// The site's stylesheet, as `cargo leptos` builds it (`output-name` in `Cargo.toml`).
+pub const STYLESHEET: &str = "/pkg/gatehouse.css";
+
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::security::headers::set_page_policy(&options);
@@ -39,7 +46,7 @@ pub fn App() -> impl IntoView {
     // Pages with forms or a login check render fully before answering (`Async`), so that they
     // work without JavaScript and a redirect can still change the status line.
     view! {
-        <Stylesheet id="leptos" href="/pkg/gatehouse.css"/>
+        <Stylesheet id="leptos" href=STYLESHEET/>
         <Title text="Gatehouse"/>
         <Router>
             // The router would take the fragment link for a navigation; the keyboard is moved

@@ -3,7 +3,7 @@
 
 use crate::{
     app::{shell, App},
-    auth::{me_route, ME_PATH},
+    auth::{detour, me_route, resume_route, ME_PATH, RESUME_PATH},
     caches::{follow::Caches, revoked::RevokedSessions, user_cache::UserCache},
     config::{Config, DatabaseKind, LogRequests},
     credentials::{
@@ -148,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .route(ME_PATH, axum::routing::get(me_route))
+        .route(RESUME_PATH, axum::routing::get(resume_route))
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
         .leptos_routes(&state, routes, {
             let options = state.leptos_options.clone();
@@ -197,6 +198,8 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         refused
+    } else if let Some(detour) = detour(&state, &request) {
+        detour
     } else {
         let mut response = refuse_or_run(&state, request, next).await;
         // A page is rendered for the person asking (the profile shows their email, the sessions

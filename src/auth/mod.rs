@@ -18,9 +18,11 @@ server_only! {
     pub mod endings;
     mod login;
     mod request;
+    mod resume;
     mod rotation;
     mod sessions;
     pub use current_user::{me_route, ME_PATH};
+    pub use resume::{detour, resume_route, RESUME_PATH};
 }
 
 /// What a successful refresh answers: the new access token itself stays in its cookie.

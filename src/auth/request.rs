@@ -41,6 +41,25 @@ impl CurrentRequest {
         }
     }
 
+    /// The request of a plain axum route (not a server function), with its own answer's
+    /// headers to fill; [`Self::response_headers`] takes them back out.
+    pub(super) fn of_route(state: AppState, parts: Parts) -> Self {
+        Self {
+            state,
+            parts,
+            response: ResponseOptions::default(),
+        }
+    }
+
+    /// The headers set so far (cookies, `Retry-After`), for a route that builds its own answer.
+    pub(super) fn response_headers(&self) -> http::HeaderMap {
+        self.response
+            .0
+            .read()
+            .map(|parts| parts.headers.clone())
+            .unwrap_or_default()
+    }
+
     /// A cookie under its current name.
     pub(super) fn cookie(&self, kind: Kind) -> Option<&str> {
         cookies::read(&self.parts.headers, kind, self.state.config.cookie_secure)

@@ -37,7 +37,7 @@ pub async fn refresh() -> Result<Refreshed, AppError> {
     outcome
 }
 
-async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppError> {
+pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppError> {
     let state = &request.state;
     let (token, claims) = verified_token(
         state,

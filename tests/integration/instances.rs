@@ -64,6 +64,42 @@ async fn a_logout_on_one_instance_is_refused_on_the_other_within_a_second() {
     refused_within_a_second(&b, &jar).await;
 }
 
+/// A full page load on B after a logout on A (the access token still within its lifetime):
+/// B sends it through resume, which ends on the login page, saying why; while tabs of a live
+/// session resuming on both instances at once come back to their page in one chain.
+#[tokio::test]
+#[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
+async fn a_page_load_on_one_instance_after_a_logout_on_the_other_goes_to_login_saying_why() {
+    use reqwest::header::LOCATION;
+    let (a, b) = two_instances(&[]).await;
+    let going = a.register("pageleaver").await;
+    let staying = a.login("pageleaver").await;
+    let mut staying_without_access = staying.clone();
+    staying_without_access.0.remove(support::ACCESS);
+    let resumed = join_all(
+        [&a, &b, &a, &b]
+            .map(|app| app.get("/api/auth/resume?next=/profile", &staying_without_access)),
+    )
+    .await;
+    for answer in &resumed {
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+        assert_eq!(answer.headers()[LOCATION], "/profile");
+    }
+
+    let logout = a.post("/api/auth/logout", &[], &going).await;
+    assert_eq!(logout.status(), StatusCode::OK);
+    refused_within_a_second(&b, &going).await;
+    let detour = b.get("/profile", &going).await;
+    assert_eq!(detour.status(), StatusCode::SEE_OTHER);
+    let resume = detour.headers()[LOCATION].to_str().unwrap().to_owned();
+    let answer = b.get(&resume, &going).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        answer.headers()[LOCATION],
+        "/login?next=/profile&signed_out=elsewhere"
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
 async fn ending_sessions_on_one_instance_reaches_the_other_for_every_kind_of_end() {

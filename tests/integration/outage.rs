@@ -328,3 +328,46 @@ async fn a_lock_held_by_another_session_answers_503_within_the_lock_timeout_then
     );
     support::log::assert_no_internal_errors();
 }
+
+/// The same lock under a full page load that needs a refresh: resume answers 503 with a page of
+/// its own (the reason, a link to try again, `Retry-After`), and leaves the cookies alone, since
+/// the session is alive. Then, with the lock gone, the same link brings the page back.
+#[tokio::test]
+#[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
+async fn a_page_load_that_cannot_refresh_for_a_lock_says_so_and_keeps_the_session() {
+    use reqwest::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
+    use sqlx::Connection;
+    assert!(support::on_postgres(), "set GATEHOUSE_TEST_POSTGRES");
+    support::log::watch();
+    let app = spawn_app_with(&[]).await;
+    let mut jar = app.register("pagelocked").await;
+    jar.0.remove(support::ACCESS);
+    let url = support::database_url(app.dir.path()).await;
+    let mut operator = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut held = operator.begin().await.unwrap();
+    sqlx::query("LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *held)
+        .await
+        .unwrap();
+
+    let resume = "/api/auth/resume?next=/sessions";
+    let refused = app.get(resume, &jar).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key(RETRY_AFTER));
+    assert!(
+        !refused.headers().contains_key(SET_COOKIE),
+        "the cookies stay"
+    );
+    let html = refused.text().await.unwrap();
+    assert!(html.contains(r#"role="alert""#), "{html}");
+    assert!(
+        html.contains(&format!(r#"href="{}""#, "/api/auth/resume?next=/sessions")),
+        "{html}"
+    );
+
+    held.rollback().await.unwrap();
+    let again = app.get(resume, &jar).await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER);
+    assert_eq!(again.headers()[LOCATION], "/sessions");
+    support::log::assert_no_internal_errors();
+}

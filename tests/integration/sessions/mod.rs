@@ -4,6 +4,7 @@
 //! endpoints.
 
 mod account;
+mod resume;
 mod revocation;
 mod rotation;
 
