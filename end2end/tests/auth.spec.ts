@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { ACCESS_TOKEN_SECONDS, REFRESH_REUSE_GRACE_SECONDS } from '../playwright.config';
 import {
   accountMenu, expectProfileOf, fillLogin, openAccountMenu, PASSWORD, recordAuthCalls,
-  registerNewPerson, waitForHydration,
+  registerNewPerson, waitForHydration, watchForPlaceholder,
 } from './helpers';
 
 const waitForAccessTokenToExpire = (page: import('@playwright/test').Page) =>
@@ -113,14 +113,40 @@ test('after the access token expires, a client-side visit to the profile refresh
   ]);
 });
 
-test('after the access token expires, a full page load of the profile still ends on the profile', async ({ page }) => {
+test('after the access token expires, a full load of the profile shows the profile in its first page, with no placeholder', async ({ page }) => {
   const name = await registerNewPerson(page, 'load');
 
   await waitForAccessTokenToExpire(page);
   const calls = recordAuthCalls(page);
-  await page.goto('/profile');
+  const placeholders = watchForPlaceholder(page);
+  const response = await page.goto('/profile');
+  // The HTML the browser first shows is the profile itself, rendered by the server after the
+  // detour through resume (a redirect the browser follows before showing anything).
+  expect(response!.status()).toBe(200);
+  expect(await response!.text()).toContain(`${name}@example.org`);
   await expectProfileOf(page, name);
-  expect(calls).toEqual(['GET /api/auth/me 401', 'POST /api/auth/refresh 200', 'GET /api/auth/me 200']);
+  await waitForHydration(page);
+  expect(calls).toEqual(['GET /api/auth/resume 303']);
+  expect(await placeholders()).toBe(0);
+});
+
+test('a link from another site to the profile, after the access token expired, ends on the profile, not on login', async ({ page }) => {
+  const name = await registerNewPerson(page, 'away');
+  await waitForAccessTokenToExpire(page);
+
+  // A page of another site linking here (served by the test itself). The browser sends no
+  // SameSite=Strict cookie on a navigation that another site starts.
+  const here = new URL(page.url()).origin;
+  await page.route('http://elsewhere.test/', (route) => route.fulfill({
+    contentType: 'text/html',
+    body: `<!DOCTYPE html><title>Elsewhere</title><a href="${here}/profile">Your Gatehouse profile</a>`,
+  }));
+  await page.goto('http://elsewhere.test/');
+  const calls = recordAuthCalls(page);
+  await page.getByRole('link', { name: 'Your Gatehouse profile' }).click();
+  await expectProfileOf(page, name);
+  // The first resume had no refresh cookie and answered the same-site step; the second had it.
+  expect(calls).toEqual(['GET /api/auth/resume 200', 'GET /api/auth/resume 303']);
 });
 
 test('when the refresh token is gone, the person lands on login and comes back to the profile after it', async ({ page, context }) => {
@@ -128,7 +154,7 @@ test('when the refresh token is gone, the person lands on login and comes back t
 
   await context.clearCookies();
   await page.goto('/profile');
-  await expect(page).toHaveURL(/\/login\?next=%2Fprofile$/);
+  await expect(page).toHaveURL(/\/login\?next=\/profile$/);
   await expect(page.getByRole('status')).toHaveText('Log in to see your profile.');
   await waitForHydration(page);
   await fillLogin(page, name);
@@ -148,7 +174,7 @@ test('a rotated-away session is refused and sends the person to log in', async (
   await context.clearCookies({ name: '__Host-access_token' });
 
   await page.goto('/profile');
-  await expect(page).toHaveURL(/\/login\?next=%2Fprofile&signed_out=reused$/);
+  await expect(page).toHaveURL(/\/login\?next=\/profile&signed_out=reused$/);
   await expect(page.getByRole('status')).toContainText('used from two places at once');
 });
 

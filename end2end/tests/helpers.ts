@@ -68,3 +68,23 @@ export async function openAccountMenu(page: Page) {
     await menu.locator('summary').click();
   }
 }
+
+/**
+ * Watches every document the page loads from now on for the "Checking your session…"
+ * placeholder, from the first byte of HTML to the hydrated app; the returned function says how
+ * many times it appeared in the current document.
+ */
+export function watchForPlaceholder(page: Page): () => Promise<number> {
+  void page.addInitScript(() => {
+    const seen = { count: 0 };
+    (window as unknown as { placeholderSeen: typeof seen }).placeholderSeen = seen;
+    new MutationObserver(() => {
+      if (document.body?.textContent?.includes('Checking your session')) {
+        seen.count += 1;
+      }
+    }).observe(document, { childList: true, subtree: true, characterData: true });
+  });
+  return () => page.evaluate(
+    () => (window as unknown as { placeholderSeen: { count: number } }).placeholderSeen.count,
+  );
+}

@@ -44,7 +44,7 @@ test('the sessions page revokes another browser\'s session, which is then sent t
 
   // The other browser's access token is refused at once, not at its expiry.
   await other.page.goto('/profile');
-  await expect(other.page).toHaveURL(/\/login\?next=%2Fprofile&signed_out=elsewhere$/);
+  await expect(other.page).toHaveURL(/\/login\?next=\/profile&signed_out=elsewhere$/);
   await expect(other.page.getByRole('status')).toContainText('logged out from another one');
   await other.context.close();
 });
@@ -79,7 +79,7 @@ test('logging out in one tab sends the other tab to the login page without a rel
 
   await page.getByRole('button', { name: 'Log out' }).click();
   await expect(page).toHaveURL(/\/login\?signed_out=here$/);
-  await expect(second).toHaveURL(/\/login\?next=%2Fsessions&signed_out=other_tab$/);
+  await expect(second).toHaveURL(/\/login\?next=\/sessions&signed_out=other_tab$/);
   await expect(second.getByRole('status')).toHaveText('You logged out in another tab.');
   await waitForHydration(second);
   await fillLogin(second, name);

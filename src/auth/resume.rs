@@ -75,10 +75,7 @@ pub async fn resume_route(State(state): State<AppState>, request: Request) -> Re
         Ok(_) => see_other(page.as_str(), request.response_headers()),
         Err(error) if error.code.is_session_failure() => {
             request.clear_cookies();
-            let mut login = page.login_url();
-            if let Some(why) = SignedOut::of_refusal(error.code) {
-                login.push_str(&format!("&{}={}", SignedOut::PARAM, why.as_str()));
-            }
+            let login = SignedOut::login_url(&page, SignedOut::of_refusal(error.code));
             see_other(&login, request.response_headers())
         }
         Err(error) => {

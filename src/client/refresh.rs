@@ -7,7 +7,11 @@ use super::{
     single_flight::{refresh_unless_done, RefreshFuture, TabSession},
     tabs,
 };
-use crate::{auth::refresh, domain::SignedOut, error::AppError};
+use crate::{
+    auth::refresh,
+    domain::{NextPath, SignedOut},
+    error::AppError,
+};
 use futures::future::FutureExt;
 use std::{future::Future, rc::Rc};
 
@@ -59,9 +63,7 @@ pub fn send_to_login(reason: Option<SignedOut>) {
         return;
     }
     let here = format!("{path}{}", location.search().unwrap_or_default());
-    let next = String::from(js_sys::encode_uri_component(&here));
-    let why = reason.map_or_else(String::new, |r| {
-        format!("&{}={}", SignedOut::PARAM, r.as_str())
-    });
-    let _ = location.assign(&format!("/login?next={next}{why}"));
+    // The same address the server's detour gives (`auth::resume`).
+    let next = NextPath::or_default(Some(&here));
+    let _ = location.assign(&SignedOut::login_url(&next, reason));
 }

@@ -74,6 +74,16 @@ impl SignedOut {
         }
     }
 
+    /// The login page, back to `next` afterwards, saying why when `reason` is known: where a
+    /// refused session leads, from the server's detour (`auth::resume`) and from the client.
+    pub fn login_url(next: &super::NextPath, reason: Option<Self>) -> String {
+        let login = next.login_url();
+        match reason {
+            Some(why) => format!("{login}&{}={}", Self::PARAM, why.as_str()),
+            None => login,
+        }
+    }
+
     /// `page` (a path without a query), saying why.
     pub fn on(self, page: &str) -> String {
         format!("{page}?{}={}", Self::PARAM, self.as_str())
