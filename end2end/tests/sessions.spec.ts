@@ -133,3 +133,49 @@ test('deleting the account needs the password and the confirmation, then it is g
   await fillLogin(page, name);
   await expect(page.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
 });
+
+test('an edit sent after this device was logged out from another one is kept through login and filled in again', async ({ page, browser }) => {
+  const name = await registerNewPerson(page, 'unsent');
+  const other = await secondBrowser(browser, name);
+  expect((await other.page.request.post('/api/auth/logout_all')).status()).toBe(200);
+  await other.context.close();
+
+  await page.getByLabel('Full name').fill('Kept Through Login');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page).toHaveURL(/\/login\?next=\/profile&signed_out=elsewhere$/);
+  await expect(page.getByRole('status').filter({ hasText: 'logged out from another one' })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: 'changes you could not save are kept' })).toBeVisible();
+
+  await fillLogin(page, name);
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByRole('status').filter({ hasText: 'logged out before your changes were saved' })).toBeVisible();
+  await expect(page.getByLabel('Full name')).toHaveValue('Kept Through Login');
+  // Not saved yet: the profile itself still shows the old name, until the person saves.
+  await expect(page.getByTestId('full-name')).toHaveText('Playwright Person');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.getByTestId('full-name')).toHaveText('Kept Through Login');
+
+  // Filled in once: a later visit shows the profile as saved, with nothing to restore.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByLabel('Full name')).toHaveValue('Kept Through Login');
+  await expect(page.getByText('logged out before your changes were saved')).toHaveCount(0);
+});
+
+test('what one account could not save is not filled into another account\'s form in the same tab', async ({ page, browser }) => {
+  const name = await registerNewPerson(page, 'sharedpc');
+  const next = await registerNewPerson(await (await browser.newContext({ baseURL: test.info().project.use.baseURL })).newPage(), 'nextperson');
+  const other = await secondBrowser(browser, name);
+  expect((await other.page.request.post('/api/auth/logout_all')).status()).toBe(200);
+  await other.context.close();
+
+  await page.getByLabel('Full name').fill('Not For The Next Person');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page).toHaveURL(/\/login\?next=\/profile&signed_out=elsewhere$/);
+  await waitForHydration(page);
+  await fillLogin(page, next);
+  await expectProfileOf(page, next);
+  await waitForHydration(page);
+  await expect(page.getByLabel('Full name')).toHaveValue('Playwright Person');
+  await expect(page.getByText('logged out before your changes were saved')).toHaveCount(0);
+});

@@ -12,9 +12,11 @@ mod refresh;
 mod single_flight;
 #[cfg(feature = "hydrate")]
 mod tabs;
+mod unsent;
 
 pub use auth_context::{logout_action, page_handles_session, use_sign_out, Auth, AuthStatus};
 pub use forms::{authed_action, last_error, AuthedAction, AuthedForm};
+pub use unsent::any as kept_unsent;
 
 use crate::error::AppError;
 use leptos::prelude::*;

@@ -113,7 +113,7 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
     view! {
         <section class="card" on:input=move |_| edited.set(true)>
             <h2>"Edit your profile"</h2>
-            <AuthedForm action>
+            <AuthedForm action keep_unsent_for=user.with_untracked(|u| u.id.clone())>
                 <FormError error/>
                 <Field label="Username" name="username" autocomplete="username" value=username error/>
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
