@@ -3,7 +3,7 @@
 //! through [`authed`](super::authed) instead, so that an expired access token is refreshed and
 //! the submission retried without the person noticing.
 
-use super::{authed, unsent};
+use super::authed;
 use crate::error::AppError;
 use leptos::{
     ev::SubmitEvent,
@@ -13,7 +13,7 @@ use leptos::{
     server::ServerActionError,
     server_fn::{error::ServerFnUrlError, ServerFn},
 };
-use serde::{de::DeserializeOwned, Serialize};
+use serde::de::DeserializeOwned;
 
 /// What a protected form's submission gave: the server function's output, or its error.
 pub type AuthedAction<S> = Action<S, Result<<S as ServerFn>::Output, AppError>>;
@@ -61,27 +61,17 @@ pub fn AuthedForm<S>(
     /// Empty the fields after a successful submission, so that no password stays in them.
     #[prop(optional)]
     clear_on_success: bool,
-    /// The id of the account whose form this is, for a form without passwords: what it sends
-    /// is kept while the session may be lost on the way, and filled in again after the login
-    /// that follows (see [`super::unsent`]).
-    #[prop(optional, into)]
-    keep_unsent_for: Option<String>,
     children: Children,
 ) -> impl IntoView
 where
-    S: ServerFn<Error = AppError> + DeserializeOwned + Serialize + Clone + Send + Sync + 'static,
+    S: ServerFn<Error = AppError> + DeserializeOwned + Clone + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
     let form = NodeRef::<Form>::new();
-    let owner = StoredValue::new(keep_unsent_for);
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         match S::from_event(&ev) {
             Ok(input) => {
-                if let (Some(owner), Ok(fields)) = (owner.get_value(), serde_json::to_value(&input))
-                {
-                    unsent::keep(S::PATH, &owner, fields);
-                }
                 action.dispatch(input);
             }
             Err(err) => action.value().set(Some(Err(AppError::invalid_input(
@@ -91,45 +81,14 @@ where
         }
     };
     Effect::new(move |_| {
-        let outcome = action.value().get();
-        // A lost session sends the page to login: only then is what was sent kept.
-        let reached = match &outcome {
-            Some(Ok(_)) => true,
-            Some(Err(error)) => !error.code.is_session_failure(),
-            None => false,
-        };
-        if reached {
-            unsent::forget(S::PATH);
-        }
-        if let (true, Some(Ok(_)), Some(form)) = (clear_on_success, outcome, form.get_untracked()) {
+        if let (true, Some(Ok(_)), Some(form)) =
+            (clear_on_success, action.value().get(), form.get_untracked())
+        {
             form.reset();
-        }
-    });
-    // Back from that login: the kept fields go back in, and the form says why.
-    let restored = RwSignal::new(false);
-    Effect::new(move |_| {
-        let (Some(owner), Some(form)) = (owner.get_value(), form.get()) else {
-            return;
-        };
-        for (name, value) in unsent::take(S::PATH, &owner).into_iter().flatten() {
-            let field = form
-                .query_selector(&format!("[name=\"{name}\"]"))
-                .ok()
-                .flatten();
-            if let (Some(field), Some(value)) = (field, value.as_str()) {
-                let _ = field.set_attribute("value", value);
-                restored.set(true);
-            }
         }
     });
     view! {
         <form method="post" action=S::url() node_ref=form on:submit=on_submit>
-            {move || restored.get().then(|| view! {
-                <p class="notice" role="status">
-                    "You were logged out before your changes were saved. They are filled in \
-                     again below: check them and save."
-                </p>
-            })}
             {children()}
         </form>
     }

@@ -16,7 +16,7 @@ mod unsent;
 
 pub use auth_context::{logout_action, page_handles_session, use_sign_out, Auth, AuthStatus};
 pub use forms::{authed_action, last_error, AuthedAction, AuthedForm};
-pub use unsent::any as kept_unsent;
+pub use unsent::Unsent;
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -39,10 +39,9 @@ where
     }
 }
 
-/// A resource loaded through [`authed`], for pages that need a login.
-///
-/// Rendered on the server, it may hold a 401 that only the browser can cure; once hydrated, it
-/// loads again in the browser (once), where a refresh is possible.
+/// A resource loaded through [`authed`], for pages that need a login. The server renders
+/// such a page only with a live access token (see `auth::resume`); in the browser, a call
+/// refused for an expired one is refreshed and retried.
 pub fn protected_resource<T, F, Fut>(call: F) -> Resource<Result<T, AppError>>
 where
     T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -60,17 +59,10 @@ where
             load
         },
     );
-    let retried = StoredValue::new(false);
     let auth = use_context::<Auth>();
     Effect::new(move |_| {
-        let loaded = resource.get();
-        let needs_browser = matches!(&loaded, Some(Err(e)) if e.code.is_session_failure());
-        if needs_browser && !retried.get_value() {
-            retried.set_value(true);
-            resource.refetch();
-        }
         // A protected call that answered proves a login, whatever the page showed before.
-        if let (Some(Ok(_)), Some(auth)) = (&loaded, auth) {
+        if let (Some(Ok(_)), Some(auth)) = (resource.get(), auth) {
             auth.logged_in(None);
         }
     });

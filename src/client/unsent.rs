@@ -1,9 +1,17 @@
 //! What a person typed into a form whose session ended before it was saved (a device logged
 //! out from another one, then "Save"): kept in this tab's `sessionStorage` for the trip through
 //! the login page, and filled in again once they are back, for the same account only (a shared
-//! computer's next person does not get it). Only forms that hold no password keep anything.
-//! Without `sessionStorage` (storage disabled), nothing is kept; the page still says what
-//! happened. On the server, nothing is ever kept.
+//! computer's next person does not get it). Only text and email fields are kept, never a
+//! password. Without `sessionStorage` (storage disabled), nothing is kept; the page still says
+//! what happened. On the server, nothing is ever kept.
+//!
+//! Kept as a JSON array `[owner, name, value, name, value, …]` through the browser's own `JSON`
+//! and read from the form's fields, not through serde: the client's size budget is tight.
+
+use crate::error::AppError;
+use leptos::{
+    ev::SubmitEvent, html::Section, prelude::*, wasm_bindgen::JsCast, web_sys::HtmlFormElement,
+};
 
 /// The storage key of one form: its server function's path.
 fn key(form: &str) -> String {
@@ -11,64 +19,183 @@ fn key(form: &str) -> String {
 }
 
 #[cfg(feature = "hydrate")]
-fn storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.session_storage().ok().flatten()
-}
+mod browser {
+    use js_sys::{Array, Reflect, JSON};
+    use wasm_bindgen::{JsCast, JsValue};
+    use web_sys::{Element, HtmlFormElement, Storage};
 
-/// Keeps a submission of `form`, made by account `owner`, until [`forget`] or [`take`].
-pub fn keep(form: &str, owner: &str, fields: serde_json::Value) {
-    #[cfg(feature = "hydrate")]
-    if let Some(storage) = storage() {
-        let kept = serde_json::json!({ "owner": owner, "fields": fields });
-        let _ = storage.set_item(&key(form), &kept.to_string());
+    pub fn storage() -> Option<Storage> {
+        web_sys::window()?.session_storage().ok().flatten()
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (key(form), owner, fields);
-}
 
-/// The submission reached the server (saved, or refused for its content): nothing to keep.
-pub fn forget(form: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(storage) = storage() {
-        let _ = storage.remove_item(&key(form));
+    /// The form's text and email fields, by name: nothing that could hold a password.
+    pub fn fields(form: &HtmlFormElement) -> Vec<Element> {
+        let Ok(found) = form.query_selector_all("input[name]") else {
+            return Vec::new();
+        };
+        (0..found.length())
+            .filter_map(|i| found.item(i)?.dyn_into::<Element>().ok())
+            .filter(|field| {
+                matches!(
+                    field.get_attribute("type").as_deref(),
+                    None | Some("text" | "email")
+                )
+            })
+            .collect()
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = key(form);
+
+    pub fn value(field: &Element) -> Option<String> {
+        Reflect::get(field, &JsValue::from_str("value"))
+            .ok()?
+            .as_string()
+    }
+
+    pub fn set_value(field: &Element, value: &str) {
+        let _ = Reflect::set(
+            field,
+            &JsValue::from_str("value"),
+            &JsValue::from_str(value),
+        );
+    }
+
+    pub fn encode(items: impl IntoIterator<Item = String>) -> Option<String> {
+        let array: Array = items.into_iter().map(JsValue::from).collect();
+        JSON::stringify(&array).ok()?.as_string()
+    }
+
+    pub fn decode(raw: &str) -> Vec<String> {
+        JSON::parse(raw)
+            .ok()
+            .filter(Array::is_array)
+            .map(|value| {
+                Array::from(&value)
+                    .iter()
+                    .filter_map(|v| v.as_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
-/// The fields kept for `form` (name to value), if `owner` made them; gone from storage
-/// either way.
-pub fn take(form: &str, owner: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    #[cfg(feature = "hydrate")]
-    {
-        let storage = storage()?;
-        let raw = storage.get_item(&key(form)).ok().flatten()?;
-        let _ = storage.remove_item(&key(form));
-        let mut kept: serde_json::Value = serde_json::from_str(&raw).ok()?;
-        if kept["owner"] != owner {
-            return None;
+/// The keeping of one form's fields: what it sends is kept until the answer comes back, and
+/// filled in again (with [`Self::notice`] saying so) on the page that shows the form next.
+#[derive(Clone, Copy)]
+pub struct Unsent {
+    /// The form's server function path, naming what is kept.
+    path: &'static str,
+    /// The account whose form it is.
+    owner: StoredValue<String>,
+    restored: RwSignal<bool>,
+}
+
+impl Unsent {
+    /// For the form inside `around`, of account `owner`, posting to `path`. Once `around` is on
+    /// the page, what was kept for it (by this account) goes back into its fields.
+    pub fn new(path: &'static str, owner: String, around: NodeRef<Section>) -> Self {
+        let this = Self {
+            path,
+            owner: StoredValue::new(owner),
+            restored: RwSignal::new(false),
+        };
+        Effect::new(move |_| {
+            let form = around
+                .get()
+                .and_then(|around| around.query_selector("form").ok().flatten());
+            if let Some(form) = form.and_then(|f| f.dyn_into::<HtmlFormElement>().ok()) {
+                if this.restore(&form) {
+                    this.restored.set(true);
+                }
+            }
+        });
+        this
+    }
+
+    /// The form is being sent (a `submit` event from it): keep its fields.
+    pub fn sending(self, ev: &SubmitEvent) {
+        let form = ev
+            .target()
+            .and_then(|t| t.dyn_into::<HtmlFormElement>().ok());
+        #[cfg(feature = "hydrate")]
+        if let (Some(storage), Some(form)) = (browser::storage(), form) {
+            let mut items = vec![self.owner.get_value()];
+            for field in browser::fields(&form) {
+                if let (Some(name), Some(value)) =
+                    (field.get_attribute("name"), browser::value(&field))
+                {
+                    items.extend([name, value]);
+                }
+            }
+            if let Some(kept) = browser::encode(items) {
+                let _ = storage.set_item(&key(self.path), &kept);
+            }
         }
-        match kept["fields"].take() {
-            serde_json::Value::Object(fields) => Some(fields),
-            _ => None,
+        #[cfg(not(feature = "hydrate"))]
+        let _ = form;
+    }
+
+    /// The answer came: unless it was a lost session (and the page is on its way to login),
+    /// the submission reached the server, saved or refused for its content: nothing to keep.
+    pub fn answered(self, outcome: Option<&AppError>) {
+        if outcome.is_some_and(|error| error.code.is_session_failure()) {
+            return;
+        }
+        #[cfg(feature = "hydrate")]
+        if let Some(storage) = browser::storage() {
+            let _ = storage.remove_item(&key(self.path));
         }
     }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = (key(form), owner);
-        None
-    }
-}
 
-/// Whether anything is kept in this tab, for the login page to say so.
-pub fn any() -> bool {
-    #[cfg(feature = "hydrate")]
-    if let Some(storage) = storage() {
-        let prefix = key("");
-        let count = storage.length().unwrap_or(0);
-        return (0..count)
-            .filter_map(|i| storage.key(i).ok().flatten())
-            .any(|name| name.starts_with(&prefix));
+    /// Fills `form` with what was kept for it, if its owner sent it; whether anything was
+    /// filled. What was kept is gone from storage either way.
+    fn restore(self, form: &HtmlFormElement) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(storage) = browser::storage() else {
+                return false;
+            };
+            let Some(raw) = storage.get_item(&key(self.path)).ok().flatten() else {
+                return false;
+            };
+            let _ = storage.remove_item(&key(self.path));
+            let items = browser::decode(&raw);
+            let Some((owner, pairs)) = items.split_first() else {
+                return false;
+            };
+            if *owner != self.owner.get_value() {
+                return false;
+            }
+            let fields = browser::fields(form);
+            let mut filled = false;
+            for pair in pairs.chunks_exact(2) {
+                let name = Some(pair[0].as_str());
+                if let Some(field) = fields
+                    .iter()
+                    .find(|f| f.get_attribute("name").as_deref() == name)
+                {
+                    browser::set_value(field, &pair[1]);
+                    filled = true;
+                }
+            }
+            filled
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = form;
+            false
+        }
     }
-    false
+
+    /// Says that the fields were filled in again, once they were.
+    pub fn notice(self) -> impl IntoView {
+        move || {
+            self.restored.get().then(|| {
+                view! {
+                    <p class="notice" role="status">
+                        "You were logged out before your changes were saved. They are filled in \
+                         again below: check them and save."
+                    </p>
+                }
+            })
+        }
+    }
 }

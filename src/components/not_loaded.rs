@@ -1,28 +1,22 @@
-//! What a page that needs a login shows when its data could not be loaded on the server.
+//! What a page that needs a login shows when its data could not be loaded.
 
 use crate::{domain::NextPath, error::AppError};
 use leptos::prelude::*;
 
-/// A missing or expired access token is cured in the browser (see `protected_resource`);
-/// without JavaScript, the button asks for a refresh with a plain form post, which comes back
-/// to `page`, or goes to the login page and back when the session is gone.
+/// The error in words. A missing or expired access token never gets here on a full page load
+/// (the server sends the load through `/api/auth/resume` first), nor in the browser (the
+/// client refreshes, or goes to the login page): only a session that ended while this very
+/// page was rendering does, and it gets a way to log in again.
 #[component]
 pub fn NotLoaded(error: AppError, page: &'static str) -> impl IntoView {
-    if !error.code.is_session_failure() {
-        return view! {
-            <section class="card"><p class="form-error" role="alert">{error.message}</p></section>
-        }
-        .into_any();
-    }
-    let login = NextPath::or_default(Some(page)).login_url();
+    let login = error
+        .code
+        .is_session_failure()
+        .then(|| NextPath::or_default(Some(page)).login_url());
     view! {
         <section class="card">
-            <h1>"Checking your session…"</h1>
-            <form method="post" action="/api/auth/refresh">
-                <button type="submit">"Continue"</button>
-            </form>
-            <p>"Not logged in? " <a href=login>"Log in"</a></p>
+            <p class="form-error" role="alert">{error.message}</p>
+            {login.map(|login| view! { <p><a href=login>"Log in"</a></p> })}
         </section>
     }
-    .into_any()
 }

@@ -1,6 +1,5 @@
 //! Why the person is looking at a login (or the home) page: they were signed out, and how
-//! (`?signed_out=`), or, on the login page, a page they wanted needs a login (`?next=`), and
-//! what they typed is kept for after it.
+//! (`?signed_out=`), or, on the login page, a page they wanted needs a login (`?next=`).
 
 use crate::domain::SignedOut;
 use leptos::prelude::*;
@@ -30,15 +29,5 @@ pub fn SignedOutNotice(#[prop(optional)] for_next: bool) -> impl IntoView {
             _ => None,
         }
     };
-    // Known in the browser only, once the page is live (see `client::unsent`).
-    let kept = RwSignal::new(false);
-    Effect::new(move |_| kept.set(for_next && crate::client::kept_unsent()));
-    view! {
-        {move || message().map(|text| view! { <p class="notice" role="status">{text}</p> })}
-        {move || kept.get().then(|| view! {
-            <p class="notice" role="status">
-                "The changes you could not save are kept: they are filled in again after you log in."
-            </p>
-        })}
-    }
+    move || message().map(|text| view! { <p class="notice" role="status">{text}</p> })
 }

@@ -6,13 +6,13 @@ use crate::{
     auth::{me, ChangePassword, DeleteAccount, UpdateProfile},
     client::{
         authed_action, last_error, leave_on_logout_elsewhere, logout_action, protected_resource,
-        use_sign_out, Auth, AuthedForm,
+        use_sign_out, Auth, AuthedForm, Unsent,
     },
     components::{Field, FormError, NotLoaded, SubmitButton},
     domain::{SignedOut, User},
     error::AppError,
 };
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
@@ -110,10 +110,28 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
     });
     let (username, full_name) = user.with_untracked(|u| (u.username.clone(), u.full_name.clone()));
     let edited = RwSignal::new(false);
+    // What is sent here survives a lost session, through the login page and back.
+    let section = NodeRef::new();
+    let unsent = Unsent::new(
+        UpdateProfile::PATH,
+        user.with_untracked(|u| u.id.clone()),
+        section,
+    );
+    Effect::new(move |_| {
+        if let Some(outcome) = action.value().get() {
+            unsent.answered(outcome.err().as_ref());
+        }
+    });
     view! {
-        <section class="card" on:input=move |_| edited.set(true)>
+        <section
+            class="card"
+            node_ref=section
+            on:input=move |_| edited.set(true)
+            on:submit=move |ev| unsent.sending(&ev)
+        >
             <h2>"Edit your profile"</h2>
-            <AuthedForm action keep_unsent_for=user.with_untracked(|u| u.id.clone())>
+            {unsent.notice()}
+            <AuthedForm action>
                 <FormError error/>
                 <Field label="Username" name="username" autocomplete="username" value=username error/>
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
