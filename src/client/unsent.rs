@@ -14,6 +14,7 @@ use leptos::{
 };
 
 /// The storage key of one form: its server function's path.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 fn key(form: &str) -> String {
     format!("gatehouse-unsent:{form}")
 }
@@ -80,6 +81,7 @@ mod browser {
 /// The keeping of one form's fields: what it sends is kept until the answer comes back, and
 /// filled in again (with [`Self::notice`] saying so) on the page that shows the form next.
 #[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub struct Unsent {
     /// The form's server function path, naming what is kept.
     path: &'static str,
@@ -136,13 +138,13 @@ impl Unsent {
     /// The answer came: unless it was a lost session (and the page is on its way to login),
     /// the submission reached the server, saved or refused for its content: nothing to keep.
     pub fn answered(self, outcome: Option<&AppError>) {
-        if outcome.is_some_and(|error| error.code.is_session_failure()) {
-            return;
-        }
+        let reached = !outcome.is_some_and(|error| error.code.is_session_failure());
         #[cfg(feature = "hydrate")]
-        if let Some(storage) = browser::storage() {
+        if let (true, Some(storage)) = (reached, browser::storage()) {
             let _ = storage.remove_item(&key(self.path));
         }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = reached;
     }
 
     /// Fills `form` with what was kept for it, if its owner sent it; whether anything was
