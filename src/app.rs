@@ -15,6 +15,9 @@ use leptos_router::{
 /// `GET /api/auth/resume` first (see `auth::resume`).
 pub const NEEDS_LOGIN: [&str; 2] = ["/profile", "/sessions"];
 
+/// The ways in. Someone logged in who loads one is sent on to its `?next=` instead.
+pub const ENTRY_PAGES: [&str; 2] = ["/login", "/register"];
+
 /// The site's stylesheet, as `cargo leptos` builds it (`output-name` in `Cargo.toml`).
 pub const STYLESHEET: &str = "/pkg/gatehouse.css";
 

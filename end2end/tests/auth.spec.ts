@@ -104,7 +104,7 @@ test('after the access token expires, a client-side visit to the profile refresh
   await waitForAccessTokenToExpire(page);
   const calls = recordAuthCalls(page);
   await openAccountMenu(page);
-  await page.getByRole('link', { name: 'Profile' }).click();
+  await accountMenu(page).getByRole('link', { name: 'Profile' }).click();
   await expectProfileOf(page, name);
   expect(calls).toEqual([
     'GET /api/auth/me 401',

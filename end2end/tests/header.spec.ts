@@ -32,6 +32,37 @@ test('someone logged in who opens the login or register page goes on to where th
   await expect(page.getByTestId('session')).toHaveCount(1);
 });
 
+test('the home page offers a logged-in person their account, and a visitor the ways in', async ({ page, browser }) => {
+  await registerNewPerson(page, 'homely');
+  await page.goto('/');
+  const main = page.locator('main');
+  await expect(main.getByRole('link', { name: 'Go to your profile' })).toBeVisible();
+  await expect(main.getByRole('link', { name: 'Create an account' })).toHaveCount(0);
+  await waitForHydration(page);
+  await main.getByRole('link', { name: 'Your devices' }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+
+  const visitor = await browser.newPage({ baseURL: test.info().project.use.baseURL });
+  await visitor.goto('/');
+  await expect(visitor.locator('main').getByRole('link', { name: 'Create an account' })).toBeVisible();
+  await expect(visitor.locator('main').getByRole('link', { name: 'Go to your profile' })).toHaveCount(0);
+  await visitor.close();
+});
+
+test('after logging in, the back button does not show the login form again', async ({ page }) => {
+  const name = uniqueName('back');
+  await page.goto('/register');
+  await waitForHydration(page);
+  await page.getByRole('link', { name: 'Log in' }).last().click();
+  await expect(page).toHaveURL(/\/login/);
+  await page.goto('/register');
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expectProfileOf(page, name);
+  await page.goBack();
+  await expectProfileOf(page, name);
+});
+
 test.describe('without JavaScript', () => {
   test.use({ javaScriptEnabled: false });
 

@@ -5,6 +5,8 @@
 //! `GET /api/auth/resume?next=<page>`, where that cookie comes along; it is rotated there as
 //! `POST /api/auth/refresh` would, and the browser comes back to the page with a fresh pair.
 //! Without a session, the detour ends on the login page, saying why when something ended it.
+//! (And the other way round: a full load of the login or register page with a live access token
+//! goes straight on to where the person was going.)
 //!
 //! From a link on another site, the browser withholds the `Strict` cookie on the whole redirect
 //! chain. The answer is then an empty page that sends the browser on to the same address at once
@@ -18,7 +20,7 @@ use super::{
     rotation::rotate,
 };
 use crate::{
-    app::{NEEDS_LOGIN, STYLESHEET},
+    app::{ENTRY_PAGES, NEEDS_LOGIN, STYLESHEET},
     credentials::cookies::Kind,
     domain::{NextPath, SignedOut},
     error::AppError,
@@ -38,32 +40,42 @@ pub const RESUME_PATH: &str = "/api/auth/resume";
 const POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
                       form-action 'none'; frame-ancestors 'none'";
 
-/// `Some` (303 to [`RESUME_PATH`]) when `request` loads a page that needs a login without a live
-/// access token: none, expired, or of a session that has ended. A token that is refused for
-/// another reason (the database away) leaves the page to say so.
+/// Where a full page load goes before any page renders (`Some`, a 303):
+/// - a page that needs a login, without a live access token (none, expired, or of a session
+///   that has ended), to [`RESUME_PATH`]; a token refused for another reason (the database
+///   away) leaves the page to say so;
+/// - the login or register page, with a live access token, on to its `?next=` (the profile by
+///   default): there is nothing to do there for someone logged in.
 pub fn detour(state: &AppState, request: &Request) -> Option<Response> {
     let uri = request.uri();
-    if !NEEDS_LOGIN.contains(&uri.path()) {
-        return None;
+    let path = uri.path();
+    if NEEDS_LOGIN.contains(&path) {
+        let refused = authenticate(state, request.headers()).err()?;
+        if !refused.code.is_session_failure() {
+            return None;
+        }
+        let page = NextPath::parse(uri.path_and_query()?.as_str())?;
+        return Some(see_other(&page.via(RESUME_PATH), HeaderMap::new()));
     }
-    let refused = authenticate(state, request.headers()).err()?;
-    if !refused.code.is_session_failure() {
-        return None;
+    if ENTRY_PAGES.contains(&path) && authenticate(state, request.headers()).is_ok() {
+        let next = NextPath::or_default(query_value(uri.query(), "next").as_deref());
+        return Some(see_other(next.as_str(), HeaderMap::new()));
     }
-    let page = NextPath::parse(uri.path_and_query()?.as_str())?;
-    Some(see_other(&page.via(RESUME_PATH), HeaderMap::new()))
+    None
+}
+
+/// The value of `key` in a query string, decoded.
+fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// `GET /api/auth/resume?next=<page>`: the refresh, then back to `next` (a path on this site,
 /// the profile by default); or the login page when the session is gone; or the error's page.
 pub async fn resume_route(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
-    let next = parts.uri.query().and_then(|query| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == "next")
-            .map(|(_, value)| value.into_owned())
-    });
-    let page = NextPath::or_default(next.as_deref());
+    let page = NextPath::or_default(query_value(parts.uri.query(), "next").as_deref());
     let again = page.via(RESUME_PATH);
     if token_cookie(&state, &parts.headers, Kind::Refresh).is_none()
         && withheld_across_sites(&parts.headers)

@@ -130,16 +130,8 @@ impl Auth {
         self.learnt.get().or_else(|| self.rendered.get())
     }
 
-    /// Who is logged in, once known: what this tab has learnt, else the server's answer.
-    pub async fn settled(self) -> AuthStatus {
-        match self.learnt.get_untracked() {
-            Some(status) => status,
-            None => self.rendered.await,
-        }
-    }
-
     /// [`Self::status`], read without subscribing to it.
-    fn status_untracked(&self) -> Option<AuthStatus> {
+    pub fn status_untracked(&self) -> Option<AuthStatus> {
         self.learnt
             .get_untracked()
             .or_else(|| self.rendered.get_untracked())

@@ -1,23 +1,46 @@
-//! `/`: what this is, and the ways in.
+//! `/`: what an account here gives a person, and the ways in; for someone logged in, the way to
+//! their account instead.
 
-use crate::components::SignedOutNotice;
+use crate::{
+    client::{Auth, AuthStatus},
+    components::SignedOutNotice,
+};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let auth = Auth::get();
     view! {
         <section class="card">
             <SignedOutNotice/>
-            <h1>"Welcome to Gatehouse"</h1>
-            <p>
-                "Log in once; stay logged in safely. Your session lives in two httpOnly cookies: a \
-                 short-lived access token and a refresh token that is replaced every time it is used."
+            <h1>"One account, safe on every device"</h1>
+            <p class="lead">
+                "Log in once and stay logged in, without your password lying around. See every \
+                 device you use, and log out the ones you do not recognise with one click."
             </p>
-            <p class="actions">
-                <A href="/register" attr:class="button">"Create an account"</A>
-                <A href="/login" attr:class="button secondary">"Log in"</A>
-            </p>
+            <ul class="points">
+                <li>"Your password is never kept, only a slow, salted fingerprint of it."</li>
+                <li>"A stolen session stops working the moment it is used twice."</li>
+                <li>"Change your password and every other device is logged out."</li>
+            </ul>
+            // Read inside the transition, so that the server waits for its answer.
+            <Transition fallback=|| ()>
+                {move || match auth.status() {
+                    Some(AuthStatus::LoggedIn(_)) => view! {
+                        <p class="actions">
+                            <A href="/profile" attr:class="button">"Go to your profile"</A>
+                            <A href="/sessions" attr:class="button secondary">"Your devices"</A>
+                        </p>
+                    }.into_any(),
+                    _ => view! {
+                        <p class="actions">
+                            <A href="/register" attr:class="button">"Create an account"</A>
+                            <A href="/login" attr:class="button secondary">"Log in"</A>
+                        </p>
+                    }.into_any(),
+                }}
+            </Transition>
         </section>
     }
 }

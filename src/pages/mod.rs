@@ -61,29 +61,21 @@ where
 }
 
 /// Someone logged in has nothing to do on the login and register pages: they go on to `next`.
-/// Rendered by the server, the page is a redirect; in the browser (a link followed within the
-/// app), the router navigates.
+/// A full page load is sent on by the server before it renders (`auth::resume::detour`); in
+/// the browser (the back button after logging in, say), the router navigates. Only what is
+/// known as the page opens counts: a login made on this page navigates by itself.
 #[component]
 fn SendOnWhenLoggedIn(next: Signal<NextPath>) -> impl IntoView {
     let auth = Auth::get();
     let navigate = use_navigate();
-    view! {
-        <Suspense>
-            {move || {
-                let navigate = navigate.clone();
-                Suspend::new(async move {
-                    if matches!(auth.settled().await, AuthStatus::LoggedIn(_)) {
-                        let to = next.get_untracked();
-                        #[cfg(feature = "ssr")]
-                        {
-                            let _ = navigate;
-                            leptos_axum::redirect(to.as_str());
-                        }
-                        #[cfg(not(feature = "ssr"))]
-                        navigate(to.as_str(), Default::default());
-                    }
-                })
-            }}
-        </Suspense>
-    }
+    Effect::new(move |_| {
+        if matches!(auth.status_untracked(), Some(AuthStatus::LoggedIn(_))) {
+            // In place of this page in the history, so that "back" is not a loop.
+            let options = leptos_router::NavigateOptions {
+                replace: true,
+                ..Default::default()
+            };
+            navigate(next.get_untracked().as_str(), options);
+        }
+    });
 }

@@ -224,3 +224,26 @@ fn twelve_tabs_resuming_at_once_all_come_back_to_their_pages_in_one_session() {
         support::log::assert_no_server_errors();
     });
 }
+
+#[tokio::test]
+async fn the_login_and_register_pages_send_someone_logged_in_on_before_rendering() {
+    let app = spawn_app().await;
+    let jar = app.register("already").await;
+    for (page, to) in [
+        ("/login?next=%2Fsessions", "/sessions"),
+        ("/login", "/profile"),
+        ("/register?next=/sessions%3Fx%3D1", "/sessions?x=1"),
+        ("/login?next=//evil.example", "/profile"),
+        ("/login?next=https://evil.example/", "/profile"),
+    ] {
+        assert_eq!(location(&app.get(page, &jar).await), to, "{page}");
+    }
+    // Logged out, or with an access token of an ended session: the form itself.
+    let logout = app.post("/api/auth/logout", &[], &jar).await;
+    assert_eq!(logout.status(), StatusCode::OK);
+    for jar in [&jar, &Jar::default()] {
+        for page in ["/login", "/register"] {
+            assert_eq!(app.get(page, jar).await.status(), StatusCode::OK, "{page}");
+        }
+    }
+}
