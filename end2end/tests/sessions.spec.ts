@@ -178,3 +178,15 @@ test('what one account could not save is not filled into another account\'s form
   await expect(page.getByLabel('Full name')).toHaveValue('Playwright Person');
   await expect(page.getByText('logged out before your changes were saved')).toHaveCount(0);
 });
+
+test('the devices page says when each device was used in words, with the exact time for machines and on hover', async ({ page }) => {
+  await registerNewPerson(page, 'when');
+  await page.goto('/sessions');
+  const current = page.locator('[data-testid="session"][data-current="true"]');
+  await expect(current).toContainText('last used just now');
+  await expect(current).toContainText('logged in just now');
+  const times = current.locator('time');
+  await expect(times).toHaveCount(2);
+  await expect(times.first()).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  await expect(times.first()).toHaveAttribute('title', /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+});

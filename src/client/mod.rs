@@ -69,6 +69,20 @@ where
     resource
 }
 
+/// Now, in seconds since the Unix epoch: the browser's clock, or the server's.
+pub fn now_unix() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        (js_sys::Date::now() / 1000.0) as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs() as i64)
+    }
+}
+
 /// Tells this browser's other tabs that it has logged out (they go to the login page). Pages
 /// call it through [`use_sign_out`].
 fn announce_logout() {

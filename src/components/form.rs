@@ -16,6 +16,9 @@ pub fn Field(
     /// What the field holds at first (the current username, say).
     #[prop(optional, into)]
     value: Option<String>,
+    /// The rule to follow, said under the label and read with the field.
+    #[prop(optional)]
+    hint: Option<&'static str>,
 ) -> impl IntoView {
     // Retyping puts the field's error away: it was about what was there before.
     let retyped = RwSignal::new(false);
@@ -41,6 +44,11 @@ pub fn Field(
     });
     let id = format!("field-{name}");
     let message_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = match hint {
+        Some(_) => format!("{hint_id} {message_id}"),
+        None => message_id.clone(),
+    };
     // A password can be shown as typed. The toggle appears once the page is live (it needs
     // JavaScript), so the server's page and the hydrated one agree.
     let is_password = kind == "password";
@@ -72,6 +80,7 @@ pub fn Field(
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
+            {hint.map(|hint| view! { <p class="hint" id=hint_id>{hint}</p> })}
             <div class="input-row">
             <input
                 id=id.clone()
@@ -83,7 +92,7 @@ pub fn Field(
                 node_ref=input
                 on:input=move |_| retyped.set(true)
                 aria-invalid=move || message().is_some().to_string()
-                aria-describedby=message_id.clone()
+                aria-describedby=described_by
             />
             {toggle}
             </div>

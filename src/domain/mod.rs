@@ -9,6 +9,6 @@ mod user;
 
 pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
-pub use session::{describe_user_agent, SessionInfo};
+pub use session::{ago, calendar_date, describe_user_agent, unix_seconds, SessionInfo};
 pub use signed_out::SignedOut;
 pub use user::User;

@@ -22,6 +22,55 @@ impl SessionInfo {
     }
 }
 
+/// Seconds since the Unix epoch of a time as the server writes them, RFC 3339 in UTC
+/// (`2026-11-24T15:43:18Z`); `None` for anything else.
+pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
+    let part = |from: usize, to: usize| rfc3339.get(from..to)?.parse::<i64>().ok();
+    let (year, month, day) = (part(0, 4)?, part(5, 7)?, part(8, 10)?);
+    let seconds = part(11, 13)? * 3600 + part(14, 16)? * 60 + part(17, 19)?;
+    // Days since 1970-01-01 of a proleptic Gregorian date, counted in 400-year eras from
+    // 0000-03-01 (so that the leap day ends its year): H. Hinnant's `days_from_civil`.
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some((era * 146_097 + day_of_era - 719_468) * 86_400 + seconds)
+}
+
+/// When `then` was, seen at `now` (both Unix seconds), as a person says it: "just now",
+/// "5 minutes ago", "3 hours ago", "yesterday", "4 days ago"; past a week, the date
+/// ("on 24 Nov 2026", in UTC, which the page's tooltip says in full).
+pub fn ago(then: i64, now: i64, rfc3339: &str) -> String {
+    let seconds = (now - then).max(0);
+    let count = |n: i64, unit: &str| format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" });
+    match seconds {
+        0..60 => "just now".to_owned(),
+        60..3_600 => count(seconds / 60, "minute"),
+        3_600..86_400 => count(seconds / 3_600, "hour"),
+        86_400..172_800 => "yesterday".to_owned(),
+        172_800..604_800 => count(seconds / 86_400, "day"),
+        _ => format!("on {}", calendar_date(rfc3339)),
+    }
+}
+
+/// `2026-11-24…` as `24 Nov 2026`.
+pub fn calendar_date(rfc3339: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = rfc3339
+        .get(5..7)
+        .and_then(|m| m.parse::<usize>().ok())
+        .and_then(|m| MONTHS.get(m.checked_sub(1)?));
+    match (rfc3339.get(0..4), month, rfc3339.get(8..10)) {
+        (Some(year), Some(month), Some(day)) => {
+            format!("{} {month} {year}", day.trim_start_matches('0'))
+        }
+        _ => rfc3339.to_owned(),
+    }
+}
+
 /// A short, readable name for a user agent: browser and system, as far as they can be told.
 /// Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", Android also
 /// says "Linux".
@@ -63,7 +112,41 @@ pub fn describe_user_agent(agent: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::describe_user_agent;
+    use super::{ago, calendar_date, describe_user_agent, unix_seconds};
+
+    #[test]
+    fn times_read_back_as_the_seconds_of_the_epoch() {
+        assert_eq!(unix_seconds("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(unix_seconds("2000-03-01T00:00:00Z"), Some(951_868_800));
+        assert_eq!(unix_seconds("2024-02-29T12:34:56Z"), Some(1_709_210_096));
+        assert_eq!(unix_seconds("2026-12-01T06:36:00Z"), Some(1_796_106_960));
+        assert_eq!(unix_seconds("yesterday"), None);
+        assert_eq!(unix_seconds(""), None);
+    }
+
+    #[test]
+    fn a_time_reads_as_how_long_ago_it_was_and_past_a_week_as_its_date() {
+        let at = "2026-11-24T15:43:18Z";
+        let then = unix_seconds(at).unwrap();
+        let cases = [
+            (0, "just now"),
+            (59, "just now"),
+            (60, "1 minute ago"),
+            (5 * 60 + 30, "5 minutes ago"),
+            (3_600, "1 hour ago"),
+            (23 * 3_600, "23 hours ago"),
+            (30 * 3_600, "yesterday"),
+            (3 * 86_400, "3 days ago"),
+            (8 * 86_400, "on 24 Nov 2026"),
+            // A clock behind the server's: not "in the future".
+            (-90, "just now"),
+        ];
+        for (later, expected) in cases {
+            assert_eq!(ago(then, then + later, at), expected, "{later}");
+        }
+        assert_eq!(calendar_date("2026-01-05T00:00:00Z"), "5 Jan 2026");
+        assert_eq!(calendar_date("2026-13-05"), "2026-13-05");
+    }
 
     #[test]
     fn common_browsers_are_named_with_their_system() {

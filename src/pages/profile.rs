@@ -9,7 +9,7 @@ use crate::{
         use_sign_out, Auth, AuthedForm, Unsent,
     },
     components::{Field, FormError, NotLoaded, SubmitButton},
-    domain::{SignedOut, User},
+    domain::{calendar_date, SignedOut, User},
     error::AppError,
 };
 use leptos::{prelude::*, server_fn::ServerFn};
@@ -50,7 +50,7 @@ pub fn ProfilePage() -> impl IntoView {
 fn Profile(user: RwSignal<User>) -> impl IntoView {
     let logout = logout_action();
     let field = move |pick: fn(&User) -> &str| move || user.with(|u| pick(u).to_owned());
-    let since = move || user.with(|u| u.created_at.get(..10).unwrap_or(&u.created_at).to_owned());
+    let since = move || user.with(|u| calendar_date(&u.created_at));
     view! {
         <section class="card">
             <h1>"Hello, " {field(|u| &u.full_name)}</h1>
@@ -133,7 +133,8 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
             {unsent.notice()}
             <AuthedForm action>
                 <FormError error/>
-                <Field label="Username" name="username" autocomplete="username" value=username error/>
+                <Field label="Username" name="username" autocomplete="username" value=username error
+                    hint="3 to 32 characters: letters, digits, and _ . -"/>
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
                 <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
@@ -155,7 +156,8 @@ fn ChangePasswordForm(user: RwSignal<User>) -> impl IntoView {
                 <AccountName user/>
                 <FormError error/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" error/>
-                <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error/>
+                <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error
+                    hint="8 to 128 characters, not one that is easy to guess."/>
                 <SubmitButton label="Change password" busy="Changing your password…" pending=action.pending()/>
             </AuthedForm>
             {saved(action, "Your password is changed. Your other devices have been logged out.", edited)}

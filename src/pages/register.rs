@@ -22,11 +22,11 @@ pub fn RegisterPage() -> impl IntoView {
             <ActionForm action>
                 <FormError error/>
                 <Field label="Email" name="email" kind="email" autocomplete="email" error/>
-                <Field label="Username" name="username" autocomplete="username" error/>
-                <p class="hint">"3 to 32 characters: letters, digits, and _ . -"</p>
+                <Field label="Username" name="username" autocomplete="username" error
+                    hint="3 to 32 characters: letters, digits, and _ . -"/>
                 <Field label="Full name" name="full_name" autocomplete="name" error/>
-                <Field label="Password" name="password" kind="password" autocomplete="new-password" error/>
-                <p class="hint">"8 to 128 characters."</p>
+                <Field label="Password" name="password" kind="password" autocomplete="new-password" error
+                    hint="8 to 128 characters, not one that is easy to guess."/>
                 <SubmitButton label="Create account" busy="Creating your account…" pending=action.pending()/>
             </ActionForm>
             <p>"Already have an account? " <A href=login_href>"Log in"</A></p>

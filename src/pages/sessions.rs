@@ -10,7 +10,7 @@ use crate::{
         AuthedAction, AuthedForm,
     },
     components::{FormError, NotLoaded, SubmitButton},
-    domain::{SessionInfo, SignedOut},
+    domain::{ago, unix_seconds, SessionInfo, SignedOut},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -88,8 +88,8 @@ fn Session(
                 <strong>{device}</strong>
                 {session.current.then(|| view! { <span class="badge">"This device"</span> })}
                 <p class="hint">
-                    {ip} " · last used " {readable(&session.last_used_at)}
-                    " · logged in " {readable(&session.created_at)}
+                    {ip} " · last used " <When at=session.last_used_at/>
+                    " · logged in " <When at=session.created_at/>
                 </p>
             </div>
             <AuthedForm action=revoke>
@@ -100,10 +100,17 @@ fn Session(
     }
 }
 
-/// `2026-11-24T15:43:18Z` as `2026-11-24 15:43 UTC`.
-fn readable(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+/// A time as a person says it ("5 minutes ago"), the exact time in UTC in its tooltip and in
+/// its `datetime` for machines.
+#[component]
+fn When(at: String) -> impl IntoView {
+    let words = unix_seconds(&at).map_or_else(
+        || at.clone(),
+        |then| ago(then, crate::client::now_unix(), &at),
+    );
+    let exact = match (at.get(..10), at.get(11..16)) {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => rfc3339.to_owned(),
-    }
+        _ => at.clone(),
+    };
+    view! { <time datetime=at title=exact>{words}</time> }
 }
