@@ -42,6 +42,35 @@ test('a refused field gets the focus, and its error goes away once the person re
   await expect(username).toHaveAttribute('aria-invalid', 'false');
 });
 
+test('while a form is sent again, the errors of the last answer are gone', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  const name = uniqueName('again');
+  await page.getByLabel('Email').fill(`${name}@example.org`);
+  await page.getByLabel('Username').fill('b!');
+  await page.getByLabel('Full name').fill('Playwright Person');
+  await page.getByLabel('Password').fill('correct horse battery');
+  // Located by its place: while pending, its label says what is happening instead.
+  const submit = page.locator('form button[type="submit"]');
+  await submit.click();
+  const error = page.locator('#field-username-error');
+  await expect(error).not.toBeEmpty();
+
+  // The same form sent again, unchanged: while its answer is held, no old error is shown.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  await page.route('**/api/auth/register', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await submit.click();
+  await expect(submit).toHaveAttribute('aria-busy', 'true');
+  await expect(error).toBeEmpty();
+  await expect(page.getByLabel('Username')).toHaveAttribute('aria-invalid', 'false');
+  release();
+  await expect(error).not.toBeEmpty();
+});
+
 test('the first Tab reaches a link that skips to the content', async ({ page }) => {
   await page.goto('/');
   await waitForHydration(page);

@@ -45,13 +45,19 @@ where
     Action::new_unsync_with_value(after_plain_post, run)
 }
 
-/// The action's last error, for the form's fields and message.
+/// The action's last error, for the form's fields and message; none while it is sent again.
 pub fn last_error<S>(action: AuthedAction<S>) -> Signal<Option<AppError>>
 where
     S: ServerFn<Error = AppError> + Send + Sync + 'static,
     S::Output: Clone + Send + Sync + 'static,
 {
-    Signal::derive(move || action.value().get().and_then(Result::err))
+    // While the next submission is in flight, the last one's error is out of date.
+    Signal::derive(move || {
+        if action.pending().get() {
+            return None;
+        }
+        action.value().get().and_then(Result::err)
+    })
 }
 
 /// A form for `S`: posts to its URL without JavaScript, dispatches `action` with it.

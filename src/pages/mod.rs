@@ -49,7 +49,11 @@ where
         next,
         // Until the form is sent from this page, an error can only have come from the URL
         // (a post without JavaScript): show our words for its code, never the URL's text.
+        // None while the form is sent again: the last answer is out of date.
         error: Signal::derive(move || {
+            if action.pending().get() {
+                return None;
+            }
             let error = action.value().get().and_then(Result::err)?;
             Some(if action.version().get() == 0 {
                 error.from_url()
