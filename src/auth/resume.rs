@@ -54,7 +54,11 @@ pub fn detour(state: &AppState, request: &Request) -> Option<Response> {
         if !refused.code.is_session_failure() {
             return None;
         }
-        let page = NextPath::parse(uri.path_and_query()?.as_str())?;
+        // A query too long to carry along is dropped, not a reason to render without data.
+        let page = uri
+            .path_and_query()
+            .and_then(|whole| NextPath::parse(whole.as_str()))
+            .or_else(|| NextPath::parse(path))?;
         return Some(see_other(&page.via(RESUME_PATH), HeaderMap::new()));
     }
     if ENTRY_PAGES.contains(&path) && authenticate(state, request.headers()).is_ok() {
@@ -77,16 +81,20 @@ pub async fn resume_route(State(state): State<AppState>, request: Request) -> Re
     let (parts, _) = request.into_parts();
     let page = NextPath::or_default(query_value(parts.uri.query(), "next").as_deref());
     let again = page.via(RESUME_PATH);
-    if token_cookie(&state, &parts.headers, Kind::Refresh).is_none()
-        && withheld_across_sites(&parts.headers)
-    {
+    let sent_a_session = token_cookie(&state, &parts.headers, Kind::Refresh).is_some();
+    if !sent_a_session && withheld_across_sites(&parts.headers) {
         return page_answer(StatusCode::OK, &again, None, HeaderMap::new());
     }
     let request = CurrentRequest::of_route(state, parts);
     match rotate(&request).await {
         Ok(_) => see_other(page.as_str(), request.response_headers()),
         Err(error) if error.code.is_session_failure() => {
-            request.clear_cookies();
+            // Cookies are cleared only when a dead session was presented. With none, this may
+            // be a browser that withheld a live one without saying why (no `Sec-Fetch-*`, so
+            // no same-site step): a link must not log it out.
+            if sent_a_session {
+                request.clear_cookies();
+            }
             let login = SignedOut::login_url(&page, SignedOut::of_refusal(error.code));
             see_other(&login, request.response_headers())
         }
@@ -101,14 +109,20 @@ pub async fn resume_route(State(state): State<AppState>, request: Request) -> Re
 /// Whether this is a top-level navigation that another site started, on which the browser
 /// leaves out `SameSite=Strict` cookies. Browsers too old to say (`Sec-Fetch-*`) go to login.
 fn withheld_across_sites(headers: &HeaderMap) -> bool {
-    let is = |name: &str, value: &[u8]| headers.get(name).is_some_and(|v| v.as_bytes() == value);
+    let is = |name: &str, value: &[u8]| {
+        headers
+            .get(name)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(value))
+    };
     is("sec-fetch-site", b"cross-site") && is("sec-fetch-dest", b"document")
 }
 
+/// A redirect that depends on the request's cookies: no cache may keep it for anyone else.
 fn see_other(to: &str, mut headers: HeaderMap) -> Response {
     if let Ok(location) = HeaderValue::from_str(to) {
         headers.insert(header::LOCATION, location);
     }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     (StatusCode::SEE_OTHER, headers).into_response()
 }
 

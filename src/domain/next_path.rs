@@ -1,5 +1,6 @@
 //! Where to send a person after they log in: the page they wanted, but only ever a path on this
-//! site, so `?next=` cannot be turned into an open redirect.
+//! site, and a page rather than an endpoint, so `?next=` cannot be turned into an open redirect
+//! or a request of this site's own to a target of someone else's choosing.
 
 /// A same-site path such as `/profile?tab=1`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,14 @@ impl NextPath {
         let is_auth_page = ["/login", "/register"]
             .iter()
             .any(|page| raw == *page || raw.starts_with(&format!("{page}?")));
-        (is_local && !is_auth_page).then(|| Self(raw.to_owned()))
+        // Pages only: an endpoint as `next` would make the redirect there a request of this
+        // site's own (cookies and all) to a target another site chose, and `resume` inside
+        // `resume` a chain of rotations.
+        let is_endpoint = ["/api", "/pkg"].iter().any(|root| {
+            raw.strip_prefix(root)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+        });
+        (is_local && !is_auth_page && !is_endpoint).then(|| Self(raw.to_owned()))
     }
 
     /// `parse`, falling back to [`Self::DEFAULT`].
@@ -73,6 +81,7 @@ mod tests {
     #[test]
     fn local_paths_are_kept() {
         assert_eq!(NextPath::parse("/profile").unwrap().as_str(), "/profile");
+        assert_eq!(NextPath::parse("/apiary").unwrap().as_str(), "/apiary");
         assert_eq!(
             NextPath::parse("/profile?x=1#y").unwrap().as_str(),
             "/profile?x=1#y"
@@ -92,6 +101,11 @@ mod tests {
             "/login",
             "/login?next=/x",
             "/register",
+            "/api/auth/sessions",
+            "/api/auth/resume?next=/api/auth/resume",
+            "/api",
+            "/api?x",
+            "/pkg/gatehouse.wasm",
         ] {
             assert_eq!(NextPath::parse(bad), None, "{bad:?}");
         }
