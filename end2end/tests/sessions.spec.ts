@@ -39,7 +39,7 @@ test('the sessions page revokes another browser\'s session, which is then sent t
   await expect(thisDevice).toContainText('127.0.0.1');
 
   await page.locator('[data-testid="session"][data-current="false"]')
-    .getByRole('button', { name: 'Log out this device' }).click();
+    .getByRole('button', { name: /^Log out / }).click();
   await expect(sessions).toHaveCount(1);
 
   // The other browser's access token is refused at once, not at its expiry.

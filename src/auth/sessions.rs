@@ -52,6 +52,7 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
             last_used_at: rfc3339(session.last_used_at),
             expires_at: rfc3339(session.expires_at),
             id: session.id,
+            device: crate::domain::describe_user_agent(&session.user_agent),
             user_agent: session.user_agent,
             ip: session.ip,
         })

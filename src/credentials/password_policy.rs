@@ -36,14 +36,12 @@ pub fn check(password: &Password, username: &Username, email: &Email) -> Result<
     }
     let estimate = zxcvbn(password.expose(), &[username.as_str(), &local_part]);
     if estimate.score() < MIN_SCORE {
-        let why = estimate
-            .feedback()
-            .and_then(|feedback| feedback.warning())
-            .map(|warning| warning.to_string())
-            .unwrap_or_else(|| "It is too easy to guess.".into());
-        return refuse(format!(
-            "Choose a harder password: {why} A few unrelated words together work well."
-        ));
+        let mut message = "This password is too easy to guess.".to_owned();
+        if let Some(warning) = estimate.feedback().and_then(|feedback| feedback.warning()) {
+            message.push_str(&format!(" {warning}"));
+        }
+        message.push_str(" A few unrelated words together work well.");
+        return refuse(message);
     }
     Ok(())
 }

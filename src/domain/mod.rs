@@ -9,6 +9,8 @@ mod user;
 
 pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
-pub use session::{ago, calendar_date, describe_user_agent, unix_seconds, SessionInfo};
+#[cfg(feature = "ssr")]
+pub use session::describe_user_agent;
+pub use session::{ago, calendar_date, unix_seconds, SessionInfo};
 pub use signed_out::SignedOut;
 pub use user::User;

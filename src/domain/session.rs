@@ -10,16 +10,12 @@ pub struct SessionInfo {
     pub last_used_at: String,
     pub expires_at: String,
     pub user_agent: String,
+    /// The device in words ("Firefox on Linux"), from `user_agent`: named by the server, so
+    /// that every client says the same and the browser carries no table of agents.
+    pub device: String,
     pub ip: String,
     /// The session this request was made in.
     pub current: bool,
-}
-
-impl SessionInfo {
-    /// "Firefox on Linux", from the user agent the session started with.
-    pub fn device(&self) -> String {
-        describe_user_agent(&self.user_agent)
-    }
 }
 
 /// Seconds since the Unix epoch of a time as the server writes them, RFC 3339 in UTC
@@ -71,9 +67,10 @@ pub fn calendar_date(rfc3339: &str) -> String {
     }
 }
 
-/// A short, readable name for a user agent: browser and system, as far as they can be told.
+/// A short, readable name for a user agent (server only: the client reads it in `device`): browser and system, as far as they can be told.
 /// Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", Android also
 /// says "Linux".
+#[cfg(any(feature = "ssr", test))]
 pub fn describe_user_agent(agent: &str) -> String {
     const BROWSERS: [(&str, &str); 9] = [
         ("Edg/", "Edge"),

@@ -64,11 +64,11 @@ impl SignedOut {
             Self::Everywhere => "You have been logged out on every device.",
             Self::OtherTab => "You logged out in another tab.",
             Self::Elsewhere => {
-                "This device was logged out from another one. Log in again to go on."
+                "This device was logged out from another one. Log in again to continue."
             }
             Self::Reused => {
                 "Your session was used from two places at once, so it was ended to keep your \
-                 account safe. Log in again to go on."
+                 account safe. Log in again to continue."
             }
             Self::Deleted => "Your account has been deleted.",
         }

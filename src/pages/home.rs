@@ -20,8 +20,8 @@ pub fn HomePage() -> impl IntoView {
                  device you use, and log out the ones you do not recognise with one click."
             </p>
             <ul class="points">
-                <li>"Your password is never kept, only a slow, salted fingerprint of it."</li>
-                <li>"A stolen session stops working the moment it is used twice."</li>
+                <li>"Your password itself is never stored, so it cannot leak from here."</li>
+                <li>"If someone copies your login from one of your devices, it stops working."</li>
                 <li>"Change your password and every other device is logged out."</li>
             </ul>
             // Read inside the transition, so that the server waits for its answer.

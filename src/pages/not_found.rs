@@ -1,6 +1,7 @@
 //! Any path without a page.
 
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::A;
 
 #[component]
@@ -10,6 +11,7 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
+        <Title text="Page not found · Gatehouse"/>
         <section class="card">
             <h1>"Page not found"</h1>
             <p>"There is nothing here. " <A href="/">"Go to the home page"</A></p>

@@ -71,16 +71,18 @@ fn Session(
     revoke: AuthedAction<RevokeSession>,
     on_revoke: impl Fn() + Send + Sync + 'static,
 ) -> impl IntoView {
-    let device = session.device();
+    let device = session.device.clone();
     let ip = if session.ip.is_empty() {
-        "unknown address".to_owned()
+        "Address unknown".to_owned()
     } else {
-        session.ip.clone()
+        format!("IP address {}", session.ip)
     };
-    let button = if session.current {
-        "Log out"
+    // Every button says "Log out"; its name for screen readers says which device, since a
+    // list of "Log out" buttons alone tells them apart by nothing.
+    let button_name = if session.current {
+        "Log out this device".to_owned()
     } else {
-        "Log out this device"
+        format!("Log out {device}")
     };
     view! {
         <li class="session" data-testid="session" data-current=session.current.to_string()>
@@ -94,7 +96,7 @@ fn Session(
             </div>
             <AuthedForm action=revoke>
                 <input type="hidden" name="session_id" value=session.id/>
-                <button type="submit" class="secondary" on:click=move |_| on_revoke()>{button}</button>
+                <button type="submit" class="secondary" aria-label=button_name on:click=move |_| on_revoke()>"Log out"</button>
             </AuthedForm>
         </li>
     }

@@ -18,6 +18,7 @@ async fn each_login_is_a_session_listed_newest_first_with_device_address_and_tim
         newest["user_agent"],
         "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
     );
+    assert_eq!(newest["device"], "Firefox on Linux");
     assert_eq!(newest["ip"], "127.0.0.1");
     for field in ["created_at", "last_used_at", "expires_at"] {
         let value = newest[field].as_str().unwrap();
@@ -28,7 +29,7 @@ async fn each_login_is_a_session_listed_newest_first_with_device_address_and_tim
         );
     }
     let keys: Vec<&String> = newest.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 7, "{keys:?}");
+    assert_eq!(keys.len(), 8, "{keys:?}");
 }
 
 #[tokio::test]
