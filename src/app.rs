@@ -58,10 +58,8 @@ pub fn App() -> impl IntoView {
                 class="skip-link"
                 href="#main"
                 on:click=|ev| {
-                    let main = leptos::prelude::document().get_element_by_id("main");
-                    if let Some(main) = main.and_then(|m| m.dyn_into::<leptos::web_sys::HtmlElement>().ok()) {
+                    if focus_main() {
                         ev.prevent_default();
-                        let _ = main.focus();
                     }
                 }
             >
@@ -136,4 +134,12 @@ fn AccountMenu(name: String) -> impl IntoView {
             </ul>
         </details>
     }
+}
+
+/// Moves the keyboard to the start of the page's content (`<main>`, focusable for this);
+/// whether it could.
+pub fn focus_main() -> bool {
+    let main = document().get_element_by_id("main");
+    main.and_then(|m| m.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+        .is_some_and(|main| main.focus().is_ok())
 }

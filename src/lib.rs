@@ -31,6 +31,9 @@ server_only! {
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Panic messages in the console while developing; the release client leaves the hook out
+    // (about 400 bytes of its brotli size budget): a panic there still stops with a trap.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
     // From here on the page is interactive. Saying so in the DOM lets people's tools (and the

@@ -38,9 +38,17 @@ test('the sessions page revokes another browser\'s session, which is then sent t
   await expect(thisDevice).toContainText('This device');
   await expect(thisDevice).toContainText('127.0.0.1');
 
-  await page.locator('[data-testid="session"][data-current="false"]')
-    .getByRole('button', { name: /^Log out / }).click();
+  await waitForHydration(page);
+  // Each button names its device, for screen readers.
+  const otherButton = page.locator('[data-testid="session"][data-current="false"]').getByRole('button');
+  await expect(otherButton).toHaveAccessibleName(/^Log out Headless Chrome on Linux$/);
+  await expect(thisDevice.getByRole('button')).toHaveAccessibleName('Log out this device');
+  await otherButton.focus();
+  await page.keyboard.press('Enter');
   await expect(sessions).toHaveCount(1);
+  // Said, and the keyboard is back at the top of the page, not on another device's button.
+  await expect(page.getByRole('status')).toHaveText('That device has been logged out.');
+  await expect(page.locator('main')).toBeFocused();
 
   // The other browser's access token is refused at once, not at its expiry.
   await other.page.goto('/profile');

@@ -22,23 +22,33 @@ pub fn SessionsPage() -> impl IntoView {
     let revoke = authed_action::<RevokeSession>();
     let logout_all = authed_action::<LogoutAll>();
     let sign_out = use_sign_out();
-    // Which session the last revoke was for, to tell "this device" (a logout) from another.
-    let revoked_current = StoredValue::new(false);
+    // Which device the last revoke was for, by name; empty for this one (a logout). (Types the
+    // client already has: each new signal type costs the WASM client about a kilobyte.)
+    let revoking = StoredValue::new(String::new());
+    // Another device logged out: said, and the keyboard back at the top of the page (its
+    // button is gone), not on the next device's button, where Enter would end that one too.
+    let logged_out = RwSignal::new(false);
     Effect::new(move |_| {
-        let this_device_out = match (revoke.value().get(), logout_all.value().get()) {
+        let revoked = matches!(revoke.value().get(), Some(Ok(())));
+        let this_device_out = match (revoked, logout_all.value().get()) {
             (_, Some(Ok(()))) => Some(SignedOut::Everywhere),
-            (Some(Ok(())), _) if revoked_current.get_value() => Some(SignedOut::Here),
+            (true, _) if revoking.with_value(String::is_empty) => Some(SignedOut::Here),
             _ => None,
         };
         if let Some(why) = this_device_out {
             sign_out(why, "/login");
-        } else if matches!(revoke.value().get(), Some(Ok(()))) {
+        } else if revoked {
+            logged_out.set(true);
             list.refetch();
+            crate::app::focus_main();
         }
     });
     let error = Signal::derive(move || last_error(revoke).get().or(last_error(logout_all).get()));
     view! {
         <Title text="Your devices · Gatehouse"/>
+        {move || logged_out.get().then(|| view! {
+            <p class="notice" role="status">"That device has been logged out."</p>
+        })}
         <Transition fallback=|| view! { <section class="card"><p>"Loading your devices…"</p></section> }>
             {move || list.get().map(|loaded| match loaded {
                 Ok(sessions) => view! {
@@ -48,9 +58,9 @@ pub fn SessionsPage() -> impl IntoView {
                         <FormError error/>
                         <ul class="sessions">
                             {sessions.into_iter().map(|session| {
-                                let current = session.current;
+                                let device = if session.current { String::new() } else { session.device.clone() };
                                 view! {
-                                    <Session session revoke on_revoke=move || revoked_current.set_value(current)/>
+                                    <Session session revoke on_revoke=move || revoking.set_value(device.clone())/>
                                 }
                             }).collect_view()}
                         </ul>
