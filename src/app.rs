@@ -107,23 +107,27 @@ fn Nav() -> impl IntoView {
     }
 }
 
+/// The account menu: a button and a popover (`popovertarget`), so the browser itself opens it,
+/// closes it on Escape (the keyboard back on the button) or a click elsewhere, with or without
+/// JavaScript.
 #[component]
 fn AccountMenu(name: String) -> impl IntoView {
-    let menu = NodeRef::<leptos::html::Details>::new();
-    // Chosen or not, the menu closes once something in it is clicked.
-    let close = move |_| {
-        if let Some(menu) = menu.get() {
-            menu.set_open(false);
+    // Chosen or not, the menu closes once something in it is clicked: a link followed within
+    // the app leaves the header (and the open popover) in place.
+    let close = move |ev: leptos::ev::MouseEvent| {
+        let menu = ev.current_target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+        if let Some(menu) = menu {
+            let _ = menu.hide_popover();
         }
     };
     let logout = logout_action();
     view! {
-        <details class="account-menu" node_ref=menu>
-            <summary>
+        <div class="account-menu">
+            <button type="button" class="menu-button" popovertarget="account-menu">
                 <span class="visually-hidden">"Account menu for "</span>
                 <span class="account-name">{name}</span>
-            </summary>
-            <ul on:click=close>
+            </button>
+            <ul id="account-menu" popover="auto" on:click=close>
                 <li><A href="/profile">"Profile"</A></li>
                 <li><A href="/sessions">"Devices"</A></li>
                 <li>
@@ -132,7 +136,7 @@ fn AccountMenu(name: String) -> impl IntoView {
                     </ActionForm>
                 </li>
             </ul>
-        </details>
+        </div>
     }
 }
 

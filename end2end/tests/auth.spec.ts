@@ -32,7 +32,7 @@ test('the header offers the ways in to a visitor, the account to a logged-in per
     await expect(nav(tab).getByRole('link', { name: 'Devices' })).toHaveCount(0);
   };
   const expectAccount = async (tab: import('@playwright/test').Page) => {
-    await expect(accountMenu(tab).locator('summary')).toContainText('Playwright Person');
+    await expect(accountMenu(tab).locator('button[popovertarget]')).toContainText('Playwright Person');
     await expect(nav(tab).getByRole('link', { name: 'Log in' })).toHaveCount(0);
     await expect(nav(tab).getByRole('link', { name: 'Register' })).toHaveCount(0);
   };

@@ -3,15 +3,25 @@ import {
   accountMenu, expectProfileOf, fillRegister, openAccountMenu, registerNewPerson, uniqueName, waitForHydration,
 } from './helpers';
 
-test('the account menu opens from the keyboard, leads to the pages, and logs out', async ({ page }) => {
+test('the account menu opens from the keyboard, leads to the pages, closes on Escape or a click elsewhere, and logs out', async ({ page }) => {
   await registerNewPerson(page, 'menu');
-  const summary = accountMenu(page).locator('summary');
+  const summary = accountMenu(page).locator('button[popovertarget]');
   await summary.focus();
   await page.keyboard.press('Enter');
   await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeVisible();
   await page.getByRole('link', { name: 'Devices', exact: true }).click();
   await expect(page).toHaveURL(/\/sessions$/);
   // The menu closed once something in it was chosen.
+  await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeHidden();
+
+  // Escape closes it, and the keyboard is back on the menu's button; so does a click elsewhere.
+  await openAccountMenu(page);
+  await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeHidden();
+  await expect(summary).toBeFocused();
+  await openAccountMenu(page);
+  await page.locator('main h1').click();
   await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeHidden();
 
   await openAccountMenu(page);

@@ -56,16 +56,16 @@ export function recordAuthCalls(page: Page): string[] {
   return calls;
 }
 
-/** The header's account menu (a `<details>`), present when someone is logged in. */
+/** The header's account menu (a button and its popover), present when someone is logged in. */
 export function accountMenu(page: Page) {
-  return page.locator('header nav details.account-menu');
+  return page.locator('header nav .account-menu');
 }
 
 /** Opens the header's account menu, if it is not open yet. */
 export async function openAccountMenu(page: Page) {
   const menu = accountMenu(page);
-  if (!(await menu.evaluate((element) => (element as HTMLDetailsElement).open))) {
-    await menu.locator('summary').click();
+  if (await menu.locator('[popover]:popover-open').count() === 0) {
+    await menu.locator('button[popovertarget]').click();
   }
 }
 
