@@ -88,6 +88,16 @@ pub fn App() -> impl IntoView {
 #[component]
 fn Nav() -> impl IntoView {
     let auth = Auth::get();
+    // A page reached within the app starts where a page loaded in full does: the keyboard at
+    // the top of its content (and a screen reader reading from there), not on whatever was
+    // focused on the page before, which is gone.
+    let path = leptos_router::hooks::use_location().pathname;
+    Effect::new(move |before: Option<()>| {
+        path.track();
+        if before.is_some() {
+            focus_main();
+        }
+    });
     view! {
         <nav aria-label="Site">
             // Read inside the transition, so that the server waits for its answer.
@@ -115,7 +125,9 @@ fn AccountMenu(name: String) -> impl IntoView {
     // Chosen or not, the menu closes once something in it is clicked: a link followed within
     // the app leaves the header (and the open popover) in place.
     let close = move |ev: leptos::ev::MouseEvent| {
-        let menu = ev.current_target().and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok());
+        let menu = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok());
         if let Some(menu) = menu {
             let _ = menu.hide_popover();
         }

@@ -11,6 +11,8 @@ test('the account menu opens from the keyboard, leads to the pages, closes on Es
   await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeVisible();
   await page.getByRole('link', { name: 'Devices', exact: true }).click();
   await expect(page).toHaveURL(/\/sessions$/);
+  // The new page starts with the keyboard at the top of its content, as a full load would.
+  await expect(page.locator('main')).toBeFocused();
   // The menu closed once something in it was chosen.
   await expect(page.getByRole('link', { name: 'Devices', exact: true })).toBeHidden();
 

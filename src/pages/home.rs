@@ -16,12 +16,12 @@ pub fn HomePage() -> impl IntoView {
             <SignedOutNotice/>
             <h1>"One account, safe on every device"</h1>
             <p class="lead">
-                "Log in once and stay logged in, without your password lying around. See every \
-                 device you use, and log out the ones you do not recognise with one click."
+                "Log in once and stay logged in. See every device you use, and log out any \
+                 you do not recognise with one click."
             </p>
             <ul class="points">
                 <li>"Your password itself is never stored, so it cannot leak from here."</li>
-                <li>"If someone copies your login from one of your devices, it stops working."</li>
+                <li>"A stolen login stops working once it is used twice."</li>
                 <li>"Change your password and every other device is logged out."</li>
             </ul>
             // Read inside the transition, so that the server waits for its answer.
