@@ -92,12 +92,19 @@ fn Nav() -> impl IntoView {
     // the top of its content (and a screen reader reading from there), not on whatever was
     // focused on the page before, which is gone.
     let path = leptos_router::hooks::use_location().pathname;
-    Effect::new(move |before: Option<()>| {
-        path.track();
-        if before.is_some() {
+    // The account menu closes too: the browser would put the keyboard back on its button.
+    Effect::watch(
+        move || path.get(),
+        |_, _, _| {
+            let menu = document().get_element_by_id("account-menu");
+            if let Some(menu) = menu.and_then(|m| m.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+            {
+                let _ = menu.hide_popover();
+            }
             focus_main();
-        }
-    });
+        },
+        false,
+    );
     view! {
         <nav aria-label="Site">
             // Read inside the transition, so that the server waits for its answer.
@@ -122,16 +129,6 @@ fn Nav() -> impl IntoView {
 /// JavaScript.
 #[component]
 fn AccountMenu(name: String) -> impl IntoView {
-    // Chosen or not, the menu closes once something in it is clicked: a link followed within
-    // the app leaves the header (and the open popover) in place.
-    let close = move |ev: leptos::ev::MouseEvent| {
-        let menu = ev
-            .current_target()
-            .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok());
-        if let Some(menu) = menu {
-            let _ = menu.hide_popover();
-        }
-    };
     let logout = logout_action();
     view! {
         <div class="account-menu">
@@ -139,7 +136,9 @@ fn AccountMenu(name: String) -> impl IntoView {
                 <span class="visually-hidden">"Account menu for "</span>
                 <span class="account-name">{name}</span>
             </button>
-            <ul id="account-menu" popover="auto" on:click=close>
+            // Closed by `Nav` once a page is chosen: a link followed within the app leaves the
+            // header, and the open popover, in place.
+            <ul id="account-menu" popover="auto">
                 <li><A href="/profile">"Profile"</A></li>
                 <li><A href="/sessions">"Devices"</A></li>
                 <li>
