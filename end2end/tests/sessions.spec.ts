@@ -142,15 +142,22 @@ test('deleting the account needs the password and the confirmation, then it is g
   await expect(page.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
 });
 
-test('an edit sent after this device was logged out from another one is kept through login and filled in again', async ({ page, browser }) => {
-  const name = await registerNewPerson(page, 'unsent');
+/**
+ * Logs every device of `name` out from a second browser, then saves `fullName` on the profile
+ * that `page` still shows: the save finds the session ended and the page goes to login.
+ */
+async function saveAfterLogoutElsewhere(page: Page, browser: Browser, name: string, fullName: string) {
   const other = await secondBrowser(browser, name);
   expect((await other.page.request.post('/api/auth/logout_all')).status()).toBe(200);
   await other.context.close();
-
-  await page.getByLabel('Full name').fill('Kept Through Login');
+  await page.getByLabel('Full name').fill(fullName);
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect(page).toHaveURL(/\/login\?next=\/profile&signed_out=elsewhere$/);
+}
+
+test('an edit sent after this device was logged out from another one is kept through login and filled in again', async ({ page, browser }) => {
+  const name = await registerNewPerson(page, 'unsent');
+  await saveAfterLogoutElsewhere(page, browser, name, 'Kept Through Login');
   await expect(page.getByRole('status').filter({ hasText: 'logged out from another one' })).toBeVisible();
 
   await fillLogin(page, name);
@@ -172,13 +179,7 @@ test('an edit sent after this device was logged out from another one is kept thr
 test('what one account could not save is not filled into another account\'s form in the same tab', async ({ page, browser }) => {
   const name = await registerNewPerson(page, 'sharedpc');
   const next = await registerNewPerson(await (await browser.newContext({ baseURL: test.info().project.use.baseURL })).newPage(), 'nextperson');
-  const other = await secondBrowser(browser, name);
-  expect((await other.page.request.post('/api/auth/logout_all')).status()).toBe(200);
-  await other.context.close();
-
-  await page.getByLabel('Full name').fill('Not For The Next Person');
-  await page.getByRole('button', { name: 'Save changes' }).click();
-  await expect(page).toHaveURL(/\/login\?next=\/profile&signed_out=elsewhere$/);
+  await saveAfterLogoutElsewhere(page, browser, name, 'Not For The Next Person');
   await waitForHydration(page);
   await fillLogin(page, next);
   await expectProfileOf(page, next);

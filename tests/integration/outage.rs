@@ -286,6 +286,29 @@ fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers_by_it
     })
 }
 
+/// An operator's session holding `LOCK TABLE refresh_tokens` open, as one left in psql would,
+/// until [`HeldLock::release`].
+struct HeldLock(sqlx::PgConnection);
+
+impl HeldLock {
+    async fn on(app: &TestApp) -> Self {
+        use sqlx::Connection;
+        let url = support::database_url(app.dir.path()).await;
+        let mut operator = sqlx::PgConnection::connect(&url).await.unwrap();
+        for statement in [
+            "BEGIN",
+            "LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE",
+        ] {
+            sqlx::query(statement).execute(&mut operator).await.unwrap();
+        }
+        Self(operator)
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK").execute(&mut self.0).await.unwrap();
+    }
+}
+
 /// Another session holds a lock the app's writes need (an operator's `LOCK TABLE` left open
 /// in psql): refreshes answer 503 `unavailable` after `lock_timeout` (3 s) instead of waiting
 /// for good, each holding a pooled connection; `/me` answers; once the lock is released,
@@ -293,18 +316,11 @@ fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers_by_it
 #[tokio::test]
 #[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
 async fn a_lock_held_by_another_session_answers_503_within_the_lock_timeout_then_recovers() {
-    use sqlx::Connection;
     assert!(support::on_postgres(), "set GATEHOUSE_TEST_POSTGRES");
     support::log::watch();
     let app = spawn_app_with(&[]).await;
     let jar = app.register("locked").await;
-    let url = support::database_url(app.dir.path()).await;
-    let mut operator = sqlx::PgConnection::connect(&url).await.unwrap();
-    let mut held = operator.begin().await.unwrap();
-    sqlx::query("LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *held)
-        .await
-        .unwrap();
+    let held = HeldLock::on(&app).await;
 
     let started = Instant::now();
     let refused = tokio::time::timeout(
@@ -321,7 +337,7 @@ async fn a_lock_held_by_another_session_answers_503_within_the_lock_timeout_then
     support::assert_unavailable(refused).await;
     assert_eq!(app.get("/api/auth/me", &jar).await.status(), StatusCode::OK);
 
-    held.rollback().await.unwrap();
+    held.release().await;
     assert_eq!(
         app.post("/api/auth/refresh", &[], &jar).await.status(),
         StatusCode::OK
@@ -336,19 +352,12 @@ async fn a_lock_held_by_another_session_answers_503_within_the_lock_timeout_then
 #[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
 async fn a_page_load_that_cannot_refresh_for_a_lock_says_so_and_keeps_the_session() {
     use reqwest::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
-    use sqlx::Connection;
     assert!(support::on_postgres(), "set GATEHOUSE_TEST_POSTGRES");
     support::log::watch();
     let app = spawn_app_with(&[]).await;
     let mut jar = app.register("pagelocked").await;
     jar.0.remove(support::ACCESS);
-    let url = support::database_url(app.dir.path()).await;
-    let mut operator = sqlx::PgConnection::connect(&url).await.unwrap();
-    let mut held = operator.begin().await.unwrap();
-    sqlx::query("LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *held)
-        .await
-        .unwrap();
+    let held = HeldLock::on(&app).await;
 
     let resume = "/api/auth/resume?next=/sessions";
     let refused = app.get(resume, &jar).await;
@@ -365,7 +374,7 @@ async fn a_page_load_that_cannot_refresh_for_a_lock_says_so_and_keeps_the_sessio
         "{html}"
     );
 
-    held.rollback().await.unwrap();
+    held.release().await;
     let again = app.get(resume, &jar).await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     assert_eq!(again.headers()[LOCATION], "/sessions");

@@ -195,10 +195,12 @@ async fn writing_methods_on_pages_and_files_are_405() {
 #[test]
 fn every_server_function_is_in_the_api_document() {
     let document = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/API.md"));
-    let served: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+    let mut served: Vec<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, method)| format!("`{method} {path}`"))
         .collect();
     assert!(served.len() >= 11, "{served:?}");
+    // The plain routes beside them (`server::router`).
+    served.push(format!("`GET {}`", gatehouse::auth::RESUME_PATH));
     for endpoint in &served {
         assert!(
             document.contains(endpoint.as_str()),

@@ -60,8 +60,18 @@ async fn v4_2_2_same_origin_and_same_site_posts_and_posts_without_browser_header
 #[tokio::test]
 async fn v14_4_every_page_has_a_csp_with_nonce_nosniff_no_framing_referrer_policy_and_hsts() {
     let app = spawn_app().await;
-    for path in ["/", "/login", "/register", "/profile", "/no-such-page"] {
-        let response = app.get(path, &Jar::default()).await;
+    // The pages that need a login, as their owner sees them (without one, they redirect).
+    let owner = app.register("headers").await;
+    let visitor = Jar::default();
+    for (path, jar) in [
+        ("/", &visitor),
+        ("/login", &visitor),
+        ("/register", &visitor),
+        ("/profile", &owner),
+        ("/sessions", &owner),
+        ("/no-such-page", &visitor),
+    ] {
+        let response = app.get(path, jar).await;
         let header = |name: &str| {
             response
                 .headers()
