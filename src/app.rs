@@ -83,8 +83,7 @@ pub fn App() -> impl IntoView {
 }
 
 /// The site's links: for someone logged in, a menu under their name (their profile, their
-/// devices, log out); for anyone else, the ways in. The menu is a `<details>`: it opens and
-/// closes with the keyboard and without JavaScript.
+/// devices, log out); for anyone else, the ways in.
 #[component]
 fn Nav() -> impl IntoView {
     let auth = Auth::get();

@@ -156,15 +156,8 @@ impl CurrentRequest {
 
     /// The `next` page named in the referring page's query, as the no-JS login form knows it.
     pub(super) fn next_from_referer(&self) -> NextPath {
-        let query = self
-            .referer()
-            .split_once('?')
-            .map(|(_, q)| q)
-            .unwrap_or_default();
-        let next = form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == "next")
-            .map(|(_, value)| value.into_owned());
-        NextPath::or_default(next.as_deref())
+        let query = self.referer().split_once('?').map(|(_, q)| q);
+        NextPath::or_default(query_value(query, "next").as_deref())
     }
 
     /// The access token's claims, if it is valid and its session has not ended. Every
@@ -295,6 +288,13 @@ pub(super) struct NewPair {
     pub access: Issued,
     pub refresh: Issued,
     pub record: RefreshRecord,
+}
+
+/// The value of `key` in a query string, decoded.
+pub(super) fn query_value(query: Option<&str>, key: &str) -> Option<String> {
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// The claims of the request's access token, if it is valid and its session has not ended.

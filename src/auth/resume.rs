@@ -16,7 +16,7 @@
 //! renders for its own origin only (frames are refused), and a rotation was never secret.
 
 use super::{
-    request::{authenticate, token_cookie, CurrentRequest},
+    request::{authenticate, query_value, token_cookie, CurrentRequest},
     rotation::rotate,
 };
 use crate::{
@@ -66,13 +66,6 @@ pub fn detour(state: &AppState, request: &Request) -> Option<Response> {
         return Some(see_other(next.as_str(), HeaderMap::new()));
     }
     None
-}
-
-/// The value of `key` in a query string, decoded.
-fn query_value(query: Option<&str>, key: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value.into_owned())
 }
 
 /// `GET /api/auth/resume?next=<page>`: the refresh, then back to `next` (a path on this site,

@@ -29,19 +29,17 @@ mod browser {
         web_sys::window()?.session_storage().ok().flatten()
     }
 
-    /// The form's text and email fields, by name: nothing that could hold a password.
+    /// The form's text and email fields, by name: nothing that could hold a password, not
+    /// even one shown as typed (the toggle makes it `type=text`; its `autocomplete` stays).
+    const FIELDS: &str =
+        "input[name]:is(:not([type]), [type=text], [type=email]):not([autocomplete$=password])";
+
     pub fn fields(form: &HtmlFormElement) -> Vec<Element> {
-        let Ok(found) = form.query_selector_all("input[name]") else {
+        let Ok(found) = form.query_selector_all(FIELDS) else {
             return Vec::new();
         };
         (0..found.length())
             .filter_map(|i| found.item(i)?.dyn_into::<Element>().ok())
-            .filter(|field| {
-                matches!(
-                    field.get_attribute("type").as_deref(),
-                    None | Some("text" | "email")
-                )
-            })
             .collect()
     }
 

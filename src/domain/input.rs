@@ -71,6 +71,9 @@ fn is_valid_domain(domain: &str) -> bool {
 pub struct Username(String);
 
 impl Username {
+    /// The rules, as a form says them beside the field.
+    pub const RULE: &'static str = "3 to 32 characters: letters, digits, and _ . -";
+
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let value = raw.trim().to_ascii_lowercase();
         let fail = |why: &str| Err(AppError::invalid_input("username", why));
@@ -128,6 +131,9 @@ impl FullName {
 pub struct Password(String);
 
 impl Password {
+    /// The rules, as a form says them beside the field.
+    pub const RULE: &'static str = "8 to 128 characters, not one that is easy to guess.";
+
     pub fn parse(raw: &str) -> Result<Self, AppError> {
         let length = raw.chars().count();
         if !(8..=128).contains(&length) {

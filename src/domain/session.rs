@@ -67,8 +67,8 @@ pub fn calendar_date(rfc3339: &str) -> String {
     }
 }
 
-/// A short, readable name for a user agent (server only: the client reads it in `device`): browser and system, as far as they can be told.
-/// Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", Android also
+/// A short, readable name for a user agent: browser and system, as far as they can be told.
+/// Server only: the client reads it in [`SessionInfo::device`]. Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", Android also
 /// says "Linux".
 #[cfg(any(feature = "ssr", test))]
 pub fn describe_user_agent(agent: &str) -> String {

@@ -9,7 +9,7 @@ use crate::{
         use_sign_out, Auth, AuthedForm, Unsent,
     },
     components::{Field, FormError, NotLoaded, SubmitButton},
-    domain::{calendar_date, SignedOut, User},
+    domain::{calendar_date, Password, SignedOut, User, Username},
     error::AppError,
 };
 use leptos::{prelude::*, server_fn::ServerFn};
@@ -134,7 +134,7 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
             <AuthedForm action>
                 <FormError error/>
                 <Field label="Username" name="username" autocomplete="username" value=username error
-                    hint="3 to 32 characters: letters, digits, and _ . -"/>
+                    hint=Username::RULE/>
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
                 <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
@@ -157,7 +157,7 @@ fn ChangePasswordForm(user: RwSignal<User>) -> impl IntoView {
                 <FormError error/>
                 <Field label="Current password" name="current_password" kind="password" autocomplete="current-password" error/>
                 <Field label="New password" name="new_password" kind="password" autocomplete="new-password" error
-                    hint="8 to 128 characters, not one that is easy to guess."/>
+                    hint=Password::RULE/>
                 <SubmitButton label="Change password" busy="Changing your password…" pending=action.pending()/>
             </AuthedForm>
             {saved(action, "Your password is changed. Your other devices have been logged out.", edited)}

@@ -4,6 +4,7 @@ use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Register,
     components::{Field, FormError, SubmitButton},
+    domain::{Password, Username},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -23,10 +24,10 @@ pub fn RegisterPage() -> impl IntoView {
                 <FormError error/>
                 <Field label="Email" name="email" kind="email" autocomplete="email" error/>
                 <Field label="Username" name="username" autocomplete="username" error
-                    hint="3 to 32 characters: letters, digits, and _ . -"/>
+                    hint=Username::RULE/>
                 <Field label="Full name" name="full_name" autocomplete="name" error/>
                 <Field label="Password" name="password" kind="password" autocomplete="new-password" error
-                    hint="8 to 128 characters, not one that is easy to guess."/>
+                    hint=Password::RULE/>
                 <SubmitButton label="Create account" busy="Creating your account…" pending=action.pending()/>
             </ActionForm>
             <p>"Already have an account? " <A href=login_href>"Log in"</A></p>
