@@ -1,16 +1,35 @@
-import { expect, test } from '@playwright/test';
+import { expect, Page, test } from '@playwright/test';
 import { registerNewPerson, uniqueName, waitForHydration } from './helpers';
+
+/** Holds the requests to `url` until the returned function is called, to look at the page
+ * while they are in flight. */
+async function holdRequests(page: Page, url: string): Promise<() => void> {
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  await page.route(url, async (route) => {
+    await held;
+    await route.continue();
+  });
+  return release;
+}
+
+/** Sends the register form with a username the server refuses ("b!"), the rest valid. */
+async function registerWithRefusedUsername(page: Page) {
+  await page.goto('/register');
+  await waitForHydration(page);
+  const name = uniqueName('refused');
+  await page.getByLabel('Email').fill(`${name}@example.org`);
+  await page.getByLabel('Username').fill('b!');
+  await page.getByLabel('Full name').fill('Playwright Person');
+  await page.getByLabel('Password').fill('correct horse battery');
+  await page.locator('form button[type="submit"]').click();
+}
 
 test('a pending submission says so on its button, which keeps the keyboard focus', async ({ page }) => {
   await page.goto('/login');
   await waitForHydration(page);
   // Hold the request, to look at the page while it is in flight.
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => { release = resolve; });
-  await page.route('**/api/auth/login', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdRequests(page, '**/api/auth/login');
   await page.getByLabel('Email or username').fill('nobody-here');
   await page.getByLabel('Password').fill('not the password');
   const button = page.locator('form button[type="submit"]');
@@ -25,14 +44,7 @@ test('a pending submission says so on its button, which keeps the keyboard focus
 });
 
 test('a refused field gets the focus, and its error goes away once the person retypes', async ({ page }) => {
-  await page.goto('/register');
-  await waitForHydration(page);
-  const name = uniqueName('focus');
-  await page.getByLabel('Email').fill(`${name}@example.org`);
-  await page.getByLabel('Username').fill('b!');
-  await page.getByLabel('Full name').fill('Playwright Person');
-  await page.getByLabel('Password').fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await registerWithRefusedUsername(page);
   const username = page.getByLabel('Username');
   await expect(page.locator('#field-username-error')).not.toBeEmpty();
   await expect(username).toBeFocused();
@@ -43,26 +55,14 @@ test('a refused field gets the focus, and its error goes away once the person re
 });
 
 test('while a form is sent again, the errors of the last answer are gone', async ({ page }) => {
-  await page.goto('/register');
-  await waitForHydration(page);
-  const name = uniqueName('again');
-  await page.getByLabel('Email').fill(`${name}@example.org`);
-  await page.getByLabel('Username').fill('b!');
-  await page.getByLabel('Full name').fill('Playwright Person');
-  await page.getByLabel('Password').fill('correct horse battery');
+  await registerWithRefusedUsername(page);
   // Located by its place: while pending, its label says what is happening instead.
   const submit = page.locator('form button[type="submit"]');
-  await submit.click();
   const error = page.locator('#field-username-error');
   await expect(error).not.toBeEmpty();
 
   // The same form sent again, unchanged: while its answer is held, no old error is shown.
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => { release = resolve; });
-  await page.route('**/api/auth/register', async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdRequests(page, '**/api/auth/register');
   await submit.click();
   await expect(submit).toHaveAttribute('aria-busy', 'true');
   await expect(error).toBeEmpty();
