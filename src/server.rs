@@ -201,7 +201,7 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
     } else if let Some(detour) = detour(&state, &request) {
         detour
     } else {
-        let mut response = refuse_or_run(&state, request, next).await;
+        let mut response = page_within_deadline(&state, request, next).await;
         // A page is rendered for the person asking (the profile shows their email, the sessions
         // page their devices and addresses): no browser or shared cache may keep one.
         let is_page = response
@@ -227,6 +227,26 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
         );
     }
     response
+}
+
+/// A page or file, bounded by `REQUEST_TIMEOUT` twice: its head must be ready within it, and its
+/// body may go no longer than it without a new part. A client that stops reading is ended by
+/// the connection's write timeout (`connections`); this ends an answer that stops on the
+/// server's side. One did, rarely, under the whole test suite's load: a page's answer stopped
+/// with the socket free to take more, and held its connection (and the address's share of
+/// connections) for good, while every timeout waited on the client.
+async fn page_within_deadline(state: &AppState, request: Request, next: Next) -> Response {
+    let deadline = state.config.serving.request_timeout;
+    let path = request.uri().path().to_owned();
+    match tokio::time::timeout(deadline, refuse_or_run(state, request, next)).await {
+        Ok(response) => response.map(|body| {
+            Body::new(tower_http::timeout::TimeoutBody::new(deadline, body))
+        }),
+        Err(_) => {
+            tracing::warn!(%path, "a page was not ready within REQUEST_TIMEOUT");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 async fn refuse_or_run(state: &AppState, request: Request, next: Next) -> Response {

@@ -18,8 +18,9 @@ pub struct Serving {
     pub header_timeout: Duration,
     /// `REQUEST_TIMEOUT`: how long a request's body may take to arrive once its headers are in;
     /// past it, 408. Also how long a write to a client may make no progress (one that stopped
-    /// reading) before its connection is closed. (The server's own work is bounded by its waits for the database and the
-    /// hashing queue.)
+    /// reading) before its connection is closed, and how long a page's answer may stop on the
+    /// server's side (`server::page_within_deadline`). (The server's own work is bounded by its
+    /// waits for the database and the hashing queue.)
     pub request_timeout: Duration,
     /// `MAX_CONNECTIONS`: connections open at once, from everyone; `None` for the default
     /// (`connections::DEFAULT_MAX_CONNECTIONS`, less if the file-descriptor limit says so).

@@ -210,15 +210,20 @@ async fn a_client_that_never_reads_its_answers_is_disconnected_after_the_request
     // Reading would let the server go on, so wait without reading until it has let the
     // connection go: however long rendering takes beside another test's load. (A fixed sleep
     // before reading was not always long enough once the tests shared one process.)
+    let mut last_probe = String::new();
     let let_go = tokio::time::timeout(Duration::from_secs(60), async {
-        while !admitted_from(&app, 7).await {
+        loop {
+            match admitted_from(&app, 7).await {
+                Ok(()) => break,
+                Err(why) => last_probe = why,
+            }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     })
     .await;
     assert!(
         let_go.is_ok(),
-        "the server still held the connection after 60 s"
+        "the server still held the connection after 60 s (last probe: {last_probe})"
     );
     // Now read all there is: a connection the server ended gives out before the last answer.
     let mut answers = Vec::new();
@@ -241,16 +246,22 @@ async fn a_client_that_never_reads_its_answers_is_disconnected_after_the_request
     );
 }
 
-/// Whether a connection from `127.0.0.<n>` is served now (not refused at the per-address cap).
-async fn admitted_from(app: &TestApp, n: u8) -> bool {
-    let Ok(mut probe) = connect_from(app, n).await else {
-        return false;
-    };
+/// Whether a connection from `127.0.0.<n>` is served now (not refused at the per-address cap),
+/// or what happened instead.
+async fn admitted_from(app: &TestApp, n: u8) -> Result<(), String> {
+    let mut probe = connect_from(app, n)
+        .await
+        .map_err(|e| format!("connecting: {e}"))?;
     let request = b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    if probe.write_all(request).await.is_err() {
-        return false;
-    }
+    probe
+        .write_all(request)
+        .await
+        .map_err(|e| format!("writing: {e}"))?;
     let mut answer = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), probe.read_to_end(&mut answer)).await;
-    answer.starts_with(b"HTTP/1.1 200")
+    let read = tokio::time::timeout(Duration::from_secs(5), probe.read_to_end(&mut answer)).await;
+    if answer.starts_with(b"HTTP/1.1 200") {
+        return Ok(());
+    }
+    let head = String::from_utf8_lossy(&answer[..answer.len().min(40)]).into_owned();
+    Err(format!("read {read:?}, answer {head:?}"))
 }
