@@ -44,6 +44,8 @@ pub enum StartupError {
     DatabaseMissing { database: String, witness: String },
     #[error("cannot prepare password hashing")]
     Passwords(#[source] crate::credentials::passwords::HashError),
+    #[error("MAIL_OUTBOX: cannot make the outbox folder {0}")]
+    Outbox(String, #[source] std::io::Error),
 }
 
 /// Opens the database (running migrations) and builds everything requests share. On PostgreSQL
@@ -88,7 +90,10 @@ pub async fn build_state(
     let passwords = Passwords::new(QueueLimits::of(&config.limits))
         .await
         .map_err(StartupError::Passwords)?;
+    let mailer = crate::mail::Mailer::start(&config.mail, leptos_options.site_addr, store.clone())
+        .map_err(|e| StartupError::Outbox(config.mail.delivery.describe(), e))?;
     Ok(AppState {
+        mailer: Arc::new(mailer),
         revoked: caches.revoked,
         users: caches.users,
         leptos_options,

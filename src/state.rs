@@ -28,6 +28,8 @@ pub struct AppState {
     /// When the cookie prefixes took effect (unix seconds): a token under an unprefixed name is
     /// honoured only if issued before (see `credentials::cookies`).
     pub cookie_prefixes_since: i64,
+    /// Where mail links lead, and the outbox worker to wake.
+    pub mailer: Arc<crate::mail::Mailer>,
     /// On PostgreSQL, the task applying other instances' changes to the two caches above; it
     /// stops when the last clone of the state is dropped.
     pub follower: Option<Arc<AbortOnDrop>>,

@@ -7,7 +7,7 @@
 //! session's access tokens working for up to their lifetime on SQLite.
 
 use crate::caches::{revoked::RevokedSessions, user_cache::UserCache};
-use crate::store::{EndReason, PasswordChange, Store, StoreError};
+use crate::store::{EndReason, PasswordChange, PasswordReset, ResetOutcome, Store, StoreError};
 use time::OffsetDateTime;
 
 /// The store and the caches an end must reach, borrowed from the app state.
@@ -76,6 +76,19 @@ impl Endings<'_> {
         self.revoked
             .insert(ended.iter().map(String::as_str), change.at);
         Ok(ended)
+    }
+
+    /// Applies a password reset (its token spent, the new password, every session ended); the
+    /// sessions it ended are refused here at once.
+    pub async fn reset_password(
+        &self,
+        reset: &PasswordReset<'_>,
+    ) -> Result<ResetOutcome, StoreError> {
+        let outcome = self.store.reset_password(reset).await?;
+        if let ResetOutcome::Done { ended } = &outcome {
+            self.revoked.insert(ended.iter().map(String::as_str), reset.at);
+        }
+        Ok(outcome)
     }
 
     /// Deletes the account with its sessions and tokens; the ids of the sessions it ended.

@@ -17,6 +17,7 @@ server_only! {
     mod current_user;
     pub mod endings;
     mod login;
+    pub mod recovery;
     mod request;
     mod resume;
     mod rotation;
@@ -128,4 +129,23 @@ pub async fn change_password(
 pub async fn delete_account(#[server(default)] password: String) -> Result<(), AppError> {
     let password = TypedPassword::parse("password", &password)?;
     account::delete_account(password).await
+}
+
+/// Sends a link to choose a new password to `email`, if an account uses it. The answer is the
+/// same, in the same time, whether one does or not.
+#[server(prefix = "/api/auth", endpoint = "request_password_reset")]
+pub async fn request_password_reset(#[server(default)] email: String) -> Result<(), AppError> {
+    let email = Email::parse(&email)?;
+    recovery::request_password_reset(email).await
+}
+
+/// Sets a new password with the token from a reset link: every session ends, the account's
+/// lockout is lifted, and this device is logged in.
+#[server(prefix = "/api/auth", endpoint = "reset_password")]
+pub async fn reset_password(
+    #[server(default)] token: String,
+    #[server(default)] new_password: String,
+) -> Result<User, AppError> {
+    let new_password = Password::parse(&new_password).map_err(|e| e.for_field("new_password"))?;
+    recovery::reset_password(token, new_password).await
 }

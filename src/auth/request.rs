@@ -179,7 +179,7 @@ impl CurrentRequest {
 
     /// Who is asking, for the sessions list: the user agent (bounded) and the client address,
     /// told as the rate limits tell it.
-    fn device(&self) -> (String, String) {
+    pub(super) fn device(&self) -> (String, String) {
         let agent = self
             .parts
             .headers

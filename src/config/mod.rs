@@ -4,11 +4,13 @@
 
 mod duration;
 mod limits;
+mod mail;
 mod secrets;
 mod serving;
 
 pub use duration::{parse_duration, DurationError};
 pub use limits::{ForwardedHeader, Limits, TrustedProxies};
+pub use mail::{Delivery, Mail};
 pub use secrets::{mark_database_created, Secret};
 pub use serving::{LogRequests, Serving};
 
@@ -30,6 +32,8 @@ pub struct Config {
     pub limits: Limits,
     /// Timeouts and connection caps, and how much the request log says.
     pub serving: Serving,
+    /// Where mail goes, from whom, and where its links lead.
+    pub mail: Mail,
     /// Where generated secrets are kept, when the operator set none.
     pub secrets_file: Option<PathBuf>,
     /// The SQLite file must already exist: the secrets file generated beside it records that it
@@ -99,6 +103,7 @@ impl Config {
         )?;
         let lifetimes = Lifetimes::from_lookup(set)?;
         let cookie_secure = cookie_secure(set)?;
+        let mail = Mail::from_lookup(set, &database)?;
         // After the settings above: a start that fails on one of them generates no secrets.
         let keys = Keys::from_lookup(set, &database)?;
         Ok(Self {
@@ -112,6 +117,7 @@ impl Config {
             cookie_secure,
             limits: Limits::from_lookup(set)?,
             serving: Serving::from_lookup(set)?,
+            mail,
             secrets_file: keys.file,
             database_must_exist: keys.database_created,
         })

@@ -5,6 +5,7 @@
 
 pub mod cookies;
 pub mod devices;
+pub mod mail_tokens;
 pub mod password_policy;
 pub mod passwords;
 pub mod tokens;

@@ -30,11 +30,13 @@ use std::{
 };
 
 /// The paths whose POSTs count as attempts: every endpoint that checks or sets a password.
-const ATTEMPT_PATHS: [&str; 4] = [
+const ATTEMPT_PATHS: [&str; 6] = [
     "/api/auth/login",
     "/api/auth/register",
     "/api/auth/change_password",
     "/api/auth/delete_account",
+    "/api/auth/request_password_reset",
+    "/api/auth/reset_password",
 ];
 /// How long failed logins against one account are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);

@@ -10,6 +10,7 @@ mod failure;
 mod open;
 pub mod postgres;
 mod records;
+mod recovery;
 mod rotation;
 pub mod sqlite;
 mod steps;
@@ -21,6 +22,9 @@ pub use open::{connect, connect_patiently, spawn_pruning, PRUNE_EVERY};
 pub use records::{
     clock, Budget, Change, EndReason, EndedSession, NewSession, PasswordChange, RefreshRecord,
     Reservation, Rotation, SessionRecord, SuccessorAt, UserKey, UserRecord,
+};
+pub use recovery::{
+    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, TokenPurpose, TokenState,
 };
 
 use async_trait::async_trait;
@@ -140,6 +144,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sessions that ended at or after `since`: their access tokens may still be around.
     async fn ended_since(&self, since: OffsetDateTime) -> Result<Vec<EndedSession>, StoreError>;
+
+    /// Stores a token sent by mail and queues the mail that carries it, in one transaction.
+    async fn issue_account_token(
+        &self,
+        token: &AccountToken,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError>;
+
+    /// What the token with hash `token_hash` is worth at `now` for `purpose`. Only reads:
+    /// opening a link (a mail scanner does) spends nothing.
+    async fn account_token_state(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<TokenState, StoreError>;
+
+    /// Applies a password reset in one transaction (see [`PasswordReset`]), if its token is
+    /// still usable once the account is locked; otherwise nothing changes.
+    async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError>;
+
+    /// Queues a message on its own: a notice of something already committed.
+    async fn queue_mail(&self, mail: &OutgoingMail) -> Result<(), StoreError>;
+
+    /// Takes the message due first at `now`, moving its next attempt `lease` ahead, so that no
+    /// other worker (of this instance or another) takes it while it is being sent. A worker that
+    /// dies while sending leaves it to be taken again once the lease is over.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease: std::time::Duration,
+    ) -> Result<Option<ClaimedMail>, StoreError>;
+
+    /// The message was handed to the mail server: it leaves the outbox.
+    async fn mail_delivered(&self, id: &str) -> Result<(), StoreError>;
+
+    /// The message could not be sent: one more attempt counted, the next one at
+    /// `next_attempt_at`, and why (for the log and the operator; never the message's text).
+    async fn mail_failed(
+        &self,
+        id: &str,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// How many messages wait in the outbox, and when the oldest was queued.
+    async fn outbox_backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError>;
 
     /// Starts handing `apply` every [`Change`] that any instance makes to what instances cache,
     /// as the database announces it, and returns the task doing so. Following has begun when

@@ -8,7 +8,8 @@
 
 use super::{
     rotation::{judge, TokenRow, Verdict},
-    EndReason, NewSession, PasswordChange, RefreshRecord, Rotation, StoreError, SuccessorAt,
+    AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, PasswordReset,
+    RefreshRecord, ResetOutcome, Rotation, StoreError, SuccessorAt, TokenPurpose, TokenState,
     UserRecord,
 };
 use async_trait::async_trait;
@@ -72,7 +73,66 @@ pub trait Steps: Send + Sized {
         now: OffsetDateTime,
     ) -> Result<(), sqlx::Error>;
 
+    /// Stores a token sent by mail (its hash).
+    async fn insert_account_token(&mut self, token: &AccountToken) -> Result<(), sqlx::Error>;
+
+    /// Puts a message in the outbox, due now.
+    async fn queue_mail(&mut self, mail: &OutgoingMail) -> Result<(), sqlx::Error>;
+
+    /// Judges the token `token_hash` for `purpose` at `now` with its account locked (so no
+    /// password change or other spending can come between), and spends it if it is usable.
+    async fn spend_account_token(
+        &mut self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<TokenState, sqlx::Error>;
+
+    /// Sets a new password hash and bumps the credential version, whatever it was (the caller
+    /// proved the right to by other means than the old password, under the account's lock).
+    async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error>;
+
+    /// Forgets the failed-password budgets `keys`: the account is no longer locked.
+    async fn clear_budgets(&mut self, keys: &[String]) -> Result<(), sqlx::Error>;
+
     async fn commit(self) -> Result<(), sqlx::Error>;
+}
+
+/// A token and the mail that carries it: both or neither.
+pub async fn issue_account_token(
+    mut tx: impl Steps,
+    token: &AccountToken,
+    mail: &OutgoingMail,
+) -> Result<(), StoreError> {
+    tx.insert_account_token(token).await?;
+    tx.queue_mail(mail).await?;
+    Ok(tx.commit().await?)
+}
+
+/// A password reset (see [`PasswordReset`]): nothing at all unless its token is spent here.
+pub async fn reset_password(
+    mut tx: impl Steps,
+    reset: &PasswordReset<'_>,
+) -> Result<ResetOutcome, StoreError> {
+    let state = tx
+        .spend_account_token(reset.token_hash, TokenPurpose::PasswordReset, reset.at)
+        .await?;
+    let user_id = match state {
+        TokenState::Usable { user_id } if user_id == reset.session.user_id => user_id,
+        TokenState::Usable { .. } => return Ok(ResetOutcome::Refused(TokenState::Invalid)),
+        refused => return Ok(ResetOutcome::Refused(refused)),
+    };
+    tx.replace_password(&user_id, reset.password_hash).await?;
+    let every = Ending::AllOf {
+        user_id: &user_id,
+        keep: None,
+    };
+    let ended = tx.end(every, EndReason::PasswordChanged, reset.at).await?;
+    tx.clear_budgets(reset.budget_keys).await?;
+    tx.queue_mail(reset.notice).await?;
+    tx.insert_session(reset.session).await?;
+    tx.commit().await?;
+    Ok(ResetOutcome::Done { ended })
 }
 
 /// A registration: the account, its first session and that session's first token, or nothing.

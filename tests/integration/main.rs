@@ -13,6 +13,7 @@ mod connections;
 mod faults;
 mod instances;
 mod outage;
+mod recovery;
 mod security;
 mod sessions;
 mod support;

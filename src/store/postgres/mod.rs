@@ -21,9 +21,11 @@ mod steps;
 pub use follow::CHANNEL;
 
 use super::{
+    recovery::{judge_token, TokenRow as AccountTokenRow},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    Budget, Change, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
+    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, TokenPurpose,
+    TokenState, Budget, Change, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
 use async_trait::async_trait;
@@ -357,8 +359,119 @@ impl Store for PgStore {
             .bind(budgets_before)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM account_tokens WHERE expires_at <= $1")
+            .bind(now.unix_timestamp())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
+    }
+
+    async fn issue_account_token(
+        &self,
+        token: &AccountToken,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
+        let tx = super::begin(&self.pool, None).await?;
+        shared::issue_account_token(tx, token, mail).await
+    }
+
+    async fn account_token_state(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<TokenState, StoreError> {
+        let row: Option<AccountTokenRow> = sqlx::query_as(
+            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
+                    u.credential_version AS current_version
+             FROM account_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(judge_token(row, purpose, now.unix_timestamp()))
+    }
+
+    async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError> {
+        let tx = super::begin(&self.pool, None).await?;
+        shared::reset_password(tx, reset).await
+    }
+
+    async fn queue_mail(&self, mail: &OutgoingMail) -> Result<(), StoreError> {
+        let mut tx = super::begin(&self.pool, None).await?;
+        tx.queue_mail(mail).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// `SKIP LOCKED`: workers of several instances each take a different message at once.
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedMail>, StoreError> {
+        let now = now.unix_timestamp();
+        let row = sqlx::query(
+            "UPDATE mail_outbox SET next_attempt_at = $1 + $2
+             WHERE id = (SELECT id FROM mail_outbox WHERE next_attempt_at <= $1
+                         ORDER BY next_attempt_at, queued_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts",
+        )
+        .bind(now)
+        .bind(lease.as_secs() as i64)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let queued_at: i64 = row.try_get("queued_at")?;
+        Ok(Some(ClaimedMail {
+            mail: OutgoingMail {
+                id: row.try_get("id")?,
+                recipient: row.try_get("recipient")?,
+                subject: row.try_get("subject")?,
+                text_body: row.try_get("text_body")?,
+                html_body: row.try_get("html_body")?,
+                queued_at: OffsetDateTime::from_unix_timestamp(queued_at)
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            },
+            attempts: row.try_get("attempts")?,
+        }))
+    }
+
+    async fn mail_delivered(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM mail_outbox WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn mail_failed(
+        &self,
+        id: &str,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2
+             WHERE id = $3",
+        )
+        .bind(next_attempt_at.unix_timestamp())
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn outbox_backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        let (count, oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(queued_at) FROM mail_outbox")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((count, oldest.and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok())))
     }
 }
 

@@ -4,8 +4,10 @@
 
 use super::secs;
 use crate::store::{
+    recovery::{judge_token, TokenRow},
     steps::{Ending, Steps},
-    EndReason, NewSession, PasswordChange, RefreshRecord, StoreError, UserRecord,
+    AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, RefreshRecord, StoreError,
+    TokenPurpose, TokenState, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -179,6 +181,102 @@ impl Steps for Transaction<'static, Postgres> {
         .execute(&mut **self)
         .await
         .map(drop)
+    }
+
+    async fn insert_account_token(&mut self, token: &AccountToken) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, credential_version,
+                                         created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.user_id)
+        .bind(token.purpose.as_str())
+        .bind(token.credential_version)
+        .bind(token.created_at.unix_timestamp())
+        .bind(token.expires_at.unix_timestamp())
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn queue_mail(&mut self, mail: &OutgoingMail) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, queued_at,
+                                      next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&mail.id)
+        .bind(&mail.recipient)
+        .bind(&mail.subject)
+        .bind(&mail.text_body)
+        .bind(&mail.html_body)
+        .bind(mail.queued_at.unix_timestamp())
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    /// The account's row is locked first, as everywhere, then the token's: two resets with one
+    /// link queue on the account, and the second finds the token spent. A password change
+    /// queues there too, so a token it makes stale is judged stale.
+    async fn spend_account_token(
+        &mut self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<TokenState, sqlx::Error> {
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT user_id FROM account_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&mut **self)
+                .await?;
+        let Some(owner) = owner else {
+            return Ok(TokenState::Invalid);
+        };
+        if !lock_account(self, &owner, AccountLock::Exclusive).await? {
+            return Ok(TokenState::Invalid);
+        }
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
+                    u.credential_version AS current_version
+             FROM account_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1
+             FOR UPDATE OF t",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut **self)
+        .await?;
+        let state = judge_token(row, purpose, now.unix_timestamp());
+        if matches!(state, TokenState::Usable { .. }) {
+            sqlx::query("UPDATE account_tokens SET used_at = $1 WHERE token_hash = $2")
+                .bind(now.unix_timestamp())
+                .bind(token_hash)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(state)
+    }
+
+    /// The caller holds the account's lock (taken by `spend_account_token`).
+    async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET password_hash = $1, credential_version = credential_version + 1
+             WHERE id = $2",
+        )
+        .bind(hash)
+        .bind(user_id)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn clear_budgets(&mut self, keys: &[String]) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM attempt_budgets WHERE key = ANY($1)")
+            .bind(keys)
+            .execute(&mut **self)
+            .await
+            .map(drop)
     }
 
     async fn commit(self) -> Result<(), sqlx::Error> {

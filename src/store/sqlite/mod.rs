@@ -10,9 +10,11 @@ mod open;
 mod steps;
 
 use super::{
+    recovery::{judge_token, TokenRow as AccountTokenRow},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    Budget, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
+    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, TokenPurpose,
+    TokenState, Budget, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
 use async_trait::async_trait;
@@ -339,9 +341,131 @@ impl Store for SqliteStore {
             .bind(budgets_before)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM account_tokens WHERE expires_at <= ?")
+            .bind(unix(now))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
     }
+
+    async fn issue_account_token(
+        &self,
+        token: &AccountToken,
+        mail: &OutgoingMail,
+    ) -> Result<(), StoreError> {
+        let (_gate, tx) = self.write().await?;
+        shared::issue_account_token(tx, token, mail).await
+    }
+
+    async fn account_token_state(
+        &self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<TokenState, StoreError> {
+        let row: Option<AccountTokenRow> = sqlx::query_as(
+            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
+                    u.credential_version AS current_version
+             FROM account_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(judge_token(row, purpose, unix(now)))
+    }
+
+    async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError> {
+        let (_gate, tx) = self.write().await?;
+        shared::reset_password(tx, reset).await
+    }
+
+    async fn queue_mail(&self, mail: &OutgoingMail) -> Result<(), StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        tx.queue_mail(mail).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn claim_mail(
+        &self,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedMail>, StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        let claimed = claim_due_mail(&mut tx, unix(now), lease.as_secs() as i64).await?;
+        tx.commit().await?;
+        Ok(claimed)
+    }
+
+    async fn mail_delivered(&self, id: &str) -> Result<(), StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        sqlx::query("DELETE FROM mail_outbox WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn mail_failed(
+        &self,
+        id: &str,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        sqlx::query(
+            "UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
+             WHERE id = ?",
+        )
+        .bind(unix(next_attempt_at))
+        .bind(error)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn outbox_backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
+        let (count, oldest): (i64, Option<i64>) =
+            sqlx::query_as("SELECT COUNT(*), MIN(queued_at) FROM mail_outbox")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok((count, oldest.and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok())))
+    }
+}
+
+/// The message due first, its next attempt moved `lease_secs` ahead (the claim).
+async fn claim_due_mail(
+    tx: &mut Transaction<'static, Sqlite>,
+    now: i64,
+    lease_secs: i64,
+) -> Result<Option<ClaimedMail>, sqlx::Error> {
+    let row = sqlx::query(
+        "UPDATE mail_outbox SET next_attempt_at = ?1 + ?2
+         WHERE id = (SELECT id FROM mail_outbox WHERE next_attempt_at <= ?1
+                     ORDER BY next_attempt_at, queued_at LIMIT 1)
+         RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts",
+    )
+    .bind(now)
+    .bind(lease_secs)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|row| {
+        Ok(ClaimedMail {
+            mail: OutgoingMail {
+                id: row.try_get("id")?,
+                recipient: row.try_get("recipient")?,
+                subject: row.try_get("subject")?,
+                text_body: row.try_get("text_body")?,
+                html_body: row.try_get("html_body")?,
+                queued_at: OffsetDateTime::from_unix_timestamp(row.try_get("queued_at")?)
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            },
+            attempts: row.try_get("attempts")?,
+        })
+    })
+    .transpose()
 }
 
 impl SqliteStore {

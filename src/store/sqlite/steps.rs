@@ -4,8 +4,10 @@
 
 use super::unix;
 use crate::store::{
+    recovery::{judge_token, TokenRow},
     steps::{Ending, Steps},
-    EndReason, NewSession, PasswordChange, RefreshRecord, StoreError, UserRecord,
+    AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, RefreshRecord, StoreError,
+    TokenPurpose, TokenState, UserRecord,
 };
 use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
@@ -164,6 +166,90 @@ impl Steps for Transaction<'static, Sqlite> {
         .execute(&mut **self)
         .await
         .map(drop)
+    }
+
+    async fn insert_account_token(&mut self, token: &AccountToken) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO account_tokens (token_hash, user_id, purpose, credential_version,
+                                         created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.user_id)
+        .bind(token.purpose.as_str())
+        .bind(token.credential_version)
+        .bind(unix(token.created_at))
+        .bind(unix(token.expires_at))
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn queue_mail(&mut self, mail: &OutgoingMail) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, queued_at,
+                                      next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        )
+        .bind(&mail.id)
+        .bind(&mail.recipient)
+        .bind(&mail.subject)
+        .bind(&mail.text_body)
+        .bind(&mail.html_body)
+        .bind(unix(mail.queued_at))
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    /// The transaction holds the one write lock: nothing can come between the read and the
+    /// update.
+    async fn spend_account_token(
+        &mut self,
+        token_hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<TokenState, sqlx::Error> {
+        let row: Option<TokenRow> = sqlx::query_as(
+            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
+                    u.credential_version AS current_version
+             FROM account_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = ?",
+        )
+        .bind(token_hash)
+        .fetch_optional(&mut **self)
+        .await?;
+        let state = judge_token(row, purpose, unix(now));
+        if matches!(state, TokenState::Usable { .. }) {
+            sqlx::query("UPDATE account_tokens SET used_at = ? WHERE token_hash = ?")
+                .bind(unix(now))
+                .bind(token_hash)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(state)
+    }
+
+    async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE users SET password_hash = ?, credential_version = credential_version + 1
+             WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(user_id)
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn clear_budgets(&mut self, keys: &[String]) -> Result<(), sqlx::Error> {
+        for key in keys {
+            sqlx::query("DELETE FROM attempt_budgets WHERE key = ?")
+                .bind(key)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn commit(self) -> Result<(), sqlx::Error> {

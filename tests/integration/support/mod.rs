@@ -6,6 +6,7 @@
 //! database of its own there. `scripts/test` runs every integration test both ways.
 
 pub mod log;
+pub mod mail;
 
 use gatehouse::{config::Config, server};
 use leptos::prelude::LeptosOptions;
@@ -191,7 +192,14 @@ pub async fn database_url(dir: &Path) -> String {
 
 /// The settings every app on `dir` starts with, before the test's own.
 pub async fn base_settings(dir: &Path) -> Vec<(String, String)> {
-    let mut settings = vec![("DATABASE_URL".to_owned(), database_url(dir).await)];
+    let mut settings = vec![
+        ("DATABASE_URL".to_owned(), database_url(dir).await),
+        // In the app's directory on PostgreSQL too (the default is beside a SQLite file).
+        (
+            "MAIL_OUTBOX".to_owned(),
+            dir.join("outbox").display().to_string(),
+        ),
+    ];
     if on_postgres() {
         settings.extend(POSTGRES_SECRETS.map(|(k, v)| (k.to_owned(), v.to_owned())));
     }

@@ -1,0 +1,200 @@
+//! [ssr] Account recovery: a reset link by mail for a forgotten password, and the reset itself.
+//!
+//! Asking for a link answers the same, at once, whether or not the address has an account: the
+//! lookup, the per-account cap and the mail happen after the answer. Opening the link spends
+//! nothing (mail scanners and link previews fetch links); only the form's POST does, in one
+//! transaction with the new password, the end of every session, the cleared lockout and the
+//! notice. The reset logs the person in on this device: they have just proved they read the
+//! account's mail and chose its password, which is what a login proves; sending them to log in
+//! again would only ask for the password they typed a second ago.
+
+use super::{
+    login::{account_key, admit_hashing},
+    request::{new_id, now, CurrentRequest},
+};
+use crate::{
+    credentials::{mail_tokens::MailToken, password_policy},
+    domain::{describe_user_agent, Email, Password, User, Username},
+    error::{AppError, ErrorCode},
+    mail::letters::{Circumstances, Letter},
+    state::AppState,
+    store::{
+        AccountToken, Budget, PasswordReset, Reservation, ResetOutcome, StoreError, TokenPurpose,
+        TokenState, UserKey,
+    },
+};
+use std::{
+    sync::{Mutex, PoisonError},
+    time::Duration,
+};
+
+/// Reset mails one account may be sent per hour, shared by every instance: enough for a lost
+/// mail or two, too few to bury its owner's inbox.
+pub const RESET_MAILS_PER_HOUR: u32 = 3;
+
+pub async fn request_password_reset(email: Email) -> Result<(), AppError> {
+    let request = CurrentRequest::current()?;
+    let about = circumstances(&request);
+    let state = request.state.clone();
+    // The answer does not wait for the lookup: known and unknown addresses are answered alike
+    // and in the same time, and a slow mail server delays nobody.
+    tokio::spawn(async move {
+        if let Err(e) = send_reset_link(&state, &email, about).await {
+            tracing::warn!(error = %crate::error::chain(&e), "cannot queue a password reset mail");
+        }
+    });
+    request.redirect_plain_form("/forgot?sent=1");
+    Ok(())
+}
+
+async fn send_reset_link(
+    state: &AppState,
+    email: &Email,
+    about: Circumstances,
+) -> Result<(), StoreError> {
+    let store = &state.store;
+    let Some(user) = store.find_user_by(UserKey::Email(&email.key())).await? else {
+        return Ok(());
+    };
+    let cap = Budget {
+        max: RESET_MAILS_PER_HOUR,
+        window: Duration::from_secs(3600),
+    };
+    let key = state.limits.budget_key(&format!("reset-mail:{}", user.id));
+    let now = about.when;
+    if let Reservation::Exhausted { .. } = store
+        .reserve_attempt(&key, now.unix_timestamp(), cap)
+        .await?
+    {
+        tracing::info!(user_id = %user.id, "reset mail not sent: this account's hourly cap is reached");
+        return Ok(());
+    }
+    let token = MailToken::generate();
+    let valid_for = state.config.mail.password_reset_expiry;
+    let link = state
+        .mailer
+        .link(&format!("/reset?token={}", token.expose()));
+    let mail = Letter::PasswordReset { link, valid_for }.to(&user.email, &about, new_id());
+    let record = AccountToken {
+        token_hash: token.hash(),
+        user_id: user.id.clone(),
+        purpose: TokenPurpose::PasswordReset,
+        credential_version: user.credential_version,
+        created_at: now,
+        expires_at: now + valid_for,
+    };
+    store.issue_account_token(&record, &mail).await?;
+    state.mailer.queued();
+    tracing::info!(user_id = %user.id, mail_id = %mail.id, "password reset mail queued");
+    Ok(())
+}
+
+/// The token's state, for the page that shows the form: read only.
+pub async fn reset_link_state(state: &AppState, token: &str) -> Result<TokenState, AppError> {
+    let Some(token) = MailToken::parse(token) else {
+        return Ok(TokenState::Invalid);
+    };
+    Ok(state
+        .store
+        .account_token_state(&token.hash(), TokenPurpose::PasswordReset, now())
+        .await?)
+}
+
+pub async fn reset_password(token: String, new_password: Password) -> Result<User, AppError> {
+    let request = CurrentRequest::current()?;
+    let state = &request.state;
+    let token = MailToken::parse(&token).ok_or_else(|| refused(&TokenState::Invalid))?;
+    let token_hash = token.hash();
+    let user_id = match reset_link_state(state, token.expose()).await? {
+        TokenState::Usable { user_id } => user_id,
+        other => return Err(refused(&other)),
+    };
+    let user = state
+        .store
+        .find_user(&user_id)
+        .await?
+        .ok_or_else(|| refused(&TokenState::Invalid))?;
+    // Stored names were valid when stored; the policy needs them as validated types.
+    let username = Username::parse(&user.username)?;
+    let email = Email::parse(&user.email)?;
+    let password_hash = {
+        let _place = admit_hashing(&request, Some(&account_key(&user)))?;
+        let (new, _, _) = password_policy::check_off_thread(
+            state.passwords.workers(),
+            new_password,
+            username,
+            email,
+        )
+        .await
+        .map_err(|e| e.for_field("new_password"))?;
+        state.passwords.hash(new.expose()).await?
+    };
+    let about = circumstances(&request);
+    let notice = Letter::PasswordChangedByReset {
+        forgot: state.mailer.link("/forgot"),
+    }
+    .to(&user.email, &about, new_id());
+    let budget_keys = [state.limits.budget_key(&account_key(&user))];
+    // What the store found, when it refused: the token was spent or outdated meanwhile.
+    let refusal = Mutex::new(None);
+    let at = about.when;
+    let applied = request
+        .start_session(&user, at, |session| {
+            let (refusal, budget_keys, notice) = (&refusal, &budget_keys, &notice);
+            let token_hash = &token_hash;
+            let password_hash = &password_hash;
+            async move {
+                let reset = PasswordReset {
+                    token_hash,
+                    password_hash,
+                    budget_keys,
+                    session: &session,
+                    notice,
+                    at,
+                };
+                match state.endings().reset_password(&reset).await? {
+                    ResetOutcome::Done { .. } => Ok(()),
+                    ResetOutcome::Refused(why) => {
+                        *refusal.lock().unwrap_or_else(PoisonError::into_inner) = Some(why);
+                        // No cookies for a reset that did not happen.
+                        Err(StoreError::CredentialsChanged)
+                    }
+                }
+            }
+        })
+        .await;
+    if let Some(why) = refusal.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        return Err(refused(&why));
+    }
+    applied?;
+    state.mailer.queued();
+    request.trust_device(&user.id, user.credential_version + 1);
+    tracing::info!(user_id = %user.id, "password reset");
+    request.redirect_plain_form("/profile?reset=1");
+    Ok(user.to_public())
+}
+
+/// The answer to a link that cannot be used, with what to do instead.
+fn refused(state: &TokenState) -> AppError {
+    match state {
+        TokenState::Expired => AppError::new(
+            ErrorCode::TokenExpired,
+            "This reset link has expired. Ask for a new one below.",
+        ),
+        _ => AppError::new(
+            ErrorCode::TokenInvalid,
+            "This reset link cannot be used: it was used already, or a newer link or password \
+             replaced it. Ask for a new one below.",
+        ),
+    }
+}
+
+/// When, from which device and address: what a mail tells of the request behind it.
+fn circumstances(request: &CurrentRequest) -> Circumstances {
+    let (agent, address) = request.device();
+    Circumstances {
+        when: now(),
+        device: describe_user_agent(&agent),
+        address,
+    }
+}

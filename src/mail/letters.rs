@@ -1,0 +1,161 @@
+//! [ssr] What each mail says, in plain text and HTML: short, with the product name, what
+//! happened, when, from which device and address, and what to do if it was not you.
+
+use crate::store::OutgoingMail;
+use html_escape::encode_text;
+use std::time::Duration;
+use time::{macros::format_description, OffsetDateTime};
+
+const PRODUCT: &str = "Gatehouse";
+
+/// Where and when the request behind a mail came from.
+#[derive(Debug, Clone)]
+pub struct Circumstances {
+    pub when: OffsetDateTime,
+    /// The browser and system, in words ("Firefox on Linux").
+    pub device: String,
+    /// The client address, as the limits see it.
+    pub address: String,
+}
+
+/// One mail's content.
+#[derive(Debug, Clone)]
+pub enum Letter {
+    /// A link to choose a new password.
+    PasswordReset { link: String, valid_for: Duration },
+    /// The password was changed by a reset; `forgot` leads to a new reset if it was not them.
+    PasswordChangedByReset { forgot: String },
+}
+
+impl Letter {
+    fn subject(&self) -> String {
+        match self {
+            Self::PasswordReset { .. } => format!("Reset your {PRODUCT} password"),
+            Self::PasswordChangedByReset { .. } => format!("Your {PRODUCT} password was changed"),
+        }
+    }
+
+    /// The paragraphs of the message, in order, and the link it leads to.
+    fn parts(&self, about: &Circumstances) -> (Vec<String>, Option<(&str, &str)>) {
+        let when = when(about.when);
+        let from = format!("{} at {}", or_unknown(&about.device), or_unknown(&about.address));
+        match self {
+            Self::PasswordReset { link, valid_for } => (
+                vec![
+                    format!("Someone asked to reset the password of your {PRODUCT} account on {when}, from {from}."),
+                    format!(
+                        "To choose a new password, open the link below. It works once, for {}.",
+                        minutes(*valid_for)
+                    ),
+                    "If it was not you, ignore this mail: your password stays as it is.".to_owned(),
+                ],
+                Some(("Choose a new password", link.as_str())),
+            ),
+            Self::PasswordChangedByReset { forgot } => (
+                vec![
+                    format!("The password of your {PRODUCT} account was changed on {when}, from {from}, with a reset link sent to this address."),
+                    "Every device that was logged in has been logged out.".to_owned(),
+                    "If it was not you, reset your password now and check who can read this mailbox.".to_owned(),
+                ],
+                Some(("Reset your password", forgot.as_str())),
+            ),
+        }
+    }
+
+    /// The message for `recipient`, ready for the outbox.
+    pub fn to(&self, recipient: &str, about: &Circumstances, id: String) -> OutgoingMail {
+        let (paragraphs, link) = self.parts(about);
+        let mut text = paragraphs.join("\n\n");
+        let mut html = String::from(
+            "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">",
+        );
+        html.push_str(&format!("<h1 style=\"font-size:1.2em\">{PRODUCT}</h1>"));
+        for paragraph in &paragraphs {
+            html.push_str(&format!("<p>{}</p>", encode_text(paragraph)));
+        }
+        if let Some((label, href)) = link {
+            text.push_str(&format!("\n\n{label}: {href}"));
+            html.push_str(&format!(
+                "<p><a href=\"{}\">{}</a></p>",
+                html_escape::encode_double_quoted_attribute(href),
+                encode_text(label)
+            ));
+        }
+        text.push_str(&format!("\n\n-- \n{PRODUCT}\n"));
+        html.push_str("</body></html>");
+        OutgoingMail {
+            id,
+            recipient: recipient.to_owned(),
+            subject: self.subject(),
+            text_body: text,
+            html_body: html,
+            queued_at: about.when,
+        }
+    }
+}
+
+fn or_unknown(text: &str) -> &str {
+    if text.trim().is_empty() {
+        "an unknown device"
+    } else {
+        text
+    }
+}
+
+/// "1 December 2026 at 21:04 UTC": mail clients show it as it is, in any time zone.
+fn when(at: OffsetDateTime) -> String {
+    let format = format_description!(
+        "[day padding:none] [month repr:long] [year] at [hour]:[minute] UTC"
+    );
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .unwrap_or_default()
+}
+
+fn minutes(duration: Duration) -> String {
+    match duration.as_secs() / 60 {
+        0 | 1 => "1 minute".to_owned(),
+        n if n % 60 == 0 && n >= 120 => format!("{} hours", n / 60),
+        60 => "1 hour".to_owned(),
+        n => format!("{n} minutes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn about() -> Circumstances {
+        Circumstances {
+            when: OffsetDateTime::from_unix_timestamp(1_795_640_640).unwrap(),
+            device: "Firefox on <Linux>".into(),
+            address: "192.0.2.7".into(),
+        }
+    }
+
+    #[test]
+    fn a_reset_mail_says_what_when_where_and_for_how_long_in_both_parts() {
+        let letter = Letter::PasswordReset {
+            link: "https://login.example.com/reset?token=abc&x=1".into(),
+            valid_for: Duration::from_secs(1800),
+        };
+        let mail = letter.to("ada@example.com", &about(), "m1".into());
+        assert_eq!(mail.subject, "Reset your Gatehouse password");
+        for needle in ["30 minutes", "192.0.2.7", "UTC", "If it was not you"] {
+            assert!(mail.text_body.contains(needle), "text lacks {needle}");
+            assert!(mail.html_body.contains(needle), "html lacks {needle}");
+        }
+        assert!(mail.text_body.contains("https://login.example.com/reset?token=abc&x=1"));
+        assert!(mail.html_body.contains("href=\"https://login.example.com/reset?token=abc&amp;x=1\""));
+    }
+
+    #[test]
+    fn what_the_request_chose_is_escaped_in_html() {
+        let letter = Letter::PasswordChangedByReset {
+            forgot: "https://login.example.com/forgot".into(),
+        };
+        let mail = letter.to("ada@example.com", &about(), "m2".into());
+        assert!(mail.html_body.contains("Firefox on &lt;Linux&gt;"));
+        assert!(!mail.html_body.contains("<Linux>"));
+    }
+}

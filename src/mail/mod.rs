@@ -1,0 +1,67 @@
+//! [ssr] Mail: what each message says ([`letters`]), the outbox worker that delivers them with
+//! retries ([`worker`]), and the transport it hands them to ([`postman`]). Flows never send:
+//! they put a message into the outbox table with the change it tells of, then wake the worker.
+
+pub mod letters;
+mod postman;
+pub mod worker;
+
+use crate::{
+    config::{Delivery, Mail},
+    state::AbortOnDrop,
+    store::Store,
+};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// What flows need of mail: where links lead, and a way to wake the worker.
+pub struct Mailer {
+    /// The origin links in mails point to (`PUBLIC_URL`, or the address the server listens on).
+    origin: String,
+    wake: Arc<Notify>,
+    _worker: AbortOnDrop,
+}
+
+impl Mailer {
+    /// Starts the outbox worker. Fails only if the outbox folder cannot be made.
+    pub fn start(
+        settings: &Mail,
+        listening_on: std::net::SocketAddr,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, std::io::Error> {
+        let postman = postman::Postman::new(&settings.delivery)?;
+        if let Delivery::Outbox(dir) = &settings.delivery {
+            tracing::warn!(outbox = %dir.display(),
+                "mail is not being delivered (SMTP_URL is not set): each message is written to \
+                 the outbox folder as an .eml file");
+        } else {
+            tracing::info!(smtp = %settings.delivery.describe(), "mail goes to an SMTP server");
+        }
+        let wake = Arc::new(Notify::new());
+        let worker = tokio::spawn(worker::run(
+            store,
+            postman,
+            settings.from.clone(),
+            wake.clone(),
+        ));
+        Ok(Self {
+            origin: settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listening_on}")),
+            wake,
+            _worker: AbortOnDrop(worker),
+        })
+    }
+
+    /// An absolute link to `path_and_query` on this site, for a mail.
+    pub fn link(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.origin)
+    }
+
+    /// A message was committed to the outbox: the worker takes it now rather than at its next
+    /// look.
+    pub fn queued(&self) {
+        self.wake.notify_one();
+    }
+}

@@ -1,0 +1,83 @@
+//! Delivery: to an SMTP server when one is set, queued and retried while it is away, and never
+//! lost when the process stops with mail still queued.
+
+use crate::support::{
+    log,
+    mail::{outbox, outbox_dir, SmtpSink},
+    spawn_app_with, Jar, TestApp,
+};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+const FROM: &str = "Gatehouse <no-reply@example.com>";
+
+async fn ask_for_link(app: &TestApp, email: &str) {
+    let response = app
+        .post(
+            "/api/auth/request_password_reset",
+            &[("email", email)],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// A port nothing listens on (bound, then let go).
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn with_an_smtp_url_mail_goes_to_that_server_from_mail_from() {
+    let sink = SmtpSink::start(0).await;
+    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("MAIL_FROM", FROM)]).await;
+    app.register("ivy").await;
+    ask_for_link(&app, "ivy@example.org").await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert!(mails[0].is_to("ivy@example.org"));
+    assert!(mails[0]
+        .raw
+        .contains("From: Gatehouse <no-reply@example.com>"));
+    assert!(mails[0].raw.contains("text/plain") && mails[0].raw.contains("text/html"));
+    assert!(mails[0].link_to("/reset").is_some());
+    assert!(
+        outbox(&outbox_dir(&app)).is_empty(),
+        "nothing in the folder"
+    );
+}
+
+#[tokio::test]
+async fn while_the_smtp_server_is_away_mail_waits_and_is_delivered_once_it_is_back() {
+    let port = closed_port().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&[("SMTP_URL", &url), ("MAIL_FROM", FROM)]).await;
+    app.register("jon").await;
+    // Every request succeeds while the server is away.
+    ask_for_link(&app, "jon@example.org").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sink = SmtpSink::start(port).await;
+    let mails = sink.wait_for(1, Duration::from_secs(20)).await;
+    assert!(mails[0].is_to("jon@example.org"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sink.received.lock().unwrap().len(), 1, "sent once");
+    log::assert_no_server_errors();
+}
+
+#[tokio::test]
+async fn mail_queued_when_the_server_stops_is_delivered_after_the_restart() {
+    let port = closed_port().await;
+    let away = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&[("SMTP_URL", &away), ("MAIL_FROM", FROM)]).await;
+    app.register("kim").await;
+    ask_for_link(&app, "kim@example.org").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The server stops with the message still queued (its worker could not deliver it).
+    let sink = SmtpSink::start(0).await;
+    let app = app
+        .restart(&[("SMTP_URL", &sink.url()), ("MAIL_FROM", FROM)])
+        .await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert!(mails[0].is_to("kim@example.org"));
+    drop(app);
+}

@@ -1,0 +1,276 @@
+//! A forgotten password: the link by mail, the reset, and every way a link can be abused.
+
+use crate::support::{
+    assert_error, log,
+    mail::{mails_to, outbox, outbox_dir},
+    spawn_app, spawn_app_with, Jar, TestApp, PASSWORD,
+};
+use reqwest::StatusCode;
+use std::time::{Duration, Instant};
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+
+async fn ask_for_link(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post(
+        "/api/auth/request_password_reset",
+        &[("email", email)],
+        &Jar::default(),
+    )
+    .await
+}
+
+/// Asks for a link to `name@example.org`'s account and returns its token, from the mail (the
+/// account's first).
+async fn reset_token(app: &TestApp, name: &str) -> String {
+    let email = format!("{name}@example.org");
+    assert_eq!(ask_for_link(app, &email).await.status(), StatusCode::OK);
+    let mail = &mails_to(app, &email, 1).await[0];
+    let link = mail.link_to("/reset").expect("a link to /reset");
+    link.split_once("token=").unwrap().1.to_owned()
+}
+
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post(
+        "/api/auth/reset_password",
+        &[("token", token), ("new_password", password)],
+        &Jar::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_reset_link_by_mail_sets_the_password_ends_every_session_and_logs_this_device_in() {
+    let app = spawn_app().await;
+    let old_session = app.register("ada").await;
+    let token = reset_token(&app, "ada").await;
+    let mail = &mails_to(&app, "ada@example.org", 1).await[0];
+    assert_eq!(mail.subject(), "Reset your Gatehouse password");
+    assert!(mail.raw.contains("30 minutes"), "{}", mail.raw);
+
+    let response = reset(&app, &token, NEW_PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut this_device = Jar::default();
+    this_device.absorb(&response);
+    let user: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(user["username"], "ada");
+    assert_eq!(
+        app.get("/api/auth/me", &this_device).await.status(),
+        StatusCode::OK,
+        "this device is logged in"
+    );
+    assert_error(
+        app.get("/api/auth/me", &old_session).await,
+        401,
+        "token_revoked",
+    )
+    .await;
+    assert_eq!(
+        app.try_login("ada", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old password is gone"
+    );
+    assert_eq!(
+        app.try_login("ada", NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let mails = mails_to(&app, "ada@example.org", 2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject() == "Your Gatehouse password was changed"),
+        "the notice: {:?}",
+        mails.iter().map(|m| m.subject()).collect::<Vec<_>>()
+    );
+    log::assert_no_server_errors();
+}
+
+#[tokio::test]
+async fn asking_for_a_link_answers_alike_for_known_and_unknown_addresses_and_mails_only_accounts() {
+    let app = spawn_app().await;
+    app.register("bea").await;
+    let mut times = [Vec::new(), Vec::new()];
+    let mut bodies = Vec::new();
+    for round in 0..20 {
+        for (i, email) in ["bea@example.org", "nobody@example.org"].iter().enumerate() {
+            let started = Instant::now();
+            let response = ask_for_link(&app, email).await;
+            times[i].push(started.elapsed());
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            if round == 0 {
+                bodies.push((status, body));
+            }
+        }
+    }
+    assert_eq!(bodies[0], bodies[1], "the same answer");
+    assert_eq!(bodies[0].0, StatusCode::OK);
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (known, unknown) = (median(&mut times[0]), median(&mut times[1]));
+    println!("median answer: known {known:?}, unknown {unknown:?}");
+    assert!(
+        known < unknown * 2 && unknown < known * 2,
+        "known {known:?}, unknown {unknown:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = outbox(&outbox_dir(&app));
+    assert!(sent.iter().all(|m| m.is_to("bea@example.org")));
+    assert!(!sent.is_empty());
+}
+
+#[tokio::test]
+async fn an_account_gets_at_most_three_reset_mails_an_hour_and_the_answer_does_not_tell() {
+    let app = spawn_app().await;
+    app.register("cid").await;
+    for _ in 0..6 {
+        let response = ask_for_link(&app, "cid@example.org").await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    mails_to(&app, "cid@example.org", 3).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(outbox(&outbox_dir(&app)).len(), 3);
+}
+
+#[tokio::test]
+async fn a_link_works_once_even_when_many_use_it_at_once() {
+    let app = spawn_app().await;
+    app.register("dee").await;
+    let token = reset_token(&app, "dee").await;
+    let attempts = (0..8u8).map(|n| {
+        let visitor = app.visitor_from(20 + n);
+        let token = token.clone();
+        async move {
+            visitor
+                .post(
+                    "/api/auth/reset_password",
+                    &[("token", &token), ("new_password", NEW_PASSWORD)],
+                    &Jar::default(),
+                )
+                .await
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    // The others are refused: the link is spent (401), or the account's share of the hashing
+    // queue is taken by the one in flight (429, try again).
+    for answer in answers.into_iter().filter(|a| a.status() != StatusCode::OK) {
+        match answer.status().as_u16() {
+            401 => assert_error(answer, 401, "token_invalid").await,
+            _ => assert_error(answer, 429, "rate_limited").await,
+        };
+    }
+    assert_error(
+        reset(&app, &token, "yet another passphrase").await,
+        401,
+        "token_invalid",
+    )
+    .await;
+    log::assert_no_server_errors();
+}
+
+#[tokio::test]
+async fn an_expired_link_is_token_expired_and_a_tampered_or_unknown_one_token_invalid() {
+    let app = spawn_app_with(&[("PASSWORD_RESET_EXPIRY", "1s")]).await;
+    app.register("eve").await;
+    let token = reset_token(&app, "eve").await;
+    let mut tampered = token.clone().into_bytes();
+    tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_error(
+        reset(&app, &tampered, NEW_PASSWORD).await,
+        401,
+        "token_invalid",
+    )
+    .await;
+    assert_error(
+        reset(&app, "not-a-token", NEW_PASSWORD).await,
+        401,
+        "token_invalid",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_error(
+        reset(&app, &token, NEW_PASSWORD).await,
+        401,
+        "token_expired",
+    )
+    .await;
+    assert_eq!(
+        app.try_login("eve", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_kills_every_link_made_before_it() {
+    let app = spawn_app().await;
+    let jar = app.register("fay").await;
+    let token = reset_token(&app, "fay").await;
+    let change = app
+        .post(
+            "/api/auth/change_password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+            ],
+            &jar,
+        )
+        .await;
+    assert_eq!(change.status(), StatusCode::OK);
+    assert_error(
+        reset(&app, &token, "yet another passphrase").await,
+        401,
+        "token_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_weak_new_password_is_refused_and_the_link_still_works() {
+    let app = spawn_app().await;
+    app.register("gus").await;
+    let token = reset_token(&app, "gus").await;
+    let weak = assert_error(reset(&app, &token, "password").await, 400, "invalid_input").await;
+    assert_eq!(weak["field"], "new_password");
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_reset_lifts_the_lockout_that_strangers_caused() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    app.register("hal").await;
+    for n in 0..4u8 {
+        let _ = app
+            .visitor_from(40 + n)
+            .try_login("hal", "wrong password here")
+            .await;
+    }
+    assert_error(
+        app.visitor_from(50).try_login("hal", PASSWORD).await,
+        429,
+        "rate_limited",
+    )
+    .await;
+    let token = reset_token(&app, "hal").await;
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.visitor_from(51)
+            .try_login("hal", NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
