@@ -2,7 +2,10 @@
 
 use crate::{
     client::{logout_action, Auth, AuthStatus},
-    pages::{HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, SessionsPage},
+    pages::{
+        ForgotPage, HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, ResetPage,
+        SessionsPage,
+    },
 };
 use leptos::{prelude::*, wasm_bindgen::JsCast};
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -76,6 +79,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/forgot") view=ForgotPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reset") view=ResetPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

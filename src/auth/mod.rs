@@ -17,12 +17,13 @@ server_only! {
     mod current_user;
     pub mod endings;
     mod login;
-    pub mod recovery;
+    mod recovery;
     mod request;
     mod resume;
     mod rotation;
     mod sessions;
     pub use current_user::{me_route, ME_PATH};
+    pub use recovery::reset_link_detour;
     pub use resume::{detour, resume_route, RESUME_PATH};
 }
 

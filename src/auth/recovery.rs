@@ -15,7 +15,7 @@ use super::{
 use crate::{
     credentials::{mail_tokens::MailToken, password_policy},
     domain::{describe_user_agent, Email, Password, User, Username},
-    error::{AppError, ErrorCode},
+    error::{AppError, ErrorCode, RESET_LINK_EXPIRED, RESET_LINK_INVALID},
     mail::letters::{Circumstances, Letter},
     state::AppState,
     store::{
@@ -87,6 +87,22 @@ async fn send_reset_link(
     state.mailer.queued();
     tracing::info!(user_id = %user.id, mail_id = %mail.id, "password reset mail queued");
     Ok(())
+}
+
+/// `GET /reset?token=…` with a token that cannot be used goes to `/reset?link=expired` (or
+/// `invalid`) before the page renders, so the page says so at once instead of after a new
+/// password was typed, and the dead token leaves the address bar. Read only: a usable token is
+/// left for the form's POST.
+pub async fn reset_link_detour(state: &AppState, uri: &http::Uri) -> Option<String> {
+    if uri.path() != "/reset" {
+        return None;
+    }
+    let token = super::request::query_value(uri.query(), "token")?;
+    match reset_link_state(state, &token).await {
+        Ok(TokenState::Usable { .. }) | Err(_) => None,
+        Ok(TokenState::Expired) => Some("/reset?link=expired".to_owned()),
+        Ok(TokenState::Invalid) => Some("/reset?link=invalid".to_owned()),
+    }
 }
 
 /// The token's state, for the page that shows the form: read only.
@@ -177,15 +193,8 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
 /// The answer to a link that cannot be used, with what to do instead.
 fn refused(state: &TokenState) -> AppError {
     match state {
-        TokenState::Expired => AppError::new(
-            ErrorCode::TokenExpired,
-            "This reset link has expired. Ask for a new one below.",
-        ),
-        _ => AppError::new(
-            ErrorCode::TokenInvalid,
-            "This reset link cannot be used: it was used already, or a newer link or password \
-             replaced it. Ask for a new one below.",
-        ),
+        TokenState::Expired => AppError::new(ErrorCode::TokenExpired, RESET_LINK_EXPIRED),
+        _ => AppError::new(ErrorCode::TokenInvalid, RESET_LINK_INVALID),
     }
 }
 

@@ -78,6 +78,12 @@ pub struct AppError {
 // action.
 const UNAVAILABLE: &str = "The service is briefly unavailable. Please try again in a moment.";
 
+/// The answers to a reset link that cannot be used: said by the server, and kept when they come
+/// back in the URL of a plain form post.
+pub const RESET_LINK_EXPIRED: &str = "This reset link has expired. Ask for a new one below.";
+pub const RESET_LINK_INVALID: &str = "This reset link cannot be used: it was used already, or a \
+     newer link or password replaced it. Ask for a new one below.";
+
 /// The field name used when the request as a whole is at fault (unreadable or too large body).
 pub const WHOLE_BODY: &str = "body";
 
@@ -135,6 +141,11 @@ impl AppError {
             return self;
         }
         if self.code == ErrorCode::Conflict && self.message == TAKEN_BY_ANOTHER {
+            return self;
+        }
+        if matches!(self.code, ErrorCode::TokenExpired | ErrorCode::TokenInvalid)
+            && [RESET_LINK_EXPIRED, RESET_LINK_INVALID].contains(&self.message.as_str())
+        {
             return self;
         }
         let message = match self.code {

@@ -28,6 +28,7 @@ pub fn LoginPage() -> impl IntoView {
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
                 <SubmitButton label="Log in" busy="Logging in…" pending=action.pending()/>
             </ActionForm>
+            <p><A href="/forgot">"Forgot your password?"</A></p>
             <p>"New here? " <A href=register_href>"Create an account"</A></p>
         </section>
     }

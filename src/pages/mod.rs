@@ -1,17 +1,21 @@
 //! One file per route.
 
+mod forgot;
 mod home;
 mod login;
 mod not_found;
 mod profile;
 mod register;
+mod reset;
 mod sessions;
 
+pub use forgot::ForgotPage;
 pub use home::HomePage;
 pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use profile::ProfilePage;
 pub use register::RegisterPage;
+pub use reset::ResetPage;
 pub use sessions::SessionsPage;
 
 use crate::{
@@ -47,21 +51,29 @@ where
     });
     EntryForm {
         next,
-        // Until the form is sent from this page, an error can only have come from the URL
-        // (a post without JavaScript): show our words for its code, never the URL's text.
-        // None while the form is sent again: the last answer is out of date.
-        error: Signal::derive(move || {
-            if action.pending().get() {
-                return None;
-            }
-            let error = action.value().get().and_then(Result::err)?;
-            Some(if action.version().get() == 0 {
-                error.from_url()
-            } else {
-                error
-            })
-        }),
+        error: form_error(action),
     }
+}
+
+/// The last error of a form's action. Until the form is sent from this page, an error can only
+/// have come from the URL (a post without JavaScript): our words for its code are shown, never
+/// the URL's text. None while the form is sent again: the last answer is out of date.
+fn form_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        if action.pending().get() {
+            return None;
+        }
+        let error = action.value().get().and_then(Result::err)?;
+        Some(if action.version().get() == 0 {
+            error.from_url()
+        } else {
+            error
+        })
+    })
 }
 
 /// Someone logged in has nothing to do on the login and register pages: they go on to `next`.

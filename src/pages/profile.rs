@@ -51,8 +51,16 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
     let logout = logout_action();
     let field = move |pick: fn(&User) -> &str| move || user.with(|u| pick(u).to_owned());
     let since = move || user.with(|u| calendar_date(&u.created_at));
+    // Arrived from a reset link's form (`/reset`), with or without JavaScript.
+    let query = leptos_router::hooks::use_query_map();
+    let after_reset = move || query.read().get("reset").is_some();
     view! {
         <section class="card">
+            <Show when=after_reset>
+                <p class="notice" role="status">
+                    "Your new password is set. Every other device has been logged out."
+                </p>
+            </Show>
             <h1>"Hello, " {field(|u| &u.full_name)}</h1>
             <dl class="profile">
                 <dt>"Username"</dt>

@@ -117,6 +117,8 @@ async fn every_page_renders_and_unknown_paths_are_404() {
         ("/", "Gatehouse"),
         ("/login", "name=\"login\""),
         ("/register", "name=\"full_name\""),
+        ("/forgot", "name=\"email\""),
+        ("/reset?link=expired", "has expired"),
     ] {
         let response = app.get(path, &Jar::default()).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");

@@ -274,3 +274,93 @@ async fn a_reset_lifts_the_lockout_that_strangers_caused() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn opening_a_reset_link_spends_nothing_and_shows_the_form_with_its_token() {
+    let app = spawn_app().await;
+    app.register("ian").await;
+    let token = reset_token(&app, "ian").await;
+    // A mail scanner, a link preview, then the person: three GETs.
+    for _ in 0..3 {
+        let page = app
+            .get(&format!("/reset?token={token}"), &Jar::default())
+            .await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("name=\"new_password\""), "the form");
+        assert!(
+            html.contains(&format!("value=\"{token}\"")),
+            "the token in the form"
+        );
+    }
+    assert_eq!(
+        reset(&app, &token, NEW_PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_link_that_cannot_be_used_goes_to_a_page_that_says_why_without_its_token() {
+    let app = spawn_app_with(&[("PASSWORD_RESET_EXPIRY", "1s")]).await;
+    app.register("joe").await;
+    let token = reset_token(&app, "joe").await;
+    let open = |token: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .get(&format!("/reset?token={token}"), &Jar::default())
+                .await;
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            response.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(open("forged".into()).await, "/reset?link=invalid");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(open(token).await, "/reset?link=expired");
+    let page = app.get("/reset?link=invalid", &Jar::default()).await;
+    let html = page.text().await.unwrap();
+    assert!(html.contains("cannot be used") && html.contains("href=\"/forgot\""));
+    assert!(
+        !html.contains("name=\"new_password\""),
+        "no form for a dead link"
+    );
+}
+
+#[tokio::test]
+async fn without_javascript_the_forms_post_and_come_back_to_the_right_pages() {
+    let app = spawn_app().await;
+    app.register("kai").await;
+    let html = [("accept", "text/html")];
+    let asked = app
+        .post_with(
+            "/api/auth/request_password_reset",
+            &[("email", "kai@example.org")],
+            &Jar::default(),
+            &html,
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::FOUND);
+    assert_eq!(asked.headers()["location"], "/forgot?sent=1");
+    let mail = &mails_to(&app, "kai@example.org", 1).await[0];
+    let token = mail.link_to("/reset").unwrap();
+    let token = token.split_once("token=").unwrap().1;
+    let reset = app
+        .post_with(
+            "/api/auth/reset_password",
+            &[("token", token), ("new_password", NEW_PASSWORD)],
+            &Jar::default(),
+            &html,
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::FOUND);
+    assert_eq!(reset.headers()["location"], "/profile?reset=1");
+    let mut jar = Jar::default();
+    jar.absorb(&reset);
+    let profile = app.get("/profile?reset=1", &jar).await;
+    assert_eq!(profile.status(), StatusCode::OK);
+    assert!(profile
+        .text()
+        .await
+        .unwrap()
+        .contains("Your new password is set"));
+}
