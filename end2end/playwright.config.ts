@@ -12,6 +12,10 @@ export const ACCESS_TOKEN_SECONDS = 10;
 // Short, so that a test can replay a rotated refresh token past the window without a long wait.
 export const REFRESH_REUSE_GRACE_SECONDS = 2;
 const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+// A real development mail server (maildev, from npm): the app sends to its SMTP port, and the
+// tests read what arrived from its HTTP API (see tests/mail.ts).
+export const MAILDEV_SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3125);
+export const MAILDEV_API = `http://127.0.0.1:${Number(process.env.E2E_MAILDEV_PORT ?? 3180)}`;
 
 export default defineConfig({
   testDir: './tests',
@@ -33,7 +37,14 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [{
+    command: `npx maildev --smtp ${MAILDEV_SMTP_PORT} --ip 127.0.0.1 --web ${new URL(MAILDEV_API).port} --web-ip 127.0.0.1 --mail-directory ${join(dataDir, 'mail')}`,
+    url: `${MAILDEV_API}/api/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore',
+    stderr: 'pipe',
+  }, {
     command: './target/debug/gatehouse',
     cwd: '..',
     url: `http://127.0.0.1:${port}/`,
@@ -51,7 +62,9 @@ export default defineConfig({
       // Every test registers or logs in from 127.0.0.1; the limit itself is proven in
       // tests/integration/security/, so here it only needs to stay out of the way.
       IP_ATTEMPTS_PER_MINUTE: '600',
+      SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP_PORT}`,
+      MAIL_FROM: 'Gatehouse <no-reply@example.org>',
       RUST_LOG: 'warn',
     },
-  },
+  }],
 });

@@ -2,7 +2,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { expect, Page, test } from '@playwright/test';
 import { registerNewPerson, waitForHydration } from './helpers';
 
-const PUBLIC_PAGES = ['/', '/login', '/register', '/no-such-page'];
+const PUBLIC_PAGES = ['/', '/login', '/register', '/forgot', '/reset?link=expired', '/no-such-page'];
 const ACCOUNT_PAGES = ['/', '/profile', '/sessions'];
 
 /** axe-core's findings on the page as it stands, one line each, for a readable failure. */
