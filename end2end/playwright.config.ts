@@ -64,6 +64,7 @@ export default defineConfig({
       IP_ATTEMPTS_PER_MINUTE: '600',
       SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP_PORT}`,
       MAIL_FROM: 'Gatehouse <no-reply@example.org>',
+      PUBLIC_URL: `http://127.0.0.1:${port}`,
       RUST_LOG: 'warn',
     },
   }],

@@ -2,7 +2,8 @@
 -- it tells of (a reset link with its token, a notice with the password change), so it is sent
 -- exactly when the change happened, even if the process dies right after the commit. The worker
 -- delivers it, deleting the row, or counts the failure and waits longer before the next try.
--- A row holds a link until it is delivered: it is deleted then, not kept.
+-- A row holds a link until it is delivered: it is deleted then, not kept, and a message whose
+-- link has expired is discarded undelivered.
 CREATE TABLE mail_outbox (
     id              TEXT PRIMARY KEY NOT NULL,
     recipient       TEXT NOT NULL,
@@ -12,7 +13,8 @@ CREATE TABLE mail_outbox (
     queued_at       BIGINT NOT NULL, -- unix seconds, like every time below (as in attempt_budgets)
     attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL, -- also a claim: a worker sending it moves this ahead
-    last_error      TEXT
+    last_error      TEXT,
+    discard_after   BIGINT      -- a message that is no use after this (its link expired)
 );
 
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at);

@@ -2,13 +2,15 @@
 
 use super::{
     login::{account_key, admit_hashing, confirm_owner},
-    request::{now, CurrentRequest},
+    recovery::circumstances,
+    request::{new_id, now, CurrentRequest},
 };
 use crate::{
     credentials::password_policy,
     domain::{Email, FullName, Password, SignedOut, TypedPassword, User, Username},
     error::AppError,
     error::TAKEN_BY_ANOTHER,
+    mail::letters::Letter,
     store::{PasswordChange, StoreError},
 };
 
@@ -63,14 +65,20 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
     let pair = request.new_pair(&user, &claims.sid, now, ends_by)?;
     // Refused if another change committed since `user` was read: the password this request
     // verified is no longer the account's.
+    let notice = Letter::PasswordChanged {
+        forgot: state.mailer.link("/forgot"),
+    }
+    .to(&user.email, &circumstances(&request), new_id());
     let change = PasswordChange {
         user_id: &user.id,
         verified_version: user.credential_version,
         password_hash: &hash,
         fresh: &pair.record,
+        notice: &notice,
         at: now,
     };
     let ended = state.endings().change_password(&change).await?;
+    state.mailer.queued();
     request.set_pair(pair.access, pair.refresh, now);
     // Every device cookie of the account was signed over the old version; this browser's is
     // renewed under the new one.

@@ -14,7 +14,8 @@ use super::{
 };
 use crate::{
     credentials::{mail_tokens::MailToken, password_policy},
-    domain::{describe_user_agent, Email, Password, User, Username},
+    security::limits,
+    domain::{recognised_device, Email, Password, User, Username},
     error::{AppError, ErrorCode, RESET_LINK_EXPIRED, RESET_LINK_INVALID},
     mail::letters::{Circumstances, Letter},
     state::AppState,
@@ -28,21 +29,32 @@ use std::{
     time::Duration,
 };
 
-/// Reset mails one account may be sent per hour, shared by every instance: enough for a lost
-/// mail or two, too few to bury its owner's inbox.
+/// Reset mails one requester (an address, a /64 for IPv6) may have sent to one account per hour,
+/// counted by every instance together: enough for a lost mail or two.
 pub const RESET_MAILS_PER_HOUR: u32 = 3;
+/// Reset mails one account may be sent per hour from everyone together: too few to bury its
+/// owner's inbox.
+pub const RESET_MAILS_PER_ACCOUNT_HOUR: u32 = 10;
 
 pub async fn request_password_reset(email: Email) -> Result<(), AppError> {
     let request = CurrentRequest::current()?;
     let about = circumstances(&request);
+    let requester = limits::hashing_claimant(request.client_ip());
     let state = request.state.clone();
     // The answer does not wait for the lookup: known and unknown addresses are answered alike
     // and in the same time, and a slow mail server delays nobody.
-    tokio::spawn(async move {
-        if let Err(e) = send_reset_link(&state, &email, about).await {
-            tracing::warn!(error = %crate::error::chain(&e), "cannot queue a password reset mail");
+    match state.mailer.background_place() {
+        Some(place) => {
+            tokio::spawn(async move {
+                if let Err(e) = send_reset_link(&state, &email, &requester, about).await {
+                    tracing::warn!(error = %crate::error::chain(&e),
+                        "cannot queue a password reset mail");
+                }
+                drop(place);
+            });
         }
-    });
+        None => tracing::warn!("too many reset requests in progress; one was dropped"),
+    }
     request.redirect_plain_form("/forgot?sent=1");
     Ok(())
 }
@@ -50,31 +62,42 @@ pub async fn request_password_reset(email: Email) -> Result<(), AppError> {
 async fn send_reset_link(
     state: &AppState,
     email: &Email,
+    requester: &str,
     about: Circumstances,
 ) -> Result<(), StoreError> {
     let store = &state.store;
     let Some(user) = store.find_user_by(UserKey::Email(&email.key())).await? else {
         return Ok(());
     };
-    let cap = Budget {
-        max: RESET_MAILS_PER_HOUR,
-        window: Duration::from_secs(3600),
-    };
-    let key = state.limits.budget_key(&format!("reset-mail:{}", user.id));
     let now = about.when;
-    if let Reservation::Exhausted { .. } = store
-        .reserve_attempt(&key, now.unix_timestamp(), cap)
-        .await?
-    {
-        tracing::info!(user_id = %user.id, "reset mail not sent: this account's hourly cap is reached");
-        return Ok(());
+    // Two caps: one per requester, so that a stranger spends only their own share and the
+    // owner's request still gets through; and a higher one per account, so that many strangers
+    // together cannot bury its inbox.
+    let caps = [
+        (format!("reset-mail:{}:{requester}", user.id), RESET_MAILS_PER_HOUR),
+        (format!("reset-mail:{}", user.id), RESET_MAILS_PER_ACCOUNT_HOUR),
+    ];
+    for (name, max) in caps {
+        let cap = Budget {
+            max,
+            window: Duration::from_secs(3600),
+        };
+        let key = state.limits.budget_key(&name);
+        if let Reservation::Exhausted { .. } = store
+            .reserve_attempt(&key, now.unix_timestamp(), cap)
+            .await?
+        {
+            tracing::info!(user_id = %user.id, "reset mail not sent: an hourly cap is reached");
+            return Ok(());
+        }
     }
     let token = MailToken::generate();
     let valid_for = state.config.mail.password_reset_expiry;
     let link = state
         .mailer
         .link(&format!("/reset?token={}", token.expose()));
-    let mail = Letter::PasswordReset { link, valid_for }.to(&user.email, &about, new_id());
+    let mut mail = Letter::PasswordReset { link, valid_for }.to(&user.email, &about, new_id());
+    mail.discard_after = Some(now + valid_for);
     let record = AccountToken {
         token_hash: token.hash(),
         user_id: user.id.clone(),
@@ -199,11 +222,11 @@ fn refused(state: &TokenState) -> AppError {
 }
 
 /// When, from which device and address: what a mail tells of the request behind it.
-fn circumstances(request: &CurrentRequest) -> Circumstances {
+pub(super) fn circumstances(request: &CurrentRequest) -> Circumstances {
     let (agent, address) = request.device();
     Circumstances {
         when: now(),
-        device: describe_user_agent(&agent),
+        device: recognised_device(&agent).unwrap_or_default(),
         address,
     }
 }

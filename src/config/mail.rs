@@ -111,6 +111,15 @@ impl Mail {
             None => DEFAULT_MAIL_FROM.parse().expect("the default sender is a mailbox"),
         };
         let public_url = set("PUBLIC_URL").map(|raw| public_origin(&raw)).transpose()?;
+        // Mail that leaves the machine carries links that must lead back here: the address the
+        // server listens on (0.0.0.0, say) does not.
+        if smtp.is_some() && public_url.is_none() {
+            return Err(ConfigError::new(
+                "PUBLIC_URL",
+                "must be set when SMTP_URL is: the origin links in mails lead to, such as \
+                 https://login.example.com",
+            ));
+        }
         let password_reset_expiry = parse_duration(
             set("PASSWORD_RESET_EXPIRY")
                 .as_deref()
@@ -159,11 +168,29 @@ fn public_origin(raw: &str) -> Result<String, ConfigError> {
         && rest
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    if fine {
-        Ok(format!("{scheme}://{rest}"))
-    } else {
-        Err(bad())
+    if !fine {
+        return Err(bad());
     }
+    // A reset link over plain http can be read on the way: only this machine may be http.
+    if scheme == "http" && !is_loopback_host(rest) {
+        return Err(ConfigError::new(
+            "PUBLIC_URL",
+            format!("must be https:// (http only for localhost or 127.0.0.1), got {raw:?}"),
+        ));
+    }
+    Ok(format!("{scheme}://{rest}"))
+}
+
+/// `localhost`, `127.x.y.z` or `[::1]`, with or without a port.
+fn is_loopback_host(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -189,6 +216,7 @@ mod tests {
         let vars = [
             ("SMTP_URL", "smtp://mailer:hunter2@mail.example.com:587?tls=required"),
             ("MAIL_FROM", "Gatehouse <no-reply@example.com>"),
+            ("PUBLIC_URL", "https://login.example.com"),
         ];
         let mail = Mail::from_lookup(lookup(&vars), &sqlite()).unwrap();
         assert!(matches!(mail.delivery, Delivery::Smtp(_)));
@@ -199,12 +227,16 @@ mod tests {
 
     #[test]
     fn each_bad_mail_setting_names_its_variable() {
-        let cases: [(&[(&str, &str)], &str); 5] = [
+        let from = ("MAIL_FROM", "Gatehouse <no-reply@example.com>");
+        let cases: [(&[(&str, &str)], &str); 8] = [
             (&[("SMTP_URL", "mail.example.com")], "SMTP_URL"),
             (&[("SMTP_URL", "http://mail.example.com")], "SMTP_URL"),
             (&[("SMTP_URL", "smtp://localhost:2525")], "MAIL_FROM"),
+            (&[("SMTP_URL", "smtp://localhost:2525"), from], "PUBLIC_URL"),
             (&[("MAIL_FROM", "not an address")], "MAIL_FROM"),
             (&[("PUBLIC_URL", "https://example.com/path?q")], "PUBLIC_URL"),
+            (&[("PUBLIC_URL", "http://login.example.com")], "PUBLIC_URL"),
+            (&[("PUBLIC_URL", "http://127.0.0.1.example.com")], "PUBLIC_URL"),
         ];
         for (vars, expected) in cases {
             let error = Mail::from_lookup(lookup(vars), &sqlite()).expect_err(expected);
@@ -216,9 +248,14 @@ mod tests {
     }
 
     #[test]
-    fn a_public_url_is_kept_as_an_origin() {
+    fn a_public_url_is_kept_as_an_origin_and_http_is_for_this_machine_only() {
         let vars = [("PUBLIC_URL", "https://login.example.com/")];
         let mail = Mail::from_lookup(lookup(&vars), &sqlite()).unwrap();
         assert_eq!(mail.public_url.as_deref(), Some("https://login.example.com"));
+        for local in ["http://localhost:3000", "http://127.0.0.1:3100", "http://[::1]:80"] {
+            let vars = [("PUBLIC_URL", local)];
+            let mail = Mail::from_lookup(lookup(&vars), &sqlite()).unwrap();
+            assert_eq!(mail.public_url.as_deref(), Some(local));
+        }
     }
 }

@@ -9,8 +9,8 @@ mod user;
 
 pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
-#[cfg(feature = "ssr")]
-pub use session::describe_user_agent;
 pub use session::{ago, calendar_date, unix_seconds, SessionInfo};
+#[cfg(feature = "ssr")]
+pub use session::{describe_user_agent, recognised_device};
 pub use signed_out::SignedOut;
 pub use user::User;

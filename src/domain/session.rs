@@ -107,6 +107,17 @@ pub fn describe_user_agent(agent: &str) -> String {
     }
 }
 
+/// The device in our own words only, for mail: `None` when neither browser nor system is
+/// recognised. The sessions page may show an unknown agent as sent, to its owner; a mail goes
+/// to anyone's address on a stranger's request, and must not carry the stranger's text.
+#[cfg(any(feature = "ssr", test))]
+pub fn recognised_device(agent: &str) -> Option<String> {
+    let described = describe_user_agent(agent);
+    let own_words =
+        described != agent.chars().take(40).collect::<String>() && described != "Unknown device";
+    own_words.then_some(described)
+}
+
 #[cfg(test)]
 mod tests {
     use super::{ago, calendar_date, describe_user_agent, unix_seconds};

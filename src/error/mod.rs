@@ -81,8 +81,8 @@ const UNAVAILABLE: &str = "The service is briefly unavailable. Please try again 
 /// The answers to a reset link that cannot be used: said by the server, and kept when they come
 /// back in the URL of a plain form post.
 pub const RESET_LINK_EXPIRED: &str = "This reset link has expired. Ask for a new one below.";
-pub const RESET_LINK_INVALID: &str = "This reset link cannot be used: it was used already, or a \
-     newer link or password replaced it. Ask for a new one below.";
+pub const RESET_LINK_INVALID: &str = "This reset link cannot be used: it was used already, or \
+     the password has changed since it was sent. Ask for a new one below.";
 
 /// The field name used when the request as a whole is at fault (unreadable or too large body).
 pub const WHOLE_BODY: &str = "body";

@@ -25,13 +25,17 @@ pub enum Letter {
     PasswordReset { link: String, valid_for: Duration },
     /// The password was changed by a reset; `forgot` leads to a new reset if it was not them.
     PasswordChangedByReset { forgot: String },
+    /// The password was changed from the profile (with the old one).
+    PasswordChanged { forgot: String },
 }
 
 impl Letter {
     fn subject(&self) -> String {
         match self {
             Self::PasswordReset { .. } => format!("Reset your {PRODUCT} password"),
-            Self::PasswordChangedByReset { .. } => format!("Your {PRODUCT} password was changed"),
+            Self::PasswordChangedByReset { .. } | Self::PasswordChanged { .. } => {
+                format!("Your {PRODUCT} password was changed")
+            }
         }
     }
 
@@ -56,6 +60,14 @@ impl Letter {
                     format!("The password of your {PRODUCT} account was changed on {when}, from {from}, with a reset link sent to this address."),
                     "Every device that was logged in has been logged out.".to_owned(),
                     "If it was not you, reset your password now and check who can read this mailbox.".to_owned(),
+                ],
+                Some(("Reset your password", forgot.as_str())),
+            ),
+            Self::PasswordChanged { forgot } => (
+                vec![
+                    format!("The password of your {PRODUCT} account was changed on {when}, from {from}."),
+                    "Every other device that was logged in has been logged out.".to_owned(),
+                    "If it was not you, someone knows your password: reset it now, from the link below.".to_owned(),
                 ],
                 Some(("Reset your password", forgot.as_str())),
             ),
@@ -90,6 +102,7 @@ impl Letter {
             text_body: text,
             html_body: html,
             queued_at: about.when,
+            discard_after: None,
         }
     }
 }

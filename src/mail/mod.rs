@@ -8,18 +8,30 @@ pub mod worker;
 
 use crate::{
     config::{Delivery, Mail},
-    state::AbortOnDrop,
     store::Store,
 };
 use std::sync::Arc;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Mail-causing work a flow may run after its answer, at once: past it, more is dropped (and
+/// logged) rather than queued without end. A flood of reset requests costs the attacker one
+/// request each, and each would otherwise be a task with two writes.
+const MOST_IN_BACKGROUND: usize = 64;
 
 /// What flows need of mail: where links lead, and a way to wake the worker.
 pub struct Mailer {
     /// The origin links in mails point to (`PUBLIC_URL`, or the address the server listens on).
     origin: String,
     wake: Arc<Notify>,
-    _worker: AbortOnDrop,
+    background: Arc<Semaphore>,
+    /// Stopped with the state that holds the mailer (a test's app, a server shutting down).
+    worker: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Mailer {
+    fn drop(&mut self) {
+        self.worker.abort();
+    }
 }
 
 impl Mailer {
@@ -50,13 +62,19 @@ impl Mailer {
                 .clone()
                 .unwrap_or_else(|| format!("http://{listening_on}")),
             wake,
-            _worker: AbortOnDrop(worker),
+            background: Arc::new(Semaphore::new(MOST_IN_BACKGROUND)),
+            worker,
         })
     }
 
     /// An absolute link to `path_and_query` on this site, for a mail.
     pub fn link(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.origin)
+    }
+
+    /// A place for work that runs after the answer (see [`MOST_IN_BACKGROUND`]), if one is free.
+    pub fn background_place(&self) -> Option<OwnedSemaphorePermit> {
+        self.background.clone().try_acquire_owned().ok()
     }
 
     /// A message was committed to the outbox: the worker takes it now rather than at its next

@@ -38,7 +38,12 @@ impl Postman {
                 // Checked when the settings were read; kept an error rather than a panic.
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e)),
             Delivery::Outbox(dir) => {
-                std::fs::create_dir_all(dir)?;
+                if !dir.exists() {
+                    std::fs::create_dir_all(dir)?;
+                    // Its messages hold live reset links: for the server's user alone.
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+                }
                 Ok(Self::Files(AsyncFileTransport::new(dir)))
             }
         }

@@ -18,8 +18,8 @@ const LEASE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_secs(2);
 
 /// The wait before the next attempt, after `failures` failed ones: 2 s, doubling, at most 15
-/// minutes. Never given up: a message waits until the server takes it (the backlog shows in
-/// the log).
+/// minutes. Never given up, except a message whose link has expired (it is discarded): a
+/// message waits until the server takes it, and each failure's log line says how many wait.
 pub fn backoff(failures: i64) -> Duration {
     let exponent = failures.clamp(1, 20) as u32 - 1;
     Duration::from_secs(2u64.saturating_mul(1 << exponent)).min(Duration::from_secs(15 * 60))
@@ -56,8 +56,9 @@ async fn deliver(store: &dyn Store, postman: &Postman, from: &Mailbox, claimed: 
         Err(why) => {
             let failures = claimed.attempts + 1;
             let wait = backoff(failures);
+            let queued = store.outbox_backlog().await.map_or(-1, |(count, _)| count);
             tracing::warn!(mail_id = %id, attempts = failures, retry_in_s = wait.as_secs(),
-                error = %why, "mail not delivered; it stays queued");
+                queued, error = %why, "mail not delivered; it stays queued");
             let next = OffsetDateTime::now_utc() + wait;
             if let Err(e) = store.mail_failed(id, next, &why.to_string()).await {
                 tracing::warn!(mail_id = %id, error = %crate::error::chain(&e),

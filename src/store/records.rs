@@ -85,6 +85,8 @@ pub struct PasswordChange<'a> {
     pub password_hash: &'a str,
     /// The refresh token that the session making the change goes on with.
     pub fresh: &'a RefreshRecord,
+    /// The "your password was changed" mail, queued with the change.
+    pub notice: &'a super::OutgoingMail,
     pub at: OffsetDateTime,
 }
 

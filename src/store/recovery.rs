@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 /// A message in the outbox, rendered and addressed. Its bodies may hold a link with a token, so
 /// `Debug` shows neither them nor the recipient.
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingMail {
     pub id: String,
     pub recipient: String,
@@ -15,6 +15,8 @@ pub struct OutgoingMail {
     pub text_body: String,
     pub html_body: String,
     pub queued_at: OffsetDateTime,
+    /// When it is no use any more (its link has expired): discarded undelivered after that.
+    pub discard_after: Option<OffsetDateTime>,
 }
 
 impl fmt::Debug for OutgoingMail {

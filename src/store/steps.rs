@@ -177,6 +177,7 @@ pub async fn change_password(
     let ended = tx.end(others, EndReason::PasswordChanged, change.at).await?;
     tx.revoke_tokens_of(session_id, change.at).await?;
     tx.insert_refresh(change.fresh).await?;
+    tx.queue_mail(change.notice).await?;
     tx.commit().await?;
     Ok(ended)
 }

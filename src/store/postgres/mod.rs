@@ -359,10 +359,23 @@ impl Store for PgStore {
             .bind(budgets_before)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM account_tokens WHERE expires_at <= $1")
-            .bind(now.unix_timestamp())
-            .execute(&mut *tx)
-            .await?;
+        // Rows a reset holds are skipped, as above: waiting on one while holding what the
+        // deletes above took could deadlock with it.
+        sqlx::query(
+            "DELETE FROM account_tokens WHERE token_hash IN (
+                 SELECT token_hash FROM account_tokens WHERE expires_at <= $1
+                 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM mail_outbox WHERE id IN (
+                 SELECT id FROM mail_outbox WHERE discard_after <= $1 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now.unix_timestamp())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
     }
@@ -415,8 +428,10 @@ impl Store for PgStore {
         let row = sqlx::query(
             "UPDATE mail_outbox SET next_attempt_at = $1 + $2
              WHERE id = (SELECT id FROM mail_outbox WHERE next_attempt_at <= $1
+                           AND (discard_after IS NULL OR discard_after > $1)
                          ORDER BY next_attempt_at, queued_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts",
+             RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts,
+                       discard_after",
         )
         .bind(now)
         .bind(lease.as_secs() as i64)
@@ -435,6 +450,9 @@ impl Store for PgStore {
                 html_body: row.try_get("html_body")?,
                 queued_at: OffsetDateTime::from_unix_timestamp(queued_at)
                     .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                discard_after: row
+                    .try_get::<Option<i64>, _>("discard_after")?
+                    .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()),
             },
             attempts: row.try_get("attempts")?,
         }))

@@ -203,8 +203,8 @@ impl Steps for Transaction<'static, Postgres> {
     async fn queue_mail(&mut self, mail: &OutgoingMail) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, queued_at,
-                                      next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                                      next_attempt_at, discard_after)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
         )
         .bind(&mail.id)
         .bind(&mail.recipient)
@@ -212,6 +212,7 @@ impl Steps for Transaction<'static, Postgres> {
         .bind(&mail.text_body)
         .bind(&mail.html_body)
         .bind(mail.queued_at.unix_timestamp())
+        .bind(mail.discard_after.map(OffsetDateTime::unix_timestamp))
         .execute(&mut **self)
         .await
         .map(drop)

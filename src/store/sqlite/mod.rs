@@ -345,6 +345,10 @@ impl Store for SqliteStore {
             .bind(unix(now))
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM mail_outbox WHERE discard_after <= ?")
+            .bind(unix(now))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
     }
@@ -444,8 +448,10 @@ async fn claim_due_mail(
     let row = sqlx::query(
         "UPDATE mail_outbox SET next_attempt_at = ?1 + ?2
          WHERE id = (SELECT id FROM mail_outbox WHERE next_attempt_at <= ?1
+                       AND (discard_after IS NULL OR discard_after > ?1)
                      ORDER BY next_attempt_at, queued_at LIMIT 1)
-         RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts",
+         RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts,
+                   discard_after",
     )
     .bind(now)
     .bind(lease_secs)
@@ -461,6 +467,9 @@ async fn claim_due_mail(
                 html_body: row.try_get("html_body")?,
                 queued_at: OffsetDateTime::from_unix_timestamp(row.try_get("queued_at")?)
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                discard_after: row
+                    .try_get::<Option<i64>, _>("discard_after")?
+                    .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()),
             },
             attempts: row.try_get("attempts")?,
         })

@@ -188,8 +188,8 @@ impl Steps for Transaction<'static, Sqlite> {
     async fn queue_mail(&mut self, mail: &OutgoingMail) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, queued_at,
-                                      next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                                      next_attempt_at, discard_after)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
         )
         .bind(&mail.id)
         .bind(&mail.recipient)
@@ -197,6 +197,7 @@ impl Steps for Transaction<'static, Sqlite> {
         .bind(&mail.text_body)
         .bind(&mail.html_body)
         .bind(unix(mail.queued_at))
+        .bind(mail.discard_after.map(unix))
         .execute(&mut **self)
         .await
         .map(drop)

@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use std::time::Duration;
 
 const FROM: &str = "Gatehouse <no-reply@example.com>";
+const PUBLIC: &str = "https://login.example.com";
 
 async fn ask_for_link(app: &TestApp, email: &str) {
     let response = app
@@ -31,7 +32,12 @@ async fn closed_port() -> u16 {
 #[tokio::test]
 async fn with_an_smtp_url_mail_goes_to_that_server_from_mail_from() {
     let sink = SmtpSink::start(0).await;
-    let app = spawn_app_with(&[("SMTP_URL", &sink.url()), ("MAIL_FROM", FROM)]).await;
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &sink.url()),
+        ("MAIL_FROM", FROM),
+        ("PUBLIC_URL", PUBLIC),
+    ])
+    .await;
     app.register("ivy").await;
     ask_for_link(&app, "ivy@example.org").await;
     let mails = sink.wait_for(1, Duration::from_secs(10)).await;
@@ -42,6 +48,13 @@ async fn with_an_smtp_url_mail_goes_to_that_server_from_mail_from() {
     assert!(mails[0].raw.contains("text/plain") && mails[0].raw.contains("text/html"));
     assert!(mails[0].link_to("/reset").is_some());
     assert!(
+        mails[0]
+            .raw
+            .contains("https://login.example.com/reset?token="),
+        "links lead to PUBLIC_URL: {}",
+        mails[0].raw
+    );
+    assert!(
         outbox(&outbox_dir(&app)).is_empty(),
         "nothing in the folder"
     );
@@ -51,7 +64,12 @@ async fn with_an_smtp_url_mail_goes_to_that_server_from_mail_from() {
 async fn while_the_smtp_server_is_away_mail_waits_and_is_delivered_once_it_is_back() {
     let port = closed_port().await;
     let url = format!("smtp://127.0.0.1:{port}");
-    let app = spawn_app_with(&[("SMTP_URL", &url), ("MAIL_FROM", FROM)]).await;
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &url),
+        ("MAIL_FROM", FROM),
+        ("PUBLIC_URL", PUBLIC),
+    ])
+    .await;
     app.register("jon").await;
     // Every request succeeds while the server is away.
     ask_for_link(&app, "jon@example.org").await;
@@ -68,16 +86,65 @@ async fn while_the_smtp_server_is_away_mail_waits_and_is_delivered_once_it_is_ba
 async fn mail_queued_when_the_server_stops_is_delivered_after_the_restart() {
     let port = closed_port().await;
     let away = format!("smtp://127.0.0.1:{port}");
-    let app = spawn_app_with(&[("SMTP_URL", &away), ("MAIL_FROM", FROM)]).await;
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &away),
+        ("MAIL_FROM", FROM),
+        ("PUBLIC_URL", PUBLIC),
+    ])
+    .await;
     app.register("kim").await;
     ask_for_link(&app, "kim@example.org").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // The server stops with the message still queued (its worker could not deliver it).
     let sink = SmtpSink::start(0).await;
     let app = app
-        .restart(&[("SMTP_URL", &sink.url()), ("MAIL_FROM", FROM)])
+        .restart(&[
+            ("SMTP_URL", &sink.url()),
+            ("MAIL_FROM", FROM),
+            ("PUBLIC_URL", PUBLIC),
+        ])
         .await;
     let mails = sink.wait_for(1, Duration::from_secs(10)).await;
     assert!(mails[0].is_to("kim@example.org"));
     drop(app);
+}
+
+#[tokio::test]
+async fn a_reset_mail_whose_link_expired_while_the_server_was_away_is_never_sent() {
+    let port = closed_port().await;
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = spawn_app_with(&[
+        ("SMTP_URL", &url),
+        ("MAIL_FROM", FROM),
+        ("PUBLIC_URL", PUBLIC),
+        ("PASSWORD_RESET_EXPIRY", "1s"),
+    ])
+    .await;
+    app.register("lee").await;
+    ask_for_link(&app, "lee@example.org").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sink = SmtpSink::start(port).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        sink.received.lock().unwrap().is_empty(),
+        "a dead link was sent"
+    );
+}
+
+#[tokio::test]
+async fn a_requesters_own_user_agent_text_never_reaches_the_mail() {
+    let app = spawn_app_with(&[]).await;
+    app.register("max").await;
+    let response = app
+        .post_with(
+            "/api/auth/request_password_reset",
+            &[("email", "max@example.org")],
+            &Jar::default(),
+            &[("user-agent", "Call +1 555 0100 at evil.example")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mail = &crate::support::mail::mails_to(&app, "max@example.org", 1).await[0];
+    assert!(!mail.raw.contains("evil.example"), "{}", mail.raw);
+    assert!(mail.raw.contains("an unknown device"));
 }
