@@ -82,7 +82,7 @@ async fn main() {
             std::fs::write(out.join("access_token.txt"), access.token).expect("write");
         } else {
             store
-                .start_session(&session, user.credential_version)
+                .start_session(&session, user.credential_version, None)
                 .await
                 .expect("session");
             writeln!(tokens, "{}", refresh.token).expect("write");

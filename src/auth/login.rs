@@ -4,12 +4,14 @@
 
 use super::{
     current_user::account,
+    recovery::circumstances,
     request::{new_id, now, CurrentRequest},
 };
 use crate::{
     credentials::{password_policy, tokens::AccessClaims},
     domain::{Email, FullName, LoginName, Password, TypedPassword, User, Username},
     error::{AppError, ErrorCode},
+    mail::letters::Letter,
     security::limits,
     store::{Reservation, UserKey, UserRecord},
 };
@@ -191,11 +193,23 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
     let version = user.credential_version;
+    // A browser without this account's device cookie has not logged in to it before (or not
+    // since the password changed): the owner hears of it.
+    let notice = request.trusted_device(&user).is_none().then(|| {
+        Letter::NewSignIn {
+            devices: state.mailer.link("/sessions"),
+        }
+        .to(&user.email, &circumstances(&request), new_id())
+    });
     request
-        .start_session(&user, now(), |session| async move {
-            state.store.start_session(&session, version).await
+        .start_session(&user, now(), |session| {
+            let notice = notice.as_ref();
+            async move { state.store.start_session(&session, version, notice).await }
         })
         .await?;
+    if notice.is_some() {
+        state.mailer.queued();
+    }
     // This browser has proved it knows the password (still the account's: the session is
     // stored): from now on it has a budget of its own.
     request.trust_device(&user.id, version);

@@ -4,7 +4,8 @@
 
 use super::{
     current_user::account,
-    request::{now, verified_token, CurrentRequest},
+    recovery::circumstances,
+    request::{new_id, now, verified_token, CurrentRequest},
     Refreshed,
 };
 use crate::{
@@ -13,6 +14,7 @@ use crate::{
         tokens::{refresh_token_hash, TokenError, TokenKeys},
     },
     error::{AppError, ErrorCode},
+    mail::letters::Letter,
     store::Rotation,
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -73,12 +75,19 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
             .map(|successor| CurrentRequest::record_of(&successor, &claims.sub, &claims.sid, at))
             .map_err(|e| crate::store::StoreError::Successor(Box::new(e)))
     };
+    let reuse_notice = || {
+        Letter::SessionEndedForReuse {
+            devices: state.mailer.link("/sessions"),
+        }
+        .to(&user.email, &circumstances(&request), new_id())
+    };
     let rotation = state
         .store
         .rotate_refresh(
             &refresh_token_hash(token),
             &successor_at,
             state.config.refresh_reuse_grace,
+            &reuse_notice,
         )
         .await?;
     let now = match rotation {
@@ -105,6 +114,7 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
         }
         Rotation::Reused => {
             state.endings().ended_by_rotation(&claims.sid, now);
+            state.mailer.queued();
             tracing::warn!(session_id = %claims.sid, "refresh token reused: session ended");
             return Err(AppError::new(
                 ErrorCode::TokenReused,

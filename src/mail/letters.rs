@@ -27,6 +27,10 @@ pub enum Letter {
     PasswordChangedByReset { forgot: String },
     /// The password was changed from the profile (with the old one).
     PasswordChanged { forgot: String },
+    /// A login from a browser that had not logged in to the account before.
+    NewSignIn { devices: String },
+    /// A session ended because its refresh token was presented again after it was rotated.
+    SessionEndedForReuse { devices: String },
 }
 
 impl Letter {
@@ -35,6 +39,10 @@ impl Letter {
             Self::PasswordReset { .. } => format!("Reset your {PRODUCT} password"),
             Self::PasswordChangedByReset { .. } | Self::PasswordChanged { .. } => {
                 format!("Your {PRODUCT} password was changed")
+            }
+            Self::NewSignIn { .. } => format!("A new sign-in to your {PRODUCT} account"),
+            Self::SessionEndedForReuse { .. } => {
+                format!("A {PRODUCT} session was ended to protect your account")
             }
         }
     }
@@ -62,6 +70,21 @@ impl Letter {
                     "If it was not you, reset your password now and check who can read this mailbox.".to_owned(),
                 ],
                 Some(("Reset your password", forgot.as_str())),
+            ),
+            Self::NewSignIn { devices } => (
+                vec![
+                    format!("Your {PRODUCT} account was logged in to on {when}, from {from}, a browser that had not logged in to it before."),
+                    "If it was you, there is nothing to do.".to_owned(),
+                    "If it was not you, log that device out on your devices page, then change your password.".to_owned(),
+                ],
+                Some(("See your devices", devices.as_str())),
+            ),
+            Self::SessionEndedForReuse { devices } => (
+                vec![
+                    format!("On {when}, {from} presented a sign-in token of your {PRODUCT} account that had already been used. That happens when a token is copied, so the session it belonged to has been ended and its device logged out."),
+                    "If you did not expect this, change your password and look at your devices.".to_owned(),
+                ],
+                Some(("See your devices", devices.as_str())),
             ),
             Self::PasswordChanged { forgot } => (
                 vec![

@@ -24,7 +24,8 @@ pub use records::{
     Reservation, Rotation, SessionRecord, SuccessorAt, UserKey, UserRecord,
 };
 pub use recovery::{
-    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, TokenPurpose, TokenState,
+    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
+    TokenState,
 };
 
 use async_trait::async_trait;
@@ -48,10 +49,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Starts a session (a login) with its first refresh token, if the account's credentials
     /// are still at `credential_version` (the one whose password was verified); otherwise
-    /// [`StoreError::CredentialsChanged`]. The check and the insert are one transaction that a
+    /// [`StoreError::CredentialsChanged`]. `notice` (a sign-in from a new device) is queued with
+    /// it. The check and the insert are one transaction that a
     /// password change cannot interleave with.
-    async fn start_session(&self, session: &NewSession, credential_version: i64)
-        -> Result<(), StoreError>;
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        credential_version: i64,
+        notice: Option<&OutgoingMail>,
+    ) -> Result<(), StoreError>;
 
     /// Reserves one attempt from the budget named `key` at `now` (unix seconds), atomically:
     /// however many checks run at once, on however many instances, at most `budget.max` are
@@ -80,7 +86,8 @@ pub trait Store: Send + Sync + 'static {
     /// Exchanges the token with hash `old_hash` for its successor, in one transaction that takes
     /// the write lock first, so concurrent exchanges of one token queue up: the first rotates
     /// (old row used, successor inserted, session touched), the rest see [`Rotation::Recent`]
-    /// within `grace`, and later ones [`Rotation::Reused`], which ends the session.
+    /// within `grace`, and later ones [`Rotation::Reused`], which ends the session and queues
+    /// the owner's notice (`reuse_notice`) in the same transaction.
     ///
     /// The time that decides all this is read once the lock is held ([`clock`]), and the
     /// successor is made for that time by `successor_at`. Read before the wait (as it was), a
@@ -92,6 +99,7 @@ pub trait Store: Send + Sync + 'static {
         old_hash: &str,
         successor_at: &SuccessorAt<'_>,
         grace: std::time::Duration,
+        reuse_notice: &ReuseNotice<'_>,
     ) -> Result<Rotation, StoreError>;
 
     /// Ends one session of `user_id`. `false` when the user has no such session (never a

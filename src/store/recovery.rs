@@ -28,6 +28,10 @@ impl fmt::Debug for OutgoingMail {
     }
 }
 
+/// Makes the notice a refresh exchange queues when it finds reuse (and only then: the hot path
+/// of a refresh renders no mail).
+pub type ReuseNotice<'a> = dyn Fn() -> OutgoingMail + Send + Sync + 'a;
+
 /// A message a worker took from the outbox to send, with the tries made before this one.
 #[derive(Debug, Clone)]
 pub struct ClaimedMail {

@@ -9,7 +9,8 @@
 use super::{
     rotation::{judge, TokenRow, Verdict},
     AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, PasswordReset,
-    RefreshRecord, ResetOutcome, Rotation, StoreError, SuccessorAt, TokenPurpose, TokenState,
+    RefreshRecord, ResetOutcome, ReuseNotice, Rotation, StoreError, SuccessorAt, TokenPurpose,
+    TokenState,
     UserRecord,
 };
 use async_trait::async_trait;
@@ -152,11 +153,15 @@ pub async fn start_session(
     mut tx: impl Steps,
     session: &NewSession,
     credential_version: i64,
+    notice: Option<&OutgoingMail>,
 ) -> Result<(), StoreError> {
     if tx.credential_version(&session.user_id).await? != Some(credential_version) {
         return Err(StoreError::CredentialsChanged);
     }
     tx.insert_session(session).await?;
+    if let Some(notice) = notice {
+        tx.queue_mail(notice).await?;
+    }
     Ok(tx.commit().await?)
 }
 
@@ -192,12 +197,14 @@ pub async fn settle_rotation(
     successor_at: &SuccessorAt<'_>,
     now: OffsetDateTime,
     grace: Duration,
+    reuse_notice: &ReuseNotice<'_>,
 ) -> Result<Rotation, StoreError> {
     match judge(token, now, grace) {
         Verdict::Answer(answer) => Ok(answer),
         Verdict::EndForReuse => {
             tx.end(Ending::One(session_id), EndReason::Reuse, now)
                 .await?;
+            tx.queue_mail(&reuse_notice()).await?;
             tx.commit().await?;
             Ok(Rotation::Reused)
         }

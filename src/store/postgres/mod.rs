@@ -24,7 +24,7 @@ use super::{
     recovery::{judge_token, TokenRow as AccountTokenRow},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, TokenPurpose,
+    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
     TokenState, Budget, Change, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
@@ -70,9 +70,14 @@ impl Store for PgStore {
         }
     }
 
-    async fn start_session(&self, session: &NewSession, version: i64) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        version: i64,
+        notice: Option<&OutgoingMail>,
+    ) -> Result<(), StoreError> {
         let tx = super::begin(&self.pool, None).await?;
-        shared::start_session(tx, session, version).await
+        shared::start_session(tx, session, version, notice).await
     }
 
     async fn reserve_attempt(
@@ -154,6 +159,7 @@ impl Store for PgStore {
         old_hash: &str,
         successor_at: &SuccessorAt<'_>,
         grace: Duration,
+        reuse_notice: &ReuseNotice<'_>,
     ) -> Result<Rotation, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
         // Whose token it is never changes, so it is read without a lock; then the locks, in the
@@ -195,7 +201,17 @@ impl Store for PgStore {
         };
         // Read only now that the lock is held (see `Store::rotate_refresh`).
         let now = super::clock();
-        shared::settle_rotation(tx, token, &session_id, old_hash, successor_at, now, grace).await
+        shared::settle_rotation(
+            tx,
+            token,
+            &session_id,
+            old_hash,
+            successor_at,
+            now,
+            grace,
+            reuse_notice,
+        )
+        .await
     }
 
     async fn end_session(

@@ -13,7 +13,7 @@ use super::{
     recovery::{judge_token, TokenRow as AccountTokenRow},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, TokenPurpose,
+    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
     TokenState, Budget, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
@@ -100,10 +100,15 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn start_session(&self, session: &NewSession, version: i64) -> Result<(), StoreError> {
+    async fn start_session(
+        &self,
+        session: &NewSession,
+        version: i64,
+        notice: Option<&OutgoingMail>,
+    ) -> Result<(), StoreError> {
         // One writer at a time: no password change can commit between the check and the insert.
         let (_gate, tx) = self.write().await?;
-        shared::start_session(tx, session, version).await
+        shared::start_session(tx, session, version, notice).await
     }
 
     async fn reserve_attempt(
@@ -188,6 +193,7 @@ impl Store for SqliteStore {
         old_hash: &str,
         successor_at: &SuccessorAt<'_>,
         grace: Duration,
+        reuse_notice: &ReuseNotice<'_>,
     ) -> Result<Rotation, StoreError> {
         // The write lock before the read: two exchanges of one token serialise here instead of
         // both reading 'live'.
@@ -208,7 +214,17 @@ impl Store for SqliteStore {
         };
         let session_id: String = row.try_get("session_id")?;
         let token = TokenRow::from_row(&row)?;
-        shared::settle_rotation(tx, token, &session_id, old_hash, successor_at, now, grace).await
+        shared::settle_rotation(
+            tx,
+            token,
+            &session_id,
+            old_hash,
+            successor_at,
+            now,
+            grace,
+            reuse_notice,
+        )
+        .await
     }
 
     async fn end_session(

@@ -24,3 +24,50 @@ async fn a_password_change_from_the_profile_mails_a_notice_with_a_way_back() {
     assert!(mail.link_to("/forgot").is_none(), "a bare link, no query");
     assert!(mail.raw.contains("/forgot"), "the way back: {}", mail.raw);
 }
+
+#[tokio::test]
+async fn a_login_from_a_new_browser_mails_a_notice_and_one_from_a_known_browser_does_not() {
+    let app = spawn_app().await;
+    let registered = app.register("ora").await;
+    let form = [("login", "ora"), ("password", PASSWORD)];
+    // The browser that registered is known: no mail.
+    let again = app.post("/api/auth/login", &form, &registered).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    // Another browser, from another address.
+    let stranger = app.visitor_from(70).try_login("ora", PASSWORD).await;
+    assert_eq!(stranger.status(), StatusCode::OK);
+    let mails = mails_to(&app, "ora@example.org", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mails_now = mails_to(&app, "ora@example.org", 1).await;
+    assert_eq!(mails_now.len(), 1, "one mail, for the new browser only");
+    assert_eq!(
+        mails[0].subject(),
+        "A new sign-in to your Gatehouse account"
+    );
+    assert!(
+        mails[0].raw.contains("127.0.0.70"),
+        "from where: {}",
+        mails[0].raw
+    );
+    assert!(
+        mails[0].raw.contains("/sessions"),
+        "the way to act: {}",
+        mails[0].raw
+    );
+}
+
+#[tokio::test]
+async fn a_session_ended_for_a_reused_refresh_token_mails_its_owner() {
+    let app = crate::support::spawn_app_with(&[("REFRESH_REUSE_GRACE", "0")]).await;
+    let copied = app.register("pia").await;
+    let first = app.post("/api/auth/refresh", &[], &copied).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let again = app.post("/api/auth/refresh", &[], &copied).await;
+    crate::support::assert_error(again, 401, "token_reused").await;
+    let mail = &mails_to(&app, "pia@example.org", 1).await[0];
+    assert_eq!(
+        mail.subject(),
+        "A Gatehouse session was ended to protect your account"
+    );
+    assert!(mail.raw.contains("/sessions"), "{}", mail.raw);
+}
