@@ -2,7 +2,6 @@
 
 use super::{
     login::{account_key, admit_hashing, confirm_owner},
-    recovery::circumstances,
     request::{new_id, now, CurrentRequest},
 };
 use crate::{
@@ -68,7 +67,7 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
     let notice = Letter::PasswordChanged {
         forgot: state.mailer.link("/forgot"),
     }
-    .to(&user.email, &circumstances(&request), new_id());
+    .to(&user.email, &request.circumstances(), new_id());
     let change = PasswordChange {
         user_id: &user.id,
         verified_version: user.credential_version,

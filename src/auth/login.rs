@@ -4,7 +4,6 @@
 
 use super::{
     current_user::account,
-    recovery::circumstances,
     request::{new_id, now, CurrentRequest},
 };
 use crate::{
@@ -199,7 +198,7 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
         Letter::NewSignIn {
             devices: state.mailer.link("/sessions"),
         }
-        .to(&user.email, &circumstances(&request), new_id())
+        .to(&user.email, &request.circumstances(), new_id())
     });
     request
         .start_session(&user, now(), |session| {

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     credentials::{mail_tokens::MailToken, password_policy},
     security::limits,
-    domain::{recognised_device, Email, Password, User, Username},
+    domain::{Email, Password, User, Username},
     error::{AppError, ErrorCode, RESET_LINK_EXPIRED, RESET_LINK_INVALID},
     mail::letters::{Circumstances, Letter},
     state::AppState,
@@ -38,7 +38,7 @@ pub const RESET_MAILS_PER_ACCOUNT_HOUR: u32 = 10;
 
 pub async fn request_password_reset(email: Email) -> Result<(), AppError> {
     let request = CurrentRequest::current()?;
-    let about = circumstances(&request);
+    let about = request.circumstances();
     let requester = limits::hashing_claimant(request.client_ip());
     let state = request.state.clone();
     // The answer does not wait for the lookup: known and unknown addresses are answered alike
@@ -168,7 +168,7 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
         .map_err(|e| e.for_field("new_password"))?;
         state.passwords.hash(new.expose()).await?
     };
-    let about = circumstances(&request);
+    let about = request.circumstances();
     let notice = Letter::PasswordChangedByReset {
         forgot: state.mailer.link("/forgot"),
     }
@@ -218,15 +218,5 @@ fn refused(state: &TokenState) -> AppError {
     match state {
         TokenState::Expired => AppError::new(ErrorCode::TokenExpired, RESET_LINK_EXPIRED),
         _ => AppError::new(ErrorCode::TokenInvalid, RESET_LINK_INVALID),
-    }
-}
-
-/// When, from which device and address: what a mail tells of the request behind it.
-pub(super) fn circumstances(request: &CurrentRequest) -> Circumstances {
-    let (agent, address) = request.device();
-    Circumstances {
-        when: now(),
-        device: recognised_device(&agent).unwrap_or_default(),
-        address,
     }
 }

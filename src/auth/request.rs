@@ -191,6 +191,17 @@ impl CurrentRequest {
         (agent, ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
+    /// When, from which device and address: what a mail tells of the request behind it. The
+    /// device in our own words only (see `recognised_device`).
+    pub(super) fn circumstances(&self) -> crate::mail::letters::Circumstances {
+        let (agent, address) = self.device();
+        crate::mail::letters::Circumstances {
+            when: now(),
+            device: crate::domain::recognised_device(&agent).unwrap_or_default(),
+            address,
+        }
+    }
+
     /// The record of a refresh token about to be handed out.
     pub(super) fn record_of(
         refresh: &Issued,

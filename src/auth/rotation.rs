@@ -4,7 +4,6 @@
 
 use super::{
     current_user::account,
-    recovery::circumstances,
     request::{new_id, now, verified_token, CurrentRequest},
     Refreshed,
 };
@@ -79,7 +78,7 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
         Letter::SessionEndedForReuse {
             devices: state.mailer.link("/sessions"),
         }
-        .to(&user.email, &circumstances(&request), new_id())
+        .to(&user.email, &request.circumstances(), new_id())
     };
     let rotation = state
         .store
