@@ -187,18 +187,29 @@ pub async fn change_password(
     Ok(ended)
 }
 
+/// What a refresh exchange was asked (see [`Store::rotate_refresh`](super::Store::rotate_refresh)).
+pub struct Exchange<'a> {
+    pub old_hash: &'a str,
+    pub successor_at: &'a SuccessorAt<'a>,
+    pub grace: Duration,
+    pub reuse_notice: &'a ReuseNotice<'a>,
+}
+
 /// A refresh exchange, once the token's row is read under the lock at `now`: judged by
 /// [`judge`], then carried out (see [`Store::rotate_refresh`](super::Store::rotate_refresh)).
 pub async fn settle_rotation(
     mut tx: impl Steps,
     token: TokenRow,
     session_id: &str,
-    old_hash: &str,
-    successor_at: &SuccessorAt<'_>,
     now: OffsetDateTime,
-    grace: Duration,
-    reuse_notice: &ReuseNotice<'_>,
+    exchange: &Exchange<'_>,
 ) -> Result<Rotation, StoreError> {
+    let Exchange {
+        old_hash,
+        successor_at,
+        grace,
+        reuse_notice,
+    } = *exchange;
     match judge(token, now, grace) {
         Verdict::Answer(answer) => Ok(answer),
         Verdict::EndForReuse => {

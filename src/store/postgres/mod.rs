@@ -201,17 +201,13 @@ impl Store for PgStore {
         };
         // Read only now that the lock is held (see `Store::rotate_refresh`).
         let now = super::clock();
-        shared::settle_rotation(
-            tx,
-            token,
-            &session_id,
+        let exchange = shared::Exchange {
             old_hash,
             successor_at,
-            now,
             grace,
             reuse_notice,
-        )
-        .await
+        };
+        shared::settle_rotation(tx, token, &session_id, now, &exchange).await
     }
 
     async fn end_session(

@@ -214,17 +214,13 @@ impl Store for SqliteStore {
         };
         let session_id: String = row.try_get("session_id")?;
         let token = TokenRow::from_row(&row)?;
-        shared::settle_rotation(
-            tx,
-            token,
-            &session_id,
+        let exchange = shared::Exchange {
             old_hash,
             successor_at,
-            now,
             grace,
             reuse_notice,
-        )
-        .await
+        };
+        shared::settle_rotation(tx, token, &session_id, now, &exchange).await
     }
 
     async fn end_session(
