@@ -46,6 +46,62 @@ async fn registration_and_rotation_that_answered_200_survive_kill_9() {
     );
 }
 
+/// A reset mail queued while the mail server was away is still queued after `kill -9`, and
+/// delivered by the next start (here into the outbox folder, the server's default).
+#[tokio::test]
+async fn mail_queued_before_kill_9_is_delivered_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let away = format!("smtp://127.0.0.1:{}", nowhere.local_addr().unwrap().port());
+    drop(nowhere);
+    let smtp = [
+        ("SMTP_URL", away.as_str()),
+        ("MAIL_FROM", "Gatehouse <no-reply@example.com>"),
+        ("PUBLIC_URL", "https://login.example.com"),
+    ];
+    let server = Server::start_with(dir.path(), &smtp).await;
+    let registered = server
+        .post(
+            "/api/auth/register",
+            &registration("queued@example.org", "queued", "Q"),
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::OK);
+    let asked = server
+        .post(
+            "/api/auth/request_password_reset",
+            &[("email", "queued@example.org")],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    // Long enough for the lookup and the queueing after the answer, and a failed try.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.kill_9();
+
+    let outbox = dir.path().join("outbox");
+    assert!(
+        support::mail::outbox(&outbox).is_empty(),
+        "nothing delivered yet"
+    );
+    let _server = Server::start(dir.path()).await;
+    let started = std::time::Instant::now();
+    loop {
+        let mails = support::mail::outbox(&outbox);
+        if let Some(mail) = mails.first() {
+            assert!(mail.is_to("queued@example.org"));
+            assert!(mail.raw.contains("https://login.example.com/reset?token="));
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "not delivered after the restart"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// SIGTERM drains: a request in flight when it arrives is still answered, new connections are
 /// refused, and the process exits with success (at ef7d2e1 SIGTERM killed it at once, cutting
 /// the request off).

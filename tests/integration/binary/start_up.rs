@@ -18,6 +18,23 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_variable() {
 }
 
 #[tokio::test]
+async fn a_bad_smtp_url_stops_start_up_with_one_line_that_keeps_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir.path())
+        .envs(base_settings(dir.path()).await)
+        .env("SMTP_URL", "smtp//mailer:hunter2@mail.example.com")
+        .env("MAIL_FROM", "Gatehouse <no-reply@example.com>")
+        .env("PUBLIC_URL", "https://login.example.com")
+        .env("LEPTOS_OUTPUT_NAME", "gatehouse")
+        .output()
+        .unwrap();
+    let line = the_one_line_of_a_failed_start(&output);
+    assert!(line.contains("SMTP_URL"), "{line}");
+    assert!(!line.contains("hunter2"), "{line}");
+}
+
+#[tokio::test]
 async fn a_dot_env_file_is_read_and_the_real_environment_wins_over_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "ACCESS_TOKEN_EXPIRY=never\n").unwrap();
