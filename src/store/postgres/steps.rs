@@ -13,6 +13,13 @@ use async_trait::async_trait;
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 
+/// A mailed token's row with its account's credential version now, as `judge_token` reads it.
+pub(super) const ACCOUNT_TOKEN_ROW: &str =
+    "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
+            u.credential_version AS current_version
+     FROM account_tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.token_hash = $1";
+
 #[async_trait]
 impl Steps for Transaction<'static, Postgres> {
     async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError> {
@@ -238,13 +245,7 @@ impl Steps for Transaction<'static, Postgres> {
         if !lock_account(self, &owner, AccountLock::Exclusive).await? {
             return Ok(TokenState::Invalid);
         }
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
-                    u.credential_version AS current_version
-             FROM account_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = $1
-             FOR UPDATE OF t",
-        )
+        let row: Option<TokenRow> = sqlx::query_as(&format!("{ACCOUNT_TOKEN_ROW} FOR UPDATE OF t"))
         .bind(token_hash)
         .fetch_optional(&mut **self)
         .await?;

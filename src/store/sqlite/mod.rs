@@ -380,12 +380,7 @@ impl Store for SqliteStore {
         purpose: TokenPurpose,
         now: OffsetDateTime,
     ) -> Result<TokenState, StoreError> {
-        let row: Option<AccountTokenRow> = sqlx::query_as(
-            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
-                    u.credential_version AS current_version
-             FROM account_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = ?",
-        )
+        let row: Option<AccountTokenRow> = sqlx::query_as(steps::ACCOUNT_TOKEN_ROW)
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;

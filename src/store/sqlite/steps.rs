@@ -13,6 +13,13 @@ use async_trait::async_trait;
 use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
+/// A mailed token's row with its account's credential version now, as `judge_token` reads it.
+pub(super) const ACCOUNT_TOKEN_ROW: &str =
+    "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
+            u.credential_version AS current_version
+     FROM account_tokens t JOIN users u ON u.id = t.user_id
+     WHERE t.token_hash = ?";
+
 #[async_trait]
 impl Steps for Transaction<'static, Sqlite> {
     async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError> {
@@ -211,12 +218,7 @@ impl Steps for Transaction<'static, Sqlite> {
         purpose: TokenPurpose,
         now: OffsetDateTime,
     ) -> Result<TokenState, sqlx::Error> {
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
-                    u.credential_version AS current_version
-             FROM account_tokens t JOIN users u ON u.id = t.user_id
-             WHERE t.token_hash = ?",
-        )
+        let row: Option<TokenRow> = sqlx::query_as(ACCOUNT_TOKEN_ROW)
         .bind(token_hash)
         .fetch_optional(&mut **self)
         .await?;

@@ -23,6 +23,24 @@ async fn ask_for_link(app: &TestApp, email: &str) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// The app, sending its mail to the SMTP server at `url`, with `extra` settings.
+async fn sending_to(url: &str, extra: &[(&str, &str)]) -> TestApp {
+    let mut vars = vec![
+        ("SMTP_URL", url),
+        ("MAIL_FROM", FROM),
+        ("PUBLIC_URL", PUBLIC),
+    ];
+    vars.extend_from_slice(extra);
+    spawn_app_with(&vars).await
+}
+
+/// The URL of an SMTP server that is away: a port nothing listens on (bound, then let go), and
+/// the port, to start one there later.
+async fn away() -> (String, u16) {
+    let port = closed_port().await;
+    (format!("smtp://127.0.0.1:{port}"), port)
+}
+
 /// A port nothing listens on (bound, then let go).
 async fn closed_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -32,12 +50,7 @@ async fn closed_port() -> u16 {
 #[tokio::test]
 async fn with_an_smtp_url_mail_goes_to_that_server_from_mail_from() {
     let sink = SmtpSink::start(0).await;
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &sink.url()),
-        ("MAIL_FROM", FROM),
-        ("PUBLIC_URL", PUBLIC),
-    ])
-    .await;
+    let app = sending_to(&sink.url(), &[]).await;
     app.register("ivy").await;
     ask_for_link(&app, "ivy@example.org").await;
     let mails = sink.wait_for(1, Duration::from_secs(10)).await;
@@ -62,14 +75,8 @@ async fn with_an_smtp_url_mail_goes_to_that_server_from_mail_from() {
 
 #[tokio::test]
 async fn while_the_smtp_server_is_away_mail_waits_and_is_delivered_once_it_is_back() {
-    let port = closed_port().await;
-    let url = format!("smtp://127.0.0.1:{port}");
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &url),
-        ("MAIL_FROM", FROM),
-        ("PUBLIC_URL", PUBLIC),
-    ])
-    .await;
+    let (url, port) = away().await;
+    let app = sending_to(&url, &[]).await;
     app.register("jon").await;
     // Every request succeeds while the server is away.
     ask_for_link(&app, "jon@example.org").await;
@@ -84,14 +91,8 @@ async fn while_the_smtp_server_is_away_mail_waits_and_is_delivered_once_it_is_ba
 
 #[tokio::test]
 async fn mail_queued_when_the_server_stops_is_delivered_after_the_restart() {
-    let port = closed_port().await;
-    let away = format!("smtp://127.0.0.1:{port}");
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &away),
-        ("MAIL_FROM", FROM),
-        ("PUBLIC_URL", PUBLIC),
-    ])
-    .await;
+    let (url, _) = away().await;
+    let app = sending_to(&url, &[]).await;
     app.register("kim").await;
     ask_for_link(&app, "kim@example.org").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -111,15 +112,8 @@ async fn mail_queued_when_the_server_stops_is_delivered_after_the_restart() {
 
 #[tokio::test]
 async fn a_reset_mail_whose_link_expired_while_the_server_was_away_is_never_sent() {
-    let port = closed_port().await;
-    let url = format!("smtp://127.0.0.1:{port}");
-    let app = spawn_app_with(&[
-        ("SMTP_URL", &url),
-        ("MAIL_FROM", FROM),
-        ("PUBLIC_URL", PUBLIC),
-        ("PASSWORD_RESET_EXPIRY", "1s"),
-    ])
-    .await;
+    let (url, port) = away().await;
+    let app = sending_to(&url, &[("PASSWORD_RESET_EXPIRY", "1s")]).await;
     app.register("lee").await;
     ask_for_link(&app, "lee@example.org").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
