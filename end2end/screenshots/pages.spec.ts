@@ -14,7 +14,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await page.setViewportSize({ width, height: 900 });
       const shot = async (name: string) =>
         page.screenshot({ path: `${OUT}/${name}-${width}-${colorScheme}.png`, fullPage: true });
-      for (const [name, path] of [['home', '/'], ['login', '/login'], ['register', '/register'], ['not-found', '/nope']]) {
+      for (const [name, path] of [['home', '/'], ['login', '/login'], ['register', '/register'], ['forgot', '/forgot'], ['reset-expired', '/reset?link=expired'], ['not-found', '/nope']]) {
         await page.goto(path);
         await waitForHydration(page);
         await shot(`out-${name}`);
