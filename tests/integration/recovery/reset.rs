@@ -19,6 +19,16 @@ async fn ask_for_link(app: &TestApp, email: &str) -> reqwest::Response {
     .await
 }
 
+/// A reset link lifetime short enough to wait out, and long enough for the mail to be delivered
+/// first on a loaded machine (a reset mail is discarded once its link has expired).
+const SHORT_EXPIRY: &str = "4s";
+
+/// Waits until a link with [`SHORT_EXPIRY`] whose mail has arrived has expired: it was made
+/// before its mail arrived.
+async fn wait_out_short_expiry() {
+    tokio::time::sleep(Duration::from_millis(4_200)).await;
+}
+
 /// Asks for a link to `name@example.org`'s account and returns its token, from the mail (the
 /// account's first).
 async fn reset_token(app: &TestApp, name: &str) -> String {
@@ -192,7 +202,7 @@ async fn a_link_works_once_even_when_many_use_it_at_once() {
 
 #[tokio::test]
 async fn an_expired_link_is_token_expired_and_a_tampered_or_unknown_one_token_invalid() {
-    let app = spawn_app_with(&[("PASSWORD_RESET_EXPIRY", "1s")]).await;
+    let app = spawn_app_with(&[("PASSWORD_RESET_EXPIRY", SHORT_EXPIRY)]).await;
     app.register("eve").await;
     let token = reset_token(&app, "eve").await;
     let mut tampered = token.clone().into_bytes();
@@ -210,7 +220,7 @@ async fn an_expired_link_is_token_expired_and_a_tampered_or_unknown_one_token_in
         "token_invalid",
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    wait_out_short_expiry().await;
     assert_error(
         reset(&app, &token, NEW_PASSWORD).await,
         401,
@@ -316,7 +326,7 @@ async fn opening_a_reset_link_spends_nothing_and_shows_the_form_with_its_token()
 
 #[tokio::test]
 async fn a_link_that_cannot_be_used_goes_to_a_page_that_says_why_without_its_token() {
-    let app = spawn_app_with(&[("PASSWORD_RESET_EXPIRY", "1s")]).await;
+    let app = spawn_app_with(&[("PASSWORD_RESET_EXPIRY", SHORT_EXPIRY)]).await;
     app.register("joe").await;
     let token = reset_token(&app, "joe").await;
     let open = |token: String| {
@@ -330,7 +340,7 @@ async fn a_link_that_cannot_be_used_goes_to_a_page_that_says_why_without_its_tok
         }
     };
     assert_eq!(open("forged".into()).await, "/reset?link=invalid");
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    wait_out_short_expiry().await;
     assert_eq!(open(token).await, "/reset?link=expired");
     let page = app.get("/reset?link=invalid", &Jar::default()).await;
     let html = page.text().await.unwrap();
