@@ -68,10 +68,24 @@ pub fn calendar_date(rfc3339: &str) -> String {
 }
 
 /// A short, readable name for a user agent: browser and system, as far as they can be told.
-/// Server only: the client reads it in [`SessionInfo::device`]. Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari", Android also
-/// says "Linux".
+/// Server only: the client reads it in [`SessionInfo::device`]. An agent we cannot name is
+/// shown as sent (its first 40 characters), to the session's owner.
 #[cfg(any(feature = "ssr", test))]
 pub fn describe_user_agent(agent: &str) -> String {
+    match recognised_device(agent) {
+        Some(words) => words,
+        None if agent.trim().is_empty() => "Unknown device".to_owned(),
+        None => agent.chars().take(40).collect(),
+    }
+}
+
+/// The device in our own words only, for mail: `None` when neither browser nor system is
+/// recognised. The sessions page may show an unknown agent as sent, to its owner; a mail goes
+/// to anyone's address on a stranger's request, and must not carry the stranger's text. Order
+/// matters: Edge and Opera also say "Chrome", Chrome also says "Safari", Android also says
+/// "Linux".
+#[cfg(any(feature = "ssr", test))]
+pub fn recognised_device(agent: &str) -> Option<String> {
     const BROWSERS: [(&str, &str); 9] = [
         ("Edg/", "Edge"),
         ("OPR/", "Opera"),
@@ -99,23 +113,11 @@ pub fn describe_user_agent(agent: &str) -> String {
             .map(|(_, name)| *name)
     };
     match (find(&BROWSERS), find(&SYSTEMS)) {
-        (Some(browser), Some(system)) => format!("{browser} on {system}"),
-        (Some(browser), None) => browser.to_owned(),
-        (None, Some(system)) => format!("A browser on {system}"),
-        (None, None) if agent.trim().is_empty() => "Unknown device".to_owned(),
-        (None, None) => agent.chars().take(40).collect(),
+        (Some(browser), Some(system)) => Some(format!("{browser} on {system}")),
+        (Some(browser), None) => Some(browser.to_owned()),
+        (None, Some(system)) => Some(format!("A browser on {system}")),
+        (None, None) => None,
     }
-}
-
-/// The device in our own words only, for mail: `None` when neither browser nor system is
-/// recognised. The sessions page may show an unknown agent as sent, to its owner; a mail goes
-/// to anyone's address on a stranger's request, and must not carry the stranger's text.
-#[cfg(any(feature = "ssr", test))]
-pub fn recognised_device(agent: &str) -> Option<String> {
-    let described = describe_user_agent(agent);
-    let own_words =
-        described != agent.chars().take(40).collect::<String>() && described != "Unknown device";
-    own_words.then_some(described)
 }
 
 #[cfg(test)]

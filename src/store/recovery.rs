@@ -39,6 +39,43 @@ pub struct ClaimedMail {
     pub attempts: i64,
 }
 
+/// An outbox row as a claim returns it (times in unix seconds), the same on both databases.
+#[derive(sqlx::FromRow)]
+pub struct OutboxRow {
+    id: String,
+    recipient: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
+    queued_at: i64,
+    attempts: i64,
+    discard_after: Option<i64>,
+}
+
+/// The columns of [`OutboxRow`], for a claim's `RETURNING`.
+pub const OUTBOX_COLUMNS: &str =
+    "id, recipient, subject, text_body, html_body, queued_at, attempts, discard_after";
+
+impl From<OutboxRow> for ClaimedMail {
+    fn from(row: OutboxRow) -> Self {
+        let at = |secs: i64| {
+            OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        };
+        Self {
+            mail: OutgoingMail {
+                id: row.id,
+                recipient: row.recipient,
+                subject: row.subject,
+                text_body: row.text_body,
+                html_body: row.html_body,
+                queued_at: at(row.queued_at),
+                discard_after: row.discard_after.map(at),
+            },
+            attempts: row.attempts,
+        }
+    }
+}
+
 /// What a token sent by mail lets its holder do, once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {

@@ -21,7 +21,7 @@ mod steps;
 pub use follow::CHANNEL;
 
 use super::{
-    recovery::{judge_token, TokenRow as AccountTokenRow},
+    recovery::{judge_token, OutboxRow, TokenRow as AccountTokenRow, OUTBOX_COLUMNS},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
     AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
@@ -432,37 +432,18 @@ impl Store for PgStore {
         lease: Duration,
     ) -> Result<Option<ClaimedMail>, StoreError> {
         let now = now.unix_timestamp();
-        let row = sqlx::query(
+        let row: Option<OutboxRow> = sqlx::query_as(&format!(
             "UPDATE mail_outbox SET next_attempt_at = $1 + $2
              WHERE id = (SELECT id FROM mail_outbox WHERE next_attempt_at <= $1
                            AND (discard_after IS NULL OR discard_after > $1)
                          ORDER BY next_attempt_at, queued_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts,
-                       discard_after",
-        )
+             RETURNING {OUTBOX_COLUMNS}"
+        ))
         .bind(now)
         .bind(lease.as_secs() as i64)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let queued_at: i64 = row.try_get("queued_at")?;
-        Ok(Some(ClaimedMail {
-            mail: OutgoingMail {
-                id: row.try_get("id")?,
-                recipient: row.try_get("recipient")?,
-                subject: row.try_get("subject")?,
-                text_body: row.try_get("text_body")?,
-                html_body: row.try_get("html_body")?,
-                queued_at: OffsetDateTime::from_unix_timestamp(queued_at)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                discard_after: row
-                    .try_get::<Option<i64>, _>("discard_after")?
-                    .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()),
-            },
-            attempts: row.try_get("attempts")?,
-        }))
+        Ok(row.map(ClaimedMail::from))
     }
 
     async fn mail_delivered(&self, id: &str) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@ mod open;
 mod steps;
 
 use super::{
-    recovery::{judge_token, TokenRow as AccountTokenRow},
+    recovery::{judge_token, OutboxRow, TokenRow as AccountTokenRow, OUTBOX_COLUMNS},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
     AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
@@ -452,36 +452,18 @@ async fn claim_due_mail(
     now: i64,
     lease_secs: i64,
 ) -> Result<Option<ClaimedMail>, sqlx::Error> {
-    let row = sqlx::query(
+    let row: Option<OutboxRow> = sqlx::query_as(&format!(
         "UPDATE mail_outbox SET next_attempt_at = ?1 + ?2
          WHERE id = (SELECT id FROM mail_outbox WHERE next_attempt_at <= ?1
                        AND (discard_after IS NULL OR discard_after > ?1)
                      ORDER BY next_attempt_at, queued_at LIMIT 1)
-         RETURNING id, recipient, subject, text_body, html_body, queued_at, attempts,
-                   discard_after",
-    )
+         RETURNING {OUTBOX_COLUMNS}"
+    ))
     .bind(now)
     .bind(lease_secs)
     .fetch_optional(&mut **tx)
     .await?;
-    row.map(|row| {
-        Ok(ClaimedMail {
-            mail: OutgoingMail {
-                id: row.try_get("id")?,
-                recipient: row.try_get("recipient")?,
-                subject: row.try_get("subject")?,
-                text_body: row.try_get("text_body")?,
-                html_body: row.try_get("html_body")?,
-                queued_at: OffsetDateTime::from_unix_timestamp(row.try_get("queued_at")?)
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                discard_after: row
-                    .try_get::<Option<i64>, _>("discard_after")?
-                    .and_then(|at| OffsetDateTime::from_unix_timestamp(at).ok()),
-            },
-            attempts: row.try_get("attempts")?,
-        })
-    })
-    .transpose()
+    Ok(row.map(ClaimedMail::from))
 }
 
 impl SqliteStore {
