@@ -35,6 +35,7 @@ fn user() -> UserRecord {
         password_hash: String::new(),
         credential_version: 1,
         created_at: OffsetDateTime::now_utc(),
+        email_verified_at: None,
     }
 }
 

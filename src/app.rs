@@ -3,8 +3,8 @@
 use crate::{
     client::{logout_action, Auth, AuthStatus},
     pages::{
-        ForgotPage, HomePage, LoginPage, NotFound, ProfilePage, RegisterPage, ResetPage,
-        SessionsPage,
+        ConfirmEmailPage, ForgotPage, HomePage, LoginPage, NotFound, ProfilePage, RegisterPage,
+        ResetPage, SessionsPage, UndoEmailPage, VerifyPage,
     },
 };
 use leptos::{prelude::*, wasm_bindgen::JsCast};
@@ -81,6 +81,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/forgot") view=ForgotPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset") view=ResetPage ssr=SsrMode::Async/>
+                    <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
+                    <Route path=path!("/confirm-email") view=ConfirmEmailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/undo-email") view=UndoEmailPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

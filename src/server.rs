@@ -3,7 +3,7 @@
 
 use crate::{
     app::{shell, App},
-    auth::{detour, me_route, reset_link_detour, resume_route, ME_PATH, RESUME_PATH},
+    auth::{detour, me_route, link_detour, resume_route, ME_PATH, RESUME_PATH},
     caches::{follow::Caches, revoked::RevokedSessions, user_cache::UserCache},
     config::{Config, DatabaseKind, LogRequests},
     credentials::{
@@ -205,7 +205,7 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
         refused
     } else if let Some(detour) = detour(&state, &request) {
         detour
-    } else if let Some(to) = reset_link_detour(&state, request.uri()).await {
+    } else if let Some(to) = link_detour(&state, request.uri()).await {
         (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
     } else {
         let mut response = page_within_deadline(&state, request, next).await;

@@ -1,6 +1,8 @@
 //! [ssr] Changes to the account: its profile, its password, its deletion.
 
 use super::{
+    addresses,
+    current_user::account,
     login::{account_key, admit_hashing, confirm_owner},
     request::{new_id, now, CurrentRequest},
 };
@@ -13,8 +15,22 @@ use crate::{
     store::{PasswordChange, StoreError},
 };
 
-pub async fn update_profile(username: Username, full_name: FullName) -> Result<User, AppError> {
+pub async fn update_profile(
+    username: Username,
+    full_name: FullName,
+    email: Option<Email>,
+) -> Result<User, AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
+    let mut back = request.referring_page().as_str().to_owned();
+    // A new address is asked for first, so that a refusal (taken, too many changes) leaves the
+    // rest unchanged too; it changes only when the link sent to it is opened.
+    if let Some(email) = email {
+        let user = account(&request.state, &claims.sub).await?;
+        if email.key() != Email::parse(&user.email)?.key() {
+            addresses::request_email_change(&request, &user, &email).await?;
+            back = "/profile?email_change=1".to_owned();
+        }
+    }
     let user = request
         .state
         .store
@@ -29,7 +45,7 @@ pub async fn update_profile(username: Username, full_name: FullName) -> Result<U
     tracing::info!(user_id = %user.id, "profile updated");
     let user = user.to_public();
     request.state.users.put(&user);
-    request.redirect_plain_form(request.referring_page().as_str());
+    request.redirect_plain_form(&back);
     Ok(user)
 }
 

@@ -7,7 +7,10 @@
 //! session's access tokens working for up to their lifetime on SQLite.
 
 use crate::caches::{revoked::RevokedSessions, user_cache::UserCache};
-use crate::store::{EndReason, PasswordChange, PasswordReset, ResetOutcome, Store, StoreError};
+use crate::store::{
+    EmailChangeUndo, EndReason, PasswordChange, PasswordReset, ResetOutcome, Store, StoreError,
+    UndoOutcome,
+};
 use time::OffsetDateTime;
 
 /// The store and the caches an end must reach, borrowed from the app state.
@@ -87,6 +90,20 @@ impl Endings<'_> {
         let outcome = self.store.reset_password(reset).await?;
         if let ResetOutcome::Done { ended } = &outcome {
             self.revoked.insert(ended.iter().map(String::as_str), reset.at);
+        }
+        Ok(outcome)
+    }
+
+    /// Undoes an address change; when it was made already, the old address is back and every
+    /// session has ended: refused here at once, and the account's cached view is forgotten.
+    pub async fn undo_email_change(
+        &self,
+        undo: &EmailChangeUndo<'_>,
+    ) -> Result<UndoOutcome, StoreError> {
+        let outcome = self.store.undo_email_change(undo).await?;
+        if let UndoOutcome::Restored { user_id, ended } = &outcome {
+            self.revoked.insert(ended.iter().map(String::as_str), undo.at);
+            self.users.forget(user_id);
         }
         Ok(outcome)
     }

@@ -3,16 +3,17 @@
 //! the hashing queue, and the trusted device.
 
 use super::{
+    addresses,
     current_user::account,
     request::{new_id, now, CurrentRequest},
 };
 use crate::{
     credentials::{password_policy, tokens::AccessClaims},
     domain::{Email, FullName, LoginName, Password, TypedPassword, User, Username},
-    error::{AppError, ErrorCode},
+    error::{AppError, ErrorCode, CONFIRM_TO_LOG_IN, EMAIL_UNVERIFIED},
     mail::letters::Letter,
     security::limits,
-    store::{Reservation, UserKey, UserRecord},
+    store::{Registration, Reservation, UserKey, UserRecord},
 };
 use time::OffsetDateTime;
 
@@ -66,14 +67,34 @@ pub async fn register(
         password_hash,
         created_at: now,
         credential_version: 1,
+        email_verified_at: None,
     };
+    let (verification, mail) = addresses::verification(state, &user, &request.circumstances());
+    let registration = Registration {
+        user: &user,
+        email_key: &email_key,
+        verification: &verification,
+        mail: &mail,
+        session: None,
+    };
+    if state.config.mail.require_verified_email {
+        // No session until the address is proved: the account exists, and waits for its link.
+        state.store.create_user(&registration).await?;
+        state.mailer.queued();
+        tracing::info!(user_id = %user.id, "account created; it logs in once its address is verified");
+        return Err(AppError::new(ErrorCode::EmailUnverified, CONFIRM_TO_LOG_IN));
+    }
     let store = &state.store;
-    let account = &user;
     request
-        .start_session(account, now, |session| async move {
-            store.create_user(account, &email_key, &session).await
+        .start_session(&user, now, move |session| async move {
+            let registration = Registration {
+                session: Some(&session),
+                ..registration
+            };
+            store.create_user(&registration).await
         })
         .await?;
+    state.mailer.queued();
     // The browser that created the account is its owner's.
     request.trust_device(&user.id, user.credential_version);
     tracing::info!(user_id = %user.id, "account created");
@@ -191,6 +212,10 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
         return Err(AppError::invalid_credentials());
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
+    // Only once the password is right: the refusal tells nobody else that the account exists.
+    if state.config.mail.require_verified_email && user.email_verified_at.is_none() {
+        return Err(AppError::new(ErrorCode::EmailUnverified, EMAIL_UNVERIFIED));
+    }
     let version = user.credential_version;
     // A browser without this account's device cookie has not logged in to it before (or not
     // since the password changed): the owner hears of it.

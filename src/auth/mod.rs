@@ -14,8 +14,10 @@ use serde::{Deserialize, Serialize};
 server_only! {
     use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
     mod account;
+    mod addresses;
     mod current_user;
     pub mod endings;
+    mod links;
     mod login;
     mod recovery;
     mod request;
@@ -23,7 +25,7 @@ server_only! {
     mod rotation;
     mod sessions;
     pub use current_user::{me_route, ME_PATH};
-    pub use recovery::reset_link_detour;
+    pub use links::link_detour;
     pub use resume::{detour, resume_route, RESUME_PATH};
 }
 
@@ -103,15 +105,22 @@ pub async fn logout_all() -> Result<(), AppError> {
     sessions::logout_all().await
 }
 
-/// Changes the username and full name.
+/// Changes the username and full name. A new `email` (optional) is not taken at once: a link
+/// goes to it, and the account moves when it is opened (`confirm_email_change`); the answer
+/// still shows the current address.
 #[server(prefix = "/api/auth", endpoint = "update_profile")]
 pub async fn update_profile(
     #[server(default)] username: String,
     #[server(default)] full_name: String,
+    #[server(default)] email: String,
 ) -> Result<User, AppError> {
     let username = Username::parse(&username)?;
     let full_name = FullName::parse(&full_name)?;
-    account::update_profile(username, full_name).await
+    let email = match email.trim() {
+        "" => None,
+        typed => Some(Email::parse(typed)?),
+    };
+    account::update_profile(username, full_name, email).await
 }
 
 /// Changes the password: this session goes on with a fresh pair, every other one ends.
@@ -138,6 +147,54 @@ pub async fn delete_account(#[server(default)] password: String) -> Result<(), A
 pub async fn request_password_reset(#[server(default)] email: String) -> Result<(), AppError> {
     let email = Email::parse(&email)?;
     recovery::request_password_reset(email).await
+}
+
+/// Proves the account's address: with the `token` of the link mailed to it (no session needed),
+/// or with the six-digit `code` from that mail, for the signed-in account or, signed out, the
+/// account `login` names.
+#[server(prefix = "/api/auth", endpoint = "verify_email")]
+pub async fn verify_email(
+    #[server(default)] token: String,
+    #[server(default)] code: String,
+    #[server(default)] login: String,
+) -> Result<(), AppError> {
+    match (token.trim().is_empty(), code.trim().is_empty()) {
+        (false, _) => addresses::verify_by_link(token).await,
+        (true, false) => addresses::verify_by_code(code, optional_login(&login)?).await,
+        (true, true) => Err(AppError::invalid_input(
+            "code",
+            "Enter the six digits from the mail.",
+        )),
+    }
+}
+
+/// Sends a new verification link and code: to the signed-in account or, signed out, to the
+/// account `login` names (answered alike whether or not there is one).
+#[server(prefix = "/api/auth", endpoint = "resend_verification")]
+pub async fn resend_verification(#[server(default)] login: String) -> Result<(), AppError> {
+    addresses::resend_verification(optional_login(&login)?).await
+}
+
+/// Moves the account to the address that the link's `token` was mailed to.
+#[server(prefix = "/api/auth", endpoint = "confirm_email_change")]
+pub async fn confirm_email_change(#[server(default)] token: String) -> Result<(), AppError> {
+    addresses::confirm_email_change(token).await
+}
+
+/// With the `token` of the link mailed to the old address: cancels a pending address change,
+/// or puts the old address back and logs every device out. `true` when it was put back.
+#[server(prefix = "/api/auth", endpoint = "cancel_email_change")]
+pub async fn cancel_email_change(#[server(default)] token: String) -> Result<bool, AppError> {
+    addresses::cancel_email_change(token).await
+}
+
+/// An optional login name: empty is none.
+#[cfg(feature = "ssr")]
+fn optional_login(login: &str) -> Result<Option<LoginName>, AppError> {
+    match login.trim() {
+        "" => Ok(None),
+        typed => LoginName::parse(typed).map(Some),
+    }
 }
 
 /// Sets a new password with the token from a reset link: every session ends, the account's

@@ -9,18 +9,20 @@
 //! again would only ask for the password they typed a second ago.
 
 use super::{
+    addresses::within_cap,
+    links::{self, link_path, link_state},
     login::{account_key, admit_hashing},
-    request::{new_id, now, CurrentRequest},
+    request::{new_id, CurrentRequest},
 };
 use crate::{
     credentials::{mail_tokens::MailToken, password_policy},
     security::limits,
     domain::{Email, Password, User, Username},
-    error::{AppError, ErrorCode, RESET_LINK_EXPIRED, RESET_LINK_INVALID},
+    error::AppError,
     mail::letters::{Circumstances, Letter},
     state::AppState,
     store::{
-        AccountToken, Budget, PasswordReset, Reservation, ResetOutcome, StoreError, TokenPurpose,
+        AccountToken, PasswordReset, ResetOutcome, StoreError, TokenPurpose,
         TokenState, UserKey,
     },
 };
@@ -43,18 +45,10 @@ pub async fn request_password_reset(email: Email) -> Result<(), AppError> {
     let state = request.state.clone();
     // The answer does not wait for the lookup: known and unknown addresses are answered alike
     // and in the same time, and a slow mail server delays nobody.
-    match state.mailer.background_place() {
-        Some(place) => {
-            tokio::spawn(async move {
-                if let Err(e) = send_reset_link(&state, &email, &requester, about).await {
-                    tracing::warn!(error = %crate::error::chain(&e),
-                        "cannot queue a password reset mail");
-                }
-                drop(place);
-            });
-        }
-        None => tracing::warn!("too many reset requests in progress; one was dropped"),
-    }
+    let mailer_state = state.clone();
+    state.mailer.after_answer("password reset", async move {
+        send_reset_link(&mailer_state, &email, &requester, about).await
+    });
     request.redirect_plain_form("/forgot?sent=1");
     Ok(())
 }
@@ -78,15 +72,7 @@ async fn send_reset_link(
         (format!("reset-mail:{}", user.id), RESET_MAILS_PER_ACCOUNT_HOUR),
     ];
     for (name, max) in caps {
-        let cap = Budget {
-            max,
-            window: Duration::from_secs(3600),
-        };
-        let key = state.limits.budget_key(&name);
-        if let Reservation::Exhausted { .. } = store
-            .reserve_attempt(&key, now.unix_timestamp(), cap)
-            .await?
-        {
+        if !within_cap(state, &name, max, Duration::from_secs(3600)).await? {
             tracing::info!(user_id = %user.id, "reset mail not sent: an hourly cap is reached");
             return Ok(());
         }
@@ -95,7 +81,7 @@ async fn send_reset_link(
     let valid_for = state.config.mail.password_reset_expiry;
     let link = state
         .mailer
-        .link(&format!("/reset?token={}", token.expose()));
+        .link(&link_path(TokenPurpose::PasswordReset, &token));
     let mut mail = Letter::PasswordReset { link, valid_for }.to(&user.email, &about, new_id());
     mail.discard_after = Some(now + valid_for);
     let record = AccountToken {
@@ -105,38 +91,16 @@ async fn send_reset_link(
         credential_version: user.credential_version,
         created_at: now,
         expires_at: now + valid_for,
+        email_was: user.email.clone(),
+        email_to: None,
+        code_hash: None,
     };
-    store.issue_account_token(&record, &mail).await?;
+    store
+        .issue_account_tokens(std::slice::from_ref(&record), std::slice::from_ref(&mail))
+        .await?;
     state.mailer.queued();
     tracing::info!(user_id = %user.id, mail_id = %mail.id, "password reset mail queued");
     Ok(())
-}
-
-/// `GET /reset?token=…` with a token that cannot be used goes to `/reset?link=expired` (or
-/// `invalid`) before the page renders, so the page says so at once instead of after a new
-/// password was typed, and the dead token leaves the address bar. Read only: a usable token is
-/// left for the form's POST.
-pub async fn reset_link_detour(state: &AppState, uri: &http::Uri) -> Option<String> {
-    if uri.path() != "/reset" {
-        return None;
-    }
-    let token = super::request::query_value(uri.query(), "token")?;
-    match reset_link_state(state, &token).await {
-        Ok(TokenState::Usable { .. }) | Err(_) => None,
-        Ok(TokenState::Expired) => Some("/reset?link=expired".to_owned()),
-        Ok(TokenState::Invalid) => Some("/reset?link=invalid".to_owned()),
-    }
-}
-
-/// The token's state, for the page that shows the form: read only.
-pub async fn reset_link_state(state: &AppState, token: &str) -> Result<TokenState, AppError> {
-    let Some(token) = MailToken::parse(token) else {
-        return Ok(TokenState::Invalid);
-    };
-    Ok(state
-        .store
-        .account_token_state(&token.hash(), TokenPurpose::PasswordReset, now())
-        .await?)
 }
 
 pub async fn reset_password(token: String, new_password: Password) -> Result<User, AppError> {
@@ -144,8 +108,8 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
     let state = &request.state;
     let token = MailToken::parse(&token).ok_or_else(|| refused(&TokenState::Invalid))?;
     let token_hash = token.hash();
-    let user_id = match reset_link_state(state, token.expose()).await? {
-        TokenState::Usable { user_id } => user_id,
+    let user_id = match link_state(state, token.expose(), TokenPurpose::PasswordReset).await? {
+        TokenState::Usable { user_id, .. } => user_id,
         other => return Err(refused(&other)),
     };
     let user = state
@@ -213,10 +177,6 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
     Ok(user.to_public())
 }
 
-/// The answer to a link that cannot be used, with what to do instead.
 fn refused(state: &TokenState) -> AppError {
-    match state {
-        TokenState::Expired => AppError::new(ErrorCode::TokenExpired, RESET_LINK_EXPIRED),
-        _ => AppError::new(ErrorCode::TokenInvalid, RESET_LINK_INVALID),
-    }
+    links::refused(TokenPurpose::PasswordReset, state)
 }

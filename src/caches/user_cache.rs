@@ -87,6 +87,7 @@ mod tests {
             email: format!("{name}@example.org"),
             username: name.into(),
             full_name: name.into(),
+            email_verified: false,
             created_at: "2026-11-24T00:00:00Z".into(),
         }
     }

@@ -19,6 +19,9 @@ pub fn Field(
     /// The rule to follow, said under the label and read with the field.
     #[prop(optional)]
     hint: Option<&'static str>,
+    /// The keyboard a phone shows (`numeric` for a code).
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
 ) -> impl IntoView {
     // Retyping puts the field's error away: it was about what was there before.
     let retyped = RwSignal::new(false);
@@ -87,6 +90,7 @@ pub fn Field(
                 name=name
                 type=input_type
                 autocomplete=autocomplete
+                inputmode=inputmode
                 value=value
                 required
                 node_ref=input

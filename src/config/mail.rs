@@ -1,7 +1,7 @@
 //! The mail settings: where messages go (an SMTP server, or `.eml` files in an outbox folder
 //! when none is set), whom they come from, and the origin their links point to.
 
-use super::{parse_duration, ConfigError, DatabaseKind, DatabaseUrl};
+use super::{flag, parse_duration, ConfigError, DatabaseKind, DatabaseUrl};
 use std::{path::PathBuf, time::Duration};
 
 pub const DEFAULT_PASSWORD_RESET_EXPIRY: &str = "30m";
@@ -20,6 +20,8 @@ pub struct Mail {
     pub public_url: Option<String>,
     /// `PASSWORD_RESET_EXPIRY`: how long a reset link works.
     pub password_reset_expiry: Duration,
+    /// `REQUIRE_VERIFIED_EMAIL`: an account logs in only once its address is verified.
+    pub require_verified_email: bool,
 }
 
 /// Where messages go.
@@ -40,6 +42,7 @@ impl std::fmt::Debug for Mail {
             .field("from", &self.from.to_string())
             .field("public_url", &self.public_url)
             .field("password_reset_expiry", &self.password_reset_expiry)
+            .field("require_verified_email", &self.require_verified_email)
             .finish()
     }
 }
@@ -131,6 +134,7 @@ impl Mail {
             from,
             public_url,
             password_reset_expiry,
+            require_verified_email: flag(&set, "REQUIRE_VERIFIED_EMAIL", false)?,
         })
     }
 }

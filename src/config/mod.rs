@@ -220,12 +220,21 @@ impl Lifetimes {
 
 /// `COOKIE_SECURE`: `true` unless set to `false` (or `0`).
 fn cookie_secure(set: impl Fn(&str) -> Option<String>) -> Result<bool, ConfigError> {
-    match set("COOKIE_SECURE").map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(true),
+    flag(set, "COOKIE_SECURE", true)
+}
+
+/// A yes-or-no setting: `true` or `1`, `false` or `0`, and `default` when unset.
+fn flag(
+    set: impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match set(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
         Some(v) if v == "true" || v == "1" => Ok(true),
         Some(v) if v == "false" || v == "0" => Ok(false),
         Some(v) => Err(ConfigError::new(
-            "COOKIE_SECURE",
+            name,
             format!("expected true or false, got {v:?}"),
         )),
     }

@@ -333,6 +333,7 @@ mod tests {
             password_hash: "not-used-here".into(),
             credential_version: 1,
             created_at: OffsetDateTime::now_utc(),
+            email_verified_at: None,
         }
     }
 

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     TokenExpired,
     TokenRevoked,
     TokenReused,
+    /// The password was right, and the account's address is not verified yet while logins
+    /// require it (`REQUIRE_VERIFIED_EMAIL`).
+    EmailUnverified,
     /// The database cannot take the request now (its disk is full, its lock is held, it is
     /// away): try again after `Retry-After`.
     Unavailable,
@@ -42,7 +45,7 @@ impl ErrorCode {
             Self::InvalidInput => 400,
             Self::Conflict => 409,
             Self::RateLimited => 429,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::EmailUnverified => 403,
             Self::NotFound => 404,
             Self::InvalidCredentials
             | Self::Unauthenticated
@@ -83,6 +86,38 @@ const UNAVAILABLE: &str = "The service is briefly unavailable. Please try again 
 pub const RESET_LINK_EXPIRED: &str = "This reset link has expired. Ask for a new one below.";
 pub const RESET_LINK_INVALID: &str = "This reset link cannot be used: it was used already, or \
      the password has changed since it was sent. Ask for a new one below.";
+/// The same, for the other links mail carries: confirming an address, moving to a new one, and
+/// undoing that.
+pub const VERIFY_LINK_EXPIRED: &str =
+    "This confirmation link has expired. Send a new one, or enter the code from a newer mail.";
+pub const VERIFY_LINK_INVALID: &str = "This confirmation link cannot be used: it was used \
+     already, or the account's address or password has changed since it was sent.";
+pub const CHANGE_LINK_EXPIRED: &str =
+    "This link has expired. Change your address again on your profile to get a new one.";
+pub const CHANGE_LINK_INVALID: &str = "This link cannot be used: it was used already, or the \
+     account's address or password has changed since it was sent.";
+pub const UNDO_LINK_EXPIRED: &str = "This link has expired, so it can no longer change the \
+     account's address.";
+pub const UNDO_LINK_INVALID: &str = "This link cannot be used: it was used already, or the \
+     account has moved on to another address since.";
+/// A login or registration refused until the address is confirmed.
+pub const EMAIL_UNVERIFIED: &str = "Confirm your address first: open the link we sent to it. \
+     No mail? Send a new one from the confirmation page.";
+/// A registration refused a session until the address is confirmed.
+pub const CONFIRM_TO_LOG_IN: &str = "Your account is created. Open the link we sent to your \
+     address to confirm it, then log in.";
+const LINK_MESSAGES: [&str; 10] = [
+    CONFIRM_TO_LOG_IN,
+    RESET_LINK_EXPIRED,
+    RESET_LINK_INVALID,
+    VERIFY_LINK_EXPIRED,
+    VERIFY_LINK_INVALID,
+    CHANGE_LINK_EXPIRED,
+    CHANGE_LINK_INVALID,
+    UNDO_LINK_EXPIRED,
+    UNDO_LINK_INVALID,
+    EMAIL_UNVERIFIED,
+];
 
 /// The field name used when the request as a whole is at fault (unreadable or too large body).
 pub const WHOLE_BODY: &str = "body";
@@ -140,11 +175,15 @@ impl AppError {
         if self.code == ErrorCode::InvalidCredentials && KEPT.contains(&self.message.as_str()) {
             return self;
         }
-        if self.code == ErrorCode::Conflict && self.message == TAKEN_BY_ANOTHER {
+        if self.code == ErrorCode::Conflict
+            && [TAKEN_BY_ANOTHER, EMAIL_TAKEN_BY_ANOTHER].contains(&self.message.as_str())
+        {
             return self;
         }
-        if matches!(self.code, ErrorCode::TokenExpired | ErrorCode::TokenInvalid)
-            && [RESET_LINK_EXPIRED, RESET_LINK_INVALID].contains(&self.message.as_str())
+        if matches!(
+            self.code,
+            ErrorCode::TokenExpired | ErrorCode::TokenInvalid | ErrorCode::EmailUnverified
+        ) && LINK_MESSAGES.contains(&self.message.as_str())
         {
             return self;
         }
@@ -164,6 +203,7 @@ impl AppError {
             | ErrorCode::TokenExpired
             | ErrorCode::TokenRevoked
             | ErrorCode::TokenReused => "Your session has ended. Please log in again.",
+            ErrorCode::EmailUnverified => EMAIL_UNVERIFIED,
             ErrorCode::Unavailable => UNAVAILABLE,
             ErrorCode::Internal => "Something went wrong on our side. Please try again.",
         };
@@ -225,6 +265,7 @@ fn missing_field(detail: &str) -> Option<&str> {
 
 /// A username a logged-in person chose belongs to another account.
 pub const TAKEN_BY_ANOTHER: &str = "That username belongs to another account. Choose another.";
+pub const EMAIL_TAKEN_BY_ANOTHER: &str = "That address belongs to another account. Choose another.";
 
 /// How long to wait, as a person says it: "in a minute", "in 15 minutes", "in 2 hours".
 /// Rounded up, so that nobody is told to come back before they may.

@@ -31,6 +31,24 @@ pub enum Letter {
     NewSignIn { devices: String },
     /// A session ended because its refresh token was presented again after it was rotated.
     SessionEndedForReuse { devices: String },
+    /// A link and a six-digit code to prove the address is the account owner's.
+    VerifyEmail {
+        link: String,
+        code: String,
+        valid_for: Duration,
+    },
+    /// To a new address: a link that moves the account to it.
+    ConfirmNewEmail { link: String, valid_for: Duration },
+    /// To the current address: someone asked to move the account to `new`; `undo` cancels it.
+    EmailChangeRequested { new: String, undo: String },
+    /// To the address replaced: the account moved to `new`; `undo` brings it back.
+    EmailChanged {
+        new: String,
+        undo: String,
+        valid_for: Duration,
+    },
+    /// Wrong passwords locked the account for strangers; `forgot` is the owner's way in.
+    AccountLocked { forgot: String, for_how_long: Duration },
 }
 
 impl Letter {
@@ -43,6 +61,15 @@ impl Letter {
             Self::NewSignIn { .. } => format!("A new sign-in to your {PRODUCT} account"),
             Self::SessionEndedForReuse { .. } => {
                 format!("A {PRODUCT} session was ended to protect your account")
+            }
+            Self::VerifyEmail { .. } => format!("Confirm your address for {PRODUCT}"),
+            Self::ConfirmNewEmail { .. } => format!("Confirm your new {PRODUCT} address"),
+            Self::EmailChangeRequested { .. } => {
+                format!("A change of your {PRODUCT} address was asked for")
+            }
+            Self::EmailChanged { .. } => format!("Your {PRODUCT} address was changed"),
+            Self::AccountLocked { .. } => {
+                format!("Your {PRODUCT} account was locked after wrong passwords")
             }
         }
     }
@@ -93,6 +120,52 @@ impl Letter {
                     "If it was not you, someone knows your password: reset it now, from the link below.".to_owned(),
                 ],
                 Some(("Reset your password", forgot.as_str())),
+            ),
+            Self::VerifyEmail { link, code, valid_for } => (
+                vec![
+                    format!("Confirm that this address belongs to your {PRODUCT} account: open the link below."),
+                    format!("Or, where you are signed in, enter this code: {code}"),
+                    format!("The link and the code work once, for {}.", minutes(*valid_for)),
+                    format!("If you did not create a {PRODUCT} account, ignore this mail."),
+                ],
+                Some(("Confirm this address", link.as_str())),
+            ),
+            Self::ConfirmNewEmail { link, valid_for } => (
+                vec![
+                    format!("On {when}, from {from}, someone signed in to a {PRODUCT} account asked to use this address for it."),
+                    format!(
+                        "To confirm, open the link below. It works once, for {}; until then the account keeps its old address.",
+                        minutes(*valid_for)
+                    ),
+                    "If it was not you, ignore this mail: nothing changes.".to_owned(),
+                ],
+                Some(("Use this address", link.as_str())),
+            ),
+            Self::EmailChangeRequested { new, undo } => (
+                vec![
+                    format!("On {when}, from {from}, someone signed in to your {PRODUCT} account asked to change its address to {new}."),
+                    "Nothing changes until that address confirms it.".to_owned(),
+                    "If it was not you, cancel the change with the link below, then change your password: someone else is signed in.".to_owned(),
+                ],
+                Some(("Cancel the change", undo.as_str())),
+            ),
+            Self::EmailChanged { new, undo, valid_for } => (
+                vec![
+                    format!("The address of your {PRODUCT} account was changed to {new} on {when}, from {from}. Mail about the account goes there now."),
+                    format!(
+                        "If it was not you, the link below puts this address back and logs every device out. It works for {}.",
+                        minutes(*valid_for)
+                    ),
+                ],
+                Some(("Put my address back", undo.as_str())),
+            ),
+            Self::AccountLocked { forgot, for_how_long } => (
+                vec![
+                    format!("On {when}, after wrong passwords from {from}, your {PRODUCT} account was locked for {} on every browser you have not logged in with before.", minutes(*for_how_long)),
+                    "Browsers you have logged in with keep working. If you need another one now, setting a new password with the link below lifts the lock.".to_owned(),
+                    "If the wrong passwords were not yours, someone is guessing: a long, unique password keeps them out.".to_owned(),
+                ],
+                Some(("Choose a new password", forgot.as_str())),
             ),
         }
     }
@@ -151,6 +224,7 @@ fn when(at: OffsetDateTime) -> String {
 fn minutes(duration: Duration) -> String {
     match duration.as_secs() / 60 {
         0 | 1 => "1 minute".to_owned(),
+        n if n % 1440 == 0 && n >= 2880 => format!("{} days", n / 1440),
         n if n % 60 == 0 && n >= 120 => format!("{} hours", n / 60),
         60 => "1 hour".to_owned(),
         n => format!("{n} minutes"),

@@ -8,10 +8,10 @@ pub mod worker;
 
 use crate::{
     config::{Delivery, Mail},
-    store::Store,
+    store::{Store, StoreError},
 };
 use std::sync::Arc;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 
 /// Mail-causing work a flow may run after its answer, at once: past it, more is dropped (and
 /// logged) rather than queued without end. A flood of reset requests costs the attacker one
@@ -72,9 +72,23 @@ impl Mailer {
         format!("{}{path_and_query}", self.origin)
     }
 
-    /// A place for work that runs after the answer (see [`MOST_IN_BACKGROUND`]), if one is free.
-    pub fn background_place(&self) -> Option<OwnedSemaphorePermit> {
-        self.background.clone().try_acquire_owned().ok()
+    /// Runs `work` after the answer (so the answer says nothing by its timing about what the
+    /// work finds), if a place is free (see [`MOST_IN_BACKGROUND`]); otherwise drops it with a
+    /// log line. `what` names it in the log.
+    pub fn after_answer<F>(&self, what: &'static str, work: F)
+    where
+        F: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+    {
+        let Ok(place) = self.background.clone().try_acquire_owned() else {
+            tracing::warn!(what, "too many mail requests in progress; one was dropped");
+            return;
+        };
+        tokio::spawn(async move {
+            if let Err(e) = work.await {
+                tracing::warn!(what, error = %crate::error::chain(&e), "cannot queue a mail");
+            }
+            drop(place);
+        });
     }
 
     /// A message was committed to the outbox: the worker takes it now rather than at its next

@@ -15,6 +15,11 @@ use leptos_router::components::A;
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let EntryForm { next, error } = entry_form(action);
+    let unverified = move || {
+        error
+            .get()
+            .is_some_and(|e| e.code == crate::error::ErrorCode::EmailUnverified)
+    };
     let register_href = move || next.get().via("/register");
     view! {
         <Title text="Log in · Gatehouse"/>
@@ -28,6 +33,9 @@ pub fn LoginPage() -> impl IntoView {
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
                 <SubmitButton label="Log in" busy="Logging in…" pending=action.pending()/>
             </ActionForm>
+            <Show when=unverified>
+                <p><A href="/verify">"Confirm your address, or get a new link"</A></p>
+            </Show>
             <p><A href="/forgot">"Forgot your password?"</A></p>
             <p>"New here? " <A href=register_href>"Create an account"</A></p>
         </section>

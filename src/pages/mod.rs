@@ -1,5 +1,6 @@
 //! One file per route.
 
+mod email_links;
 mod forgot;
 mod home;
 mod login;
@@ -8,7 +9,9 @@ mod profile;
 mod register;
 mod reset;
 mod sessions;
+mod verify;
 
+pub use email_links::{ConfirmEmailPage, UndoEmailPage};
 pub use forgot::ForgotPage;
 pub use home::HomePage;
 pub use login::LoginPage;
@@ -17,6 +20,7 @@ pub use profile::ProfilePage;
 pub use register::RegisterPage;
 pub use reset::ResetPage;
 pub use sessions::SessionsPage;
+pub use verify::VerifyPage;
 
 use crate::{
     client::{page_handles_session, Auth, AuthStatus},

@@ -3,7 +3,7 @@
 //! refreshed without the person noticing; every form also works as a plain HTML post.
 
 use crate::{
-    auth::{me, ChangePassword, DeleteAccount, UpdateProfile},
+    auth::{me, ChangePassword, DeleteAccount, ResendVerification, UpdateProfile},
     client::{
         authed_action, last_error, leave_on_logout_elsewhere, logout_action, protected_resource,
         use_sign_out, Auth, AuthedForm, Unsent,
@@ -54,6 +54,9 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
     // Arrived from a reset link's form (`/reset`), with or without JavaScript.
     let query = leptos_router::hooks::use_query_map();
     let after_reset = move || query.read().get("reset").is_some();
+    // Back from a code typed on `/verify`, or from a change of address asked without JavaScript.
+    let verified = move || query.read().get("verified").is_some();
+    let change_asked = move || query.read().get("email_change").is_some();
     view! {
         <section class="card">
             <Show when=after_reset>
@@ -61,12 +64,27 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                     "Your new password is set. Every other device has been logged out."
                 </p>
             </Show>
+            <Show when=verified>
+                <p class="notice" role="status">"Your address is confirmed. Thank you."</p>
+            </Show>
+            <Show when=change_asked>
+                <p class="notice" role="status">
+                    "We sent a link to your new address. Your address changes when you open it."
+                </p>
+            </Show>
             <h1>"Hello, " {field(|u| &u.full_name)}</h1>
             <dl class="profile">
                 <dt>"Username"</dt>
                 <dd data-testid="username">{field(|u| &u.username)}</dd>
                 <dt>"Email"</dt>
-                <dd data-testid="email">{field(|u| &u.email)}</dd>
+                <dd>
+                    <span data-testid="email">{field(|u| &u.email)}</span>
+                    " "
+                    <span class="badge" class:unconfirmed=move || !user.with(|u| u.email_verified)
+                        data-testid="email-state">
+                        {move || if user.with(|u| u.email_verified) { "confirmed" } else { "not confirmed" }}
+                    </span>
+                </dd>
                 <dt>"Full name"</dt>
                 <dd data-testid="full-name">{field(|u| &u.full_name)}</dd>
                 <dt>"Member since"</dt>
@@ -78,6 +96,39 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                 </ActionForm>
                 <A href="/sessions" attr:class="button secondary">"Your devices"</A>
             </div>
+        </section>
+        <Show when=move || !user.with(|u| u.email_verified)>
+            <ConfirmAddress user/>
+        </Show>
+    }
+}
+
+/// While the address is not confirmed: a new link on request, and the way to the code form.
+#[component]
+fn ConfirmAddress(user: RwSignal<User>) -> impl IntoView {
+    let action = authed_action::<ResendVerification>();
+    let error = last_error(action);
+    let query = leptos_router::hooks::use_query_map();
+    let sent =
+        move || matches!(action.value().get(), Some(Ok(()))) || query.read().get("sent").is_some();
+    view! {
+        <section class="card">
+            <h2>"Confirm your address"</h2>
+            <p>
+                "We sent a link and a code to " {move || user.with(|u| u.email.clone())}
+                ". Open the link, or " <A href="/verify">"enter the code"</A> "."
+            </p>
+            <Show
+                when=sent
+                fallback=move || view! {
+                    <AuthedForm action>
+                        <FormError error/>
+                        <SubmitButton label="Send the link again" busy="Sending…" class="secondary" pending=action.pending()/>
+                    </AuthedForm>
+                }
+            >
+                <p class="notice" role="status">"A new link and code are on their way."</p>
+            </Show>
         </section>
     }
 }
@@ -116,8 +167,30 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
             user.set(saved);
         }
     });
-    let (username, full_name) = user.with_untracked(|u| (u.username.clone(), u.full_name.clone()));
+    let (username, full_name, email) =
+        user.with_untracked(|u| (u.username.clone(), u.full_name.clone(), u.email.clone()));
     let edited = RwSignal::new(false);
+    // The address last sent: a new one is only asked for, and the answer keeps the old.
+    let asked = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(input) = action.input().get() {
+            asked.set(Some(input.email));
+        }
+    });
+    let change_sent = move || {
+        let fresh = !action.pending().get() && !edited.get();
+        let answered = matches!(action.value().get(), Some(Ok(_)));
+        let asked = asked.get()?;
+        let current = user.with(|u| u.email.clone());
+        (fresh && answered && !asked.trim().eq_ignore_ascii_case(&current)).then(|| {
+            view! {
+                <p class="notice" role="status">
+                    "We sent a link to " {asked} ". Your address changes when you open it; until then it stays "
+                    {current} "."
+                </p>
+            }
+        })
+    };
     // What is sent here survives a lost session, through the login page and back.
     let section = NodeRef::new();
     let unsent = Unsent::new(
@@ -144,9 +217,12 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
                 <Field label="Username" name="username" autocomplete="username" value=username error
                     hint=Username::RULE/>
                 <Field label="Full name" name="full_name" autocomplete="name" value=full_name error/>
+                <Field label="Email" name="email" kind="email" autocomplete="email" value=email error
+                    hint="A new address changes once you open the link we send to it."/>
                 <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
             {saved(action, "Your profile is saved.", edited)}
+            {change_sent}
         </section>
     }
 }

@@ -14,6 +14,11 @@ use leptos_router::components::A;
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let EntryForm { next, error } = entry_form(action);
+    let unverified = move || {
+        error
+            .get()
+            .is_some_and(|e| e.code == crate::error::ErrorCode::EmailUnverified)
+    };
     let login_href = move || next.get().login_url();
     view! {
         <Title text="Register · Gatehouse"/>
@@ -30,6 +35,9 @@ pub fn RegisterPage() -> impl IntoView {
                     hint=Password::RULE/>
                 <SubmitButton label="Create account" busy="Creating your account…" pending=action.pending()/>
             </ActionForm>
+            <Show when=unverified>
+                <p><A href="/verify">"Confirm your address, or get a new link"</A></p>
+            </Show>
             <p>"Already have an account? " <A href=login_href>"Log in"</A></p>
         </section>
     }

@@ -29,14 +29,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The paths whose POSTs count as attempts: every endpoint that checks or sets a password.
-const ATTEMPT_PATHS: [&str; 6] = [
+/// The paths whose POSTs count as attempts: every endpoint that checks or sets a password, or
+/// spends or sends a mailed token or code.
+const ATTEMPT_PATHS: [&str; 10] = [
     "/api/auth/login",
     "/api/auth/register",
     "/api/auth/change_password",
     "/api/auth/delete_account",
     "/api/auth/request_password_reset",
     "/api/auth/reset_password",
+    "/api/auth/verify_email",
+    "/api/auth/resend_verification",
+    "/api/auth/confirm_email_change",
+    "/api/auth/cancel_email_change",
 ];
 /// How long failed logins against one account are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -72,6 +77,12 @@ impl AttemptLimits {
     /// The database key of the budget named `name` (`user:<id>`, `name:<login>`, `device:<id>`).
     pub fn budget_key(&self, name: &str) -> String {
         keyed_digest(&self.budget_key, name.as_bytes())
+    }
+
+    /// What the database keeps of a verification code of `user_id`: a keyed hash, bound to the
+    /// account, so a copy of the database alone cannot find codes by trying all million.
+    pub fn code_digest(&self, user_id: &str, code: &str) -> String {
+        keyed_digest(&self.budget_key, format!("code:{user_id}:{code}").as_bytes())
     }
 }
 

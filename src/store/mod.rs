@@ -24,8 +24,8 @@ pub use records::{
     Reservation, Rotation, SessionRecord, SuccessorAt, UserKey, UserRecord,
 };
 pub use recovery::{
-    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
-    TokenState,
+    AccountToken, ClaimedMail, EmailChange, EmailChangeUndo, OutgoingMail, PasswordReset,
+    Registration, ResetOutcome, ReuseNotice, TokenPurpose, TokenState, UndoOutcome,
 };
 
 use async_trait::async_trait;
@@ -33,15 +33,10 @@ use time::OffsetDateTime;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Creates an account with its first session and that session's first refresh token,
-    /// atomically: a registration either fully happened or not at all.
-    /// `email_key` is the address's comparison form, unique among accounts.
-    async fn create_user(
-        &self,
-        user: &UserRecord,
-        email_key: &str,
-        session: &NewSession,
-    ) -> Result<(), StoreError>;
+    /// Creates an account with its verification token and mail, and its first session with
+    /// that session's first refresh token, atomically: a registration either fully happened or
+    /// not at all (see [`Registration`]).
+    async fn create_user(&self, registration: &Registration<'_>) -> Result<(), StoreError>;
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
 
@@ -153,11 +148,11 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions that ended at or after `since`: their access tokens may still be around.
     async fn ended_since(&self, since: OffsetDateTime) -> Result<Vec<EndedSession>, StoreError>;
 
-    /// Stores a token sent by mail and queues the mail that carries it, in one transaction.
-    async fn issue_account_token(
+    /// Stores tokens sent by mail and queues the mails that carry them, in one transaction.
+    async fn issue_account_tokens(
         &self,
-        token: &AccountToken,
-        mail: &OutgoingMail,
+        tokens: &[AccountToken],
+        mails: &[OutgoingMail],
     ) -> Result<(), StoreError>;
 
     /// What the token with hash `token_hash` is worth at `now` for `purpose`. Only reads:
@@ -172,6 +167,29 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a password reset in one transaction (see [`PasswordReset`]), if its token is
     /// still usable once the account is locked; otherwise nothing changes.
     async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError>;
+
+    /// Proves the account's address with the verification token `token_hash`, if it is still
+    /// usable once the account is locked: the token and the account's other verification
+    /// tokens are spent. The token's state as it was found.
+    async fn verify_email(&self, token_hash: &str, at: OffsetDateTime)
+        -> Result<TokenState, StoreError>;
+
+    /// The hash of the verification token of `user_id` whose code has the keyed hash
+    /// `code_hash`, used or not (the verification judges it).
+    async fn verification_by_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Moves the account to a new address, in one transaction (see [`EmailChange`]), if its
+    /// token is still usable once the account is locked; [`StoreError::Taken`] when another
+    /// account has taken the address meanwhile.
+    async fn change_email(&self, change: &EmailChange<'_>) -> Result<TokenState, StoreError>;
+
+    /// Undoes an address change, pending or made, in one transaction (see [`UndoOutcome`]).
+    async fn undo_email_change(&self, undo: &EmailChangeUndo<'_>)
+        -> Result<UndoOutcome, StoreError>;
 
     /// Queues a message on its own: a notice of something already committed.
     async fn queue_mail(&self, mail: &OutgoingMail) -> Result<(), StoreError>;

@@ -18,6 +18,8 @@ pub struct UserRecord {
     /// Bumped by every password change: a session may start only under the version whose
     /// password was verified (see [`Store::start_session`](super::Store::start_session)).
     pub credential_version: i64,
+    /// When the address was last proved its owner's; `None` while it never was.
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
 impl fmt::Debug for UserRecord {
@@ -38,6 +40,7 @@ impl UserRecord {
             email: self.email.clone(),
             username: self.username.clone(),
             full_name: self.full_name.clone(),
+            email_verified: self.email_verified_at.is_some(),
             created_at: self
                 .created_at
                 .format(&time::format_description::well_known::Rfc3339)

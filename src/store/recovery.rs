@@ -1,5 +1,6 @@
 //! [ssr] What account recovery stores: mail waiting in the outbox, and the single-use tokens
-//! that mail carries (a reset link). Plain data, the same on every database.
+//! that mail carries (a reset link, a verification link and code, an address change and its
+//! undoing). Plain data, and the rule for judging a token, the same on every database.
 
 use super::NewSession;
 use std::fmt;
@@ -80,18 +81,27 @@ impl From<OutboxRow> for ClaimedMail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenPurpose {
     PasswordReset,
+    /// Proves the account's address (a link, or its six-digit code).
+    VerifyEmail,
+    /// Moves the account to `email_to`: sent to that address.
+    ChangeEmail,
+    /// Undoes a change to `email_to`, pending or done: sent to the address it would replace.
+    CancelEmailChange,
 }
 
 impl TokenPurpose {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PasswordReset => "password_reset",
+            Self::VerifyEmail => "verify_email",
+            Self::ChangeEmail => "change_email",
+            Self::CancelEmailChange => "cancel_email_change",
         }
     }
 }
 
 /// A token as it is stored: its hash, bound to an account, a purpose, and the account's
-/// credential version when it was made.
+/// credential version and address when it was made.
 #[derive(Debug, Clone)]
 pub struct AccountToken {
     pub token_hash: String,
@@ -100,16 +110,28 @@ pub struct AccountToken {
     pub credential_version: i64,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// The account's address when it was made.
+    pub email_was: String,
+    /// The address an address change moves to.
+    pub email_to: Option<String>,
+    /// A verification's code, keyed-hashed (see `security::limits::Limits::code_digest`).
+    pub code_hash: Option<String>,
 }
 
 /// What a presented token is worth now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenState {
-    /// Unused, unexpired, made for this purpose under the account's current credentials.
-    Usable { user_id: String },
+    /// Unused, unexpired, made for this purpose under the account's current credentials and
+    /// address (or, to undo an address change, one of the two addresses it is about).
+    Usable {
+        user_id: String,
+        email_was: String,
+        email_to: Option<String>,
+    },
     /// It was good, and its time is over.
     Expired,
-    /// Unknown, used, made for something else, or made before the password last changed.
+    /// Unknown, used, made for something else, or made before the password or the address
+    /// last changed.
     Invalid,
 }
 
@@ -127,6 +149,51 @@ pub struct PasswordReset<'a> {
     pub at: OffsetDateTime,
 }
 
+/// A registration as the store applies it, in one transaction: the account, its verification
+/// token and the mail carrying it, and (unless logins wait for a verified address) its first
+/// session.
+#[derive(Debug, Clone, Copy)]
+pub struct Registration<'a> {
+    pub user: &'a super::UserRecord,
+    /// The address's comparison form, unique among accounts.
+    pub email_key: &'a str,
+    pub verification: &'a AccountToken,
+    pub mail: &'a OutgoingMail,
+    pub session: Option<&'a NewSession>,
+}
+
+/// An address change confirmed with the token mailed to the new address: the token spent, the
+/// address moved (and proved), and the old address told, with a token to undo it.
+#[derive(Debug)]
+pub struct EmailChange<'a> {
+    pub token_hash: &'a str,
+    /// The address the token was read to move to: the notice and `undo` were made for it.
+    pub email_to: &'a str,
+    pub email_to_key: &'a str,
+    pub undo: &'a AccountToken,
+    pub notice: &'a OutgoingMail,
+    pub at: OffsetDateTime,
+}
+
+/// An address change undone with the token mailed to the address it replaces.
+#[derive(Debug)]
+pub struct EmailChangeUndo<'a> {
+    pub token_hash: &'a str,
+    /// The comparison form of the address it restores.
+    pub email_was_key: &'a str,
+    pub at: OffsetDateTime,
+}
+
+/// How undoing an address change came out.
+#[derive(Debug)]
+pub enum UndoOutcome {
+    /// The change was still pending: its links no longer work.
+    Cancelled { user_id: String },
+    /// The change had been made: the old address is back, and these sessions ended.
+    Restored { user_id: String, ended: Vec<String> },
+    Refused(TokenState),
+}
+
 /// How a reset came out: done (with the sessions it ended), or refused for its token.
 #[derive(Debug)]
 pub enum ResetOutcome {
@@ -142,30 +209,44 @@ pub struct TokenRow {
     pub credential_version: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    pub email_was: String,
+    pub email_to: Option<String>,
     /// The account's credential version now.
     pub current_version: i64,
+    /// The account's address now.
+    pub current_email: String,
 }
 
 /// What a presented token is worth at `now` (unix seconds) for `purpose`: one rule, shared by
-/// the page that shows the form (which spends nothing) and the reset that spends it. A used
+/// the page that shows the form (which spends nothing) and the step that spends it. A used
 /// token is invalid even if it has expired since: "expired" would invite asking for a new link
 /// that is not needed.
+///
+/// A token dies when the password or the address changes after it was made, except the one
+/// that undoes an address change: that one is the old owner's way back from someone who took
+/// the account, changed its address and then its password, so it holds while the address is
+/// either of the two it is about.
 pub fn judge_token(row: Option<TokenRow>, purpose: TokenPurpose, now: i64) -> TokenState {
-    match row {
-        Some(row)
-            if row.purpose == purpose.as_str()
-                && row.used_at.is_none()
-                && row.credential_version == row.current_version =>
-        {
-            if row.expires_at > now {
-                TokenState::Usable {
-                    user_id: row.user_id,
-                }
-            } else {
-                TokenState::Expired
-            }
+    let Some(row) = row else {
+        return TokenState::Invalid;
+    };
+    let bound = match purpose {
+        TokenPurpose::CancelEmailChange => {
+            row.current_email == row.email_was
+                || row.email_to.as_deref() == Some(row.current_email.as_str())
         }
-        _ => TokenState::Invalid,
+        _ => row.credential_version == row.current_version && row.current_email == row.email_was,
+    };
+    if row.purpose != purpose.as_str() || row.used_at.is_some() || !bound {
+        TokenState::Invalid
+    } else if row.expires_at <= now {
+        TokenState::Expired
+    } else {
+        TokenState::Usable {
+            user_id: row.user_id,
+            email_was: row.email_was,
+            email_to: row.email_to,
+        }
     }
 }
 
@@ -180,18 +261,27 @@ mod tests {
             credential_version: 3,
             expires_at: 1_000,
             used_at: None,
+            email_was: "old@example.com".into(),
+            email_to: None,
             current_version: 3,
+            current_email: "old@example.com".into(),
         }
     }
 
     const RESET: TokenPurpose = TokenPurpose::PasswordReset;
+    const CANCEL: TokenPurpose = TokenPurpose::CancelEmailChange;
+
+    fn usable(email_to: Option<&str>) -> TokenState {
+        TokenState::Usable {
+            user_id: "u1".into(),
+            email_was: "old@example.com".into(),
+            email_to: email_to.map(str::to_owned),
+        }
+    }
 
     #[test]
     fn an_unused_token_of_the_current_password_works_until_it_expires() {
-        let usable = TokenState::Usable {
-            user_id: "u1".into(),
-        };
-        assert_eq!(judge_token(Some(row()), RESET, 999), usable);
+        assert_eq!(judge_token(Some(row()), RESET, 999), usable(None));
         assert_eq!(judge_token(Some(row()), RESET, 1_000), TokenState::Expired);
     }
 
@@ -217,5 +307,40 @@ mod tests {
             ..row()
         };
         assert_eq!(judge_token(Some(another_purpose), RESET, 0), TokenState::Invalid);
+    }
+
+    #[test]
+    fn a_token_made_before_the_address_changed_is_invalid() {
+        let verify = TokenRow {
+            purpose: "verify_email".into(),
+            current_email: "new@example.com".into(),
+            ..row()
+        };
+        let purpose = TokenPurpose::VerifyEmail;
+        assert_eq!(judge_token(Some(verify), purpose, 0), TokenState::Invalid);
+        let reset = TokenRow {
+            current_email: "new@example.com".into(),
+            ..row()
+        };
+        assert_eq!(judge_token(Some(reset), RESET, 0), TokenState::Invalid);
+    }
+
+    #[test]
+    fn undoing_an_address_change_holds_through_the_change_and_a_new_password_only() {
+        let cancel = |current: &str, version: i64| TokenRow {
+            purpose: "cancel_email_change".into(),
+            email_to: Some("new@example.com".into()),
+            current_email: current.into(),
+            current_version: version,
+            ..row()
+        };
+        let expected = usable(Some("new@example.com"));
+        // Pending, then done, then done and the password changed by whoever took the account.
+        assert_eq!(judge_token(Some(cancel("old@example.com", 3)), CANCEL, 0), expected);
+        assert_eq!(judge_token(Some(cancel("new@example.com", 3)), CANCEL, 0), expected);
+        assert_eq!(judge_token(Some(cancel("new@example.com", 4)), CANCEL, 0), expected);
+        // Moved on to a third address: no longer the change it was about.
+        let third = cancel("third@example.com", 3);
+        assert_eq!(judge_token(Some(third), CANCEL, 0), TokenState::Invalid);
     }
 }

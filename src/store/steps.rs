@@ -8,10 +8,9 @@
 
 use super::{
     rotation::{judge, TokenRow, Verdict},
-    AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, PasswordReset,
-    RefreshRecord, ResetOutcome, ReuseNotice, Rotation, StoreError, SuccessorAt, TokenPurpose,
-    TokenState,
-    UserRecord,
+    AccountToken, EmailChange, EmailChangeUndo, EndReason, NewSession, OutgoingMail,
+    PasswordChange, PasswordReset, RefreshRecord, Registration, ResetOutcome, ReuseNotice,
+    Rotation, StoreError, SuccessorAt, TokenPurpose, TokenState, UndoOutcome, UserRecord,
 };
 use async_trait::async_trait;
 use std::time::Duration;
@@ -96,17 +95,42 @@ pub trait Steps: Send + Sized {
     /// Forgets the failed-password budgets `keys`: the account is no longer locked.
     async fn clear_budgets(&mut self, keys: &[String]) -> Result<(), sqlx::Error>;
 
+    /// Spends every unused token of `user_id` made for one of `purposes`.
+    async fn retire_account_tokens(
+        &mut self,
+        user_id: &str,
+        purposes: &[TokenPurpose],
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error>;
+
+    /// Records that the account's address was proved its owner's at `at`.
+    async fn mark_verified(&mut self, user_id: &str, at: OffsetDateTime)
+        -> Result<(), sqlx::Error>;
+
+    /// Moves the account's address from `from` to `to` (proved at `at`); `false` when its
+    /// address is not `from`, [`StoreError::Taken`] when another account has `to`.
+    async fn move_email(
+        &mut self,
+        user_id: &str,
+        (from, to, to_key): (&str, &str, &str),
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     async fn commit(self) -> Result<(), sqlx::Error>;
 }
 
-/// A token and the mail that carries it: both or neither.
-pub async fn issue_account_token(
+/// Tokens and the mails that carry them: all or none.
+pub async fn issue_account_tokens(
     mut tx: impl Steps,
-    token: &AccountToken,
-    mail: &OutgoingMail,
+    tokens: &[AccountToken],
+    mails: &[OutgoingMail],
 ) -> Result<(), StoreError> {
-    tx.insert_account_token(token).await?;
-    tx.queue_mail(mail).await?;
+    for token in tokens {
+        tx.insert_account_token(token).await?;
+    }
+    for mail in mails {
+        tx.queue_mail(mail).await?;
+    }
     Ok(tx.commit().await?)
 }
 
@@ -119,7 +143,7 @@ pub async fn reset_password(
         .spend_account_token(reset.token_hash, TokenPurpose::PasswordReset, reset.at)
         .await?;
     let user_id = match state {
-        TokenState::Usable { user_id } if user_id == reset.session.user_id => user_id,
+        TokenState::Usable { user_id, .. } if user_id == reset.session.user_id => user_id,
         TokenState::Usable { .. } => return Ok(ResetOutcome::Refused(TokenState::Invalid)),
         refused => return Ok(ResetOutcome::Refused(refused)),
     };
@@ -136,16 +160,102 @@ pub async fn reset_password(
     Ok(ResetOutcome::Done { ended })
 }
 
-/// A registration: the account, its first session and that session's first token, or nothing.
+/// A registration: the account, its verification token and mail, and its first session with
+/// that session's first token (none when logins wait for a verified address), or nothing.
 pub async fn create_user(
     mut tx: impl Steps,
-    user: &UserRecord,
-    email_key: &str,
-    session: &NewSession,
+    registration: &Registration<'_>,
 ) -> Result<(), StoreError> {
-    tx.insert_user(user, email_key).await?;
-    tx.insert_session(session).await?;
+    tx.insert_user(registration.user, registration.email_key)
+        .await?;
+    tx.insert_account_token(registration.verification).await?;
+    tx.queue_mail(registration.mail).await?;
+    if let Some(session) = registration.session {
+        tx.insert_session(session).await?;
+    }
     Ok(tx.commit().await?)
+}
+
+/// A verification (see [`Store::verify_email`](super::Store::verify_email)): the token spent,
+/// the address proved, and the account's other verification tokens spent with it.
+pub async fn verify_email(
+    mut tx: impl Steps,
+    token_hash: &str,
+    at: OffsetDateTime,
+) -> Result<TokenState, StoreError> {
+    let state = tx
+        .spend_account_token(token_hash, TokenPurpose::VerifyEmail, at)
+        .await?;
+    if let TokenState::Usable { user_id, .. } = &state {
+        tx.mark_verified(user_id, at).await?;
+        tx.retire_account_tokens(user_id, &[TokenPurpose::VerifyEmail], at)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(state)
+}
+
+/// An address change confirmed from the new address (see [`EmailChange`]).
+pub async fn change_email(
+    mut tx: impl Steps,
+    change: &EmailChange<'_>,
+) -> Result<TokenState, StoreError> {
+    let state = tx
+        .spend_account_token(change.token_hash, TokenPurpose::ChangeEmail, change.at)
+        .await?;
+    let TokenState::Usable {
+        user_id,
+        email_was,
+        email_to: Some(email_to),
+    } = &state
+    else {
+        return Ok(state);
+    };
+    if *email_to != change.email_to {
+        return Ok(TokenState::Invalid);
+    }
+    let addresses = (email_was.as_str(), email_to.as_str(), change.email_to_key);
+    if !tx.move_email(user_id, addresses, change.at).await? {
+        return Ok(TokenState::Invalid);
+    }
+    tx.insert_account_token(change.undo).await?;
+    tx.queue_mail(change.notice).await?;
+    tx.commit().await?;
+    Ok(state)
+}
+
+/// An address change undone from the address it replaced (see [`EmailChangeUndo`]): a pending
+/// change's links die; a change already made is reverted, and every session ends.
+pub async fn undo_email_change(
+    mut tx: impl Steps,
+    undo: &EmailChangeUndo<'_>,
+) -> Result<UndoOutcome, StoreError> {
+    let state = tx
+        .spend_account_token(undo.token_hash, TokenPurpose::CancelEmailChange, undo.at)
+        .await?;
+    let TokenState::Usable {
+        user_id,
+        email_was,
+        email_to: Some(email_to),
+    } = state
+    else {
+        return Ok(UndoOutcome::Refused(state));
+    };
+    let purposes = [TokenPurpose::ChangeEmail, TokenPurpose::CancelEmailChange];
+    tx.retire_account_tokens(&user_id, &purposes, undo.at).await?;
+    let back = (email_to.as_str(), email_was.as_str(), undo.email_was_key);
+    let outcome = if tx.move_email(&user_id, back, undo.at).await? {
+        let every = Ending::AllOf {
+            user_id: &user_id,
+            keep: None,
+        };
+        let ended = tx.end(every, EndReason::Revoked, undo.at).await?;
+        UndoOutcome::Restored { user_id, ended }
+    } else {
+        UndoOutcome::Cancelled { user_id }
+    };
+    tx.commit().await?;
+    Ok(outcome)
 }
 
 /// A login: the session starts only if the password verified is still the account's.

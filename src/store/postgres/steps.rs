@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 
 /// A mailed token's row with its account's credential version now, as `judge_token` reads it.
 pub(super) const ACCOUNT_TOKEN_ROW: &str =
-    "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
-            u.credential_version AS current_version
+    "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at, t.email_was,
+            t.email_to, u.credential_version AS current_version, u.email AS current_email
      FROM account_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.token_hash = $1";
 
@@ -193,8 +193,8 @@ impl Steps for Transaction<'static, Postgres> {
     async fn insert_account_token(&mut self, token: &AccountToken) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO account_tokens (token_hash, user_id, purpose, credential_version,
-                                         created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+                                         created_at, expires_at, email_was, email_to, code_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&token.token_hash)
         .bind(&token.user_id)
@@ -202,6 +202,9 @@ impl Steps for Transaction<'static, Postgres> {
         .bind(token.credential_version)
         .bind(token.created_at.unix_timestamp())
         .bind(token.expires_at.unix_timestamp())
+        .bind(&token.email_was)
+        .bind(&token.email_to)
+        .bind(&token.code_hash)
         .execute(&mut **self)
         .await
         .map(drop)
@@ -261,6 +264,60 @@ impl Steps for Transaction<'static, Postgres> {
     }
 
     /// The caller holds the account's lock (taken by `spend_account_token`).
+    async fn retire_account_tokens(
+        &mut self,
+        user_id: &str,
+        purposes: &[TokenPurpose],
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        for purpose in purposes {
+            sqlx::query(
+                "UPDATE account_tokens SET used_at = $1
+                 WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL",
+            )
+            .bind(now.unix_timestamp())
+            .bind(user_id)
+            .bind(purpose.as_str())
+            .execute(&mut **self)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_verified(
+        &mut self,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET email_verified_at = $1 WHERE id = $2")
+            .bind(secs(at))
+            .bind(user_id)
+            .execute(&mut **self)
+            .await
+            .map(drop)
+    }
+
+    async fn move_email(
+        &mut self,
+        user_id: &str,
+        (from, to, to_key): (&str, &str, &str),
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
+             WHERE id = $4 AND email = $5",
+        )
+        .bind(to)
+        .bind(to_key)
+        .bind(secs(at))
+        .bind(user_id)
+        .bind(from)
+        .execute(&mut **self)
+        .await
+        .map_err(crate::store::taken_or_database)?;
+        Ok(moved.rows_affected() == 1)
+    }
+
     async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE users SET password_hash = $1, credential_version = credential_version + 1

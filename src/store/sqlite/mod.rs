@@ -13,7 +13,7 @@ use super::{
     recovery::{judge_token, OutboxRow, TokenRow as AccountTokenRow, OUTBOX_COLUMNS},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
-    AccountToken, ClaimedMail, OutgoingMail, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
+    AccountToken, ClaimedMail, EmailChange, EmailChangeUndo, OutgoingMail, Registration, UndoOutcome, PasswordReset, ResetOutcome, ReuseNotice, TokenPurpose,
     TokenState, Budget, EndReason, EndedSession, NewSession, PasswordChange, Reservation, Rotation,
     SessionRecord, Store, StoreError, SuccessorAt, UserKey, UserRecord,
 };
@@ -75,18 +75,14 @@ fn unix(at: OffsetDateTime) -> i64 {
 }
 
 const USER_COLUMNS: &str =
-    "id, email, username, full_name, password_hash, created_at, credential_version";
+    "id, email, username, full_name, password_hash, created_at, credential_version,
+     email_verified_at";
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn create_user(
-        &self,
-        user: &UserRecord,
-        email_key: &str,
-        session: &NewSession,
-    ) -> Result<(), StoreError> {
+    async fn create_user(&self, registration: &Registration<'_>) -> Result<(), StoreError> {
         let (_gate, tx) = self.write().await?;
-        shared::create_user(tx, user, email_key, session).await
+        shared::create_user(tx, registration).await
     }
 
     async fn find_user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -365,13 +361,13 @@ impl Store for SqliteStore {
         Ok((sessions, tokens))
     }
 
-    async fn issue_account_token(
+    async fn issue_account_tokens(
         &self,
-        token: &AccountToken,
-        mail: &OutgoingMail,
+        tokens: &[AccountToken],
+        mails: &[OutgoingMail],
     ) -> Result<(), StoreError> {
         let (_gate, tx) = self.write().await?;
-        shared::issue_account_token(tx, token, mail).await
+        shared::issue_account_tokens(tx, tokens, mails).await
     }
 
     async fn account_token_state(
@@ -390,6 +386,43 @@ impl Store for SqliteStore {
     async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError> {
         let (_gate, tx) = self.write().await?;
         shared::reset_password(tx, reset).await
+    }
+
+    async fn verify_email(
+        &self,
+        token_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<TokenState, StoreError> {
+        let (_gate, tx) = self.write().await?;
+        shared::verify_email(tx, token_hash, at).await
+    }
+
+    async fn verification_by_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT token_hash FROM account_tokens
+             WHERE user_id = ? AND code_hash = ? AND purpose = 'verify_email'",
+        )
+        .bind(user_id)
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn change_email(&self, change: &EmailChange<'_>) -> Result<TokenState, StoreError> {
+        let (_gate, tx) = self.write().await?;
+        shared::change_email(tx, change).await
+    }
+
+    async fn undo_email_change(
+        &self,
+        undo: &EmailChangeUndo<'_>,
+    ) -> Result<UndoOutcome, StoreError> {
+        let (_gate, tx) = self.write().await?;
+        shared::undo_email_change(tx, undo).await
     }
 
     async fn queue_mail(&self, mail: &OutgoingMail) -> Result<(), StoreError> {

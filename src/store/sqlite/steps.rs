@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 
 /// A mailed token's row with its account's credential version now, as `judge_token` reads it.
 pub(super) const ACCOUNT_TOKEN_ROW: &str =
-    "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at,
-            u.credential_version AS current_version
+    "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at, t.email_was,
+            t.email_to, u.credential_version AS current_version, u.email AS current_email
      FROM account_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.token_hash = ?";
 
@@ -178,8 +178,8 @@ impl Steps for Transaction<'static, Sqlite> {
     async fn insert_account_token(&mut self, token: &AccountToken) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO account_tokens (token_hash, user_id, purpose, credential_version,
-                                         created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+                                         created_at, expires_at, email_was, email_to, code_hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&token.token_hash)
         .bind(&token.user_id)
@@ -187,6 +187,9 @@ impl Steps for Transaction<'static, Sqlite> {
         .bind(token.credential_version)
         .bind(unix(token.created_at))
         .bind(unix(token.expires_at))
+        .bind(&token.email_was)
+        .bind(&token.email_to)
+        .bind(&token.code_hash)
         .execute(&mut **self)
         .await
         .map(drop)
@@ -231,6 +234,60 @@ impl Steps for Transaction<'static, Sqlite> {
                 .await?;
         }
         Ok(state)
+    }
+
+    async fn retire_account_tokens(
+        &mut self,
+        user_id: &str,
+        purposes: &[TokenPurpose],
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        for purpose in purposes {
+            sqlx::query(
+                "UPDATE account_tokens SET used_at = ?
+                 WHERE user_id = ? AND purpose = ? AND used_at IS NULL",
+            )
+            .bind(unix(now))
+            .bind(user_id)
+            .bind(purpose.as_str())
+            .execute(&mut **self)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn mark_verified(
+        &mut self,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET email_verified_at = ? WHERE id = ?")
+            .bind(unix(at))
+            .bind(user_id)
+            .execute(&mut **self)
+            .await
+            .map(drop)
+    }
+
+    async fn move_email(
+        &mut self,
+        user_id: &str,
+        (from, to, to_key): (&str, &str, &str),
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE users SET email = ?, email_key = ?, email_verified_at = ?
+             WHERE id = ? AND email = ?",
+        )
+        .bind(to)
+        .bind(to_key)
+        .bind(unix(at))
+        .bind(user_id)
+        .bind(from)
+        .execute(&mut **self)
+        .await
+        .map_err(crate::store::taken_or_database)?;
+        Ok(moved.rows_affected() == 1)
     }
 
     async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error> {

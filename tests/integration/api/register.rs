@@ -20,12 +20,23 @@ async fn register_returns_the_user_json_and_logs_the_new_account_in() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 5, "{body}");
-    for key in ["id", "email", "username", "full_name", "created_at"] {
+    assert_eq!(keys.len(), 6, "{body}");
+    for key in [
+        "id",
+        "email",
+        "username",
+        "full_name",
+        "email_verified",
+        "created_at",
+    ] {
         assert!(body.get(key).is_some(), "user JSON lacks {key}");
     }
     assert_eq!(body["email"], "Ada@Example.org");
     assert_eq!(body["full_name"], "Ada Lovelace");
+    assert_eq!(
+        body["email_verified"], false,
+        "nobody has opened the link yet"
+    );
     assert!(time::OffsetDateTime::parse(
         body["created_at"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339

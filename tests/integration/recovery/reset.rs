@@ -145,11 +145,11 @@ async fn one_requester_gets_an_account_three_reset_mails_an_hour_and_its_owner_s
     }
     mails_to(&app, "cid@example.org", 3).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(
-        outbox(&outbox_dir(&app)).len(),
-        3,
-        "the same answer, no more mail"
-    );
+    let resets = outbox(&outbox_dir(&app))
+        .into_iter()
+        .filter(|m| m.link_to("/reset").is_some())
+        .count();
+    assert_eq!(resets, 3, "the same answer, no more mail");
     // The stranger spent their own share, not the owner's.
     let owner = app.visitor_from(61);
     let response = owner

@@ -94,15 +94,33 @@ pub fn outbox(dir: &Path) -> Vec<Mail> {
         .collect()
 }
 
-/// Waits until the app's outbox holds `count` messages to `address` (failing after 10 s), and
-/// returns them.
+/// The subject of the verification mail that every registration sends.
+pub const VERIFICATION_SUBJECT: &str = "Confirm your address for Gatehouse";
+
+/// Waits until the app's outbox holds `count` messages to `address` besides verification mail
+/// (failing after 10 s), and returns them.
 pub async fn mails_to(app: &TestApp, address: &str, count: usize) -> Vec<Mail> {
+    mails_where(app, address, count, |m| m.subject() != VERIFICATION_SUBJECT).await
+}
+
+/// Waits until the app's outbox holds `count` verification mails to `address`, and returns them.
+pub async fn verification_mails(app: &TestApp, address: &str, count: usize) -> Vec<Mail> {
+    mails_where(app, address, count, |m| m.subject() == VERIFICATION_SUBJECT).await
+}
+
+/// Waits until the app's outbox holds `count` messages to `address` that `pick` keeps.
+pub async fn mails_where(
+    app: &TestApp,
+    address: &str,
+    count: usize,
+    pick: impl Fn(&Mail) -> bool,
+) -> Vec<Mail> {
     let dir = outbox_dir(app);
     let started = std::time::Instant::now();
     loop {
         let found: Vec<Mail> = outbox(&dir)
             .into_iter()
-            .filter(|m| m.is_to(address))
+            .filter(|m| m.is_to(address) && pick(m))
             .collect();
         if found.len() >= count {
             return found;
@@ -155,11 +173,22 @@ impl SmtpSink {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
-    /// Waits until `count` messages have arrived (failing after `limit`).
+    /// The messages received, besides the verification every registration sends.
+    pub fn others(&self) -> Vec<Mail> {
+        let received = self.received.lock().unwrap();
+        received
+            .iter()
+            .filter(|m| m.subject() != VERIFICATION_SUBJECT)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `count` messages besides verification mail have arrived (failing after
+    /// `limit`).
     pub async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Mail> {
         let started = std::time::Instant::now();
         loop {
-            let received = self.received.lock().unwrap().clone();
+            let received = self.others();
             if received.len() >= count {
                 return received;
             }

@@ -1,0 +1,82 @@
+//! [ssr] The pages that links in mail open, and what a link's token is worth before anything is
+//! spent. Opening a link spends nothing (mail scanners and link previews fetch links): the page
+//! shows a button, and only its POST spends the token. A link that cannot be used is sent on to
+//! the same page with `?link=expired` or `?link=invalid` before the page renders, so it says so
+//! at once, and the dead token leaves the address bar.
+
+use super::request::{now, query_value};
+use crate::{
+    credentials::mail_tokens::MailToken,
+    error::{
+        AppError, ErrorCode, CHANGE_LINK_EXPIRED, CHANGE_LINK_INVALID, RESET_LINK_EXPIRED,
+        RESET_LINK_INVALID, UNDO_LINK_EXPIRED, UNDO_LINK_INVALID, VERIFY_LINK_EXPIRED,
+        VERIFY_LINK_INVALID,
+    },
+    state::AppState,
+    store::{TokenPurpose, TokenState},
+};
+
+/// Each page a mailed link opens, and what its token is for.
+const LINK_PAGES: [(&str, TokenPurpose); 4] = [
+    ("/reset", TokenPurpose::PasswordReset),
+    ("/verify", TokenPurpose::VerifyEmail),
+    ("/confirm-email", TokenPurpose::ChangeEmail),
+    ("/undo-email", TokenPurpose::CancelEmailChange),
+];
+
+/// The path of the page that links made for `purpose` open, with `token`.
+pub fn link_path(purpose: TokenPurpose, token: &MailToken) -> String {
+    let page = LINK_PAGES
+        .iter()
+        .find(|(_, p)| *p == purpose)
+        .map_or("/", |(page, _)| page);
+    format!("{page}?token={}", token.expose())
+}
+
+/// `GET` of a link's page with a token that cannot be used: where to send it instead. Read
+/// only: a usable token is left for the page's POST.
+pub async fn link_detour(state: &AppState, uri: &http::Uri) -> Option<String> {
+    let (page, purpose) = LINK_PAGES.iter().find(|(page, _)| *page == uri.path())?;
+    let token = query_value(uri.query(), "token")?;
+    match link_state(state, &token, *purpose).await {
+        Ok(TokenState::Usable { .. }) | Err(_) => None,
+        Ok(TokenState::Expired) => Some(format!("{page}?link=expired")),
+        Ok(TokenState::Invalid) => Some(format!("{page}?link=invalid")),
+    }
+}
+
+/// What a presented token is worth now for `purpose`: read only.
+pub async fn link_state(
+    state: &AppState,
+    token: &str,
+    purpose: TokenPurpose,
+) -> Result<TokenState, AppError> {
+    let Some(token) = MailToken::parse(token) else {
+        return Ok(TokenState::Invalid);
+    };
+    Ok(state
+        .store
+        .account_token_state(&token.hash(), purpose, now())
+        .await?)
+}
+
+/// The answer to a link that cannot be used, with what to do instead.
+pub fn refused(purpose: TokenPurpose, state: &TokenState) -> AppError {
+    let expired = matches!(state, TokenState::Expired);
+    let message = match (purpose, expired) {
+        (TokenPurpose::PasswordReset, true) => RESET_LINK_EXPIRED,
+        (TokenPurpose::PasswordReset, false) => RESET_LINK_INVALID,
+        (TokenPurpose::VerifyEmail, true) => VERIFY_LINK_EXPIRED,
+        (TokenPurpose::VerifyEmail, false) => VERIFY_LINK_INVALID,
+        (TokenPurpose::ChangeEmail, true) => CHANGE_LINK_EXPIRED,
+        (TokenPurpose::ChangeEmail, false) => CHANGE_LINK_INVALID,
+        (TokenPurpose::CancelEmailChange, true) => UNDO_LINK_EXPIRED,
+        (TokenPurpose::CancelEmailChange, false) => UNDO_LINK_INVALID,
+    };
+    let code = if expired {
+        ErrorCode::TokenExpired
+    } else {
+        ErrorCode::TokenInvalid
+    };
+    AppError::new(code, message)
+}
