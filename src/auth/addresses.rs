@@ -142,7 +142,7 @@ pub async fn verify_by_code(code: String, login: Option<LoginName>) -> Result<()
         .reserve_attempt(&key, at.unix_timestamp(), budget)
         .await?
     {
-        Reservation::Granted { generation } => generation,
+        Reservation::Granted { generation, .. } => generation,
         Reservation::Exhausted { until } => {
             let wait = Duration::from_secs(u64::try_from(until - at.unix_timestamp()).unwrap_or(0));
             request.set_retry_after(wait);

@@ -156,12 +156,12 @@ async fn check_password(
         .map_or_else(|| account.to_owned(), |device| device.budget());
     let key = state.limits.budget_key(&budget);
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let generation = match state
+    let (generation, last) = match state
         .store
         .reserve_attempt(&key, now, state.limits.failures)
         .await?
     {
-        Reservation::Granted { generation } => generation,
+        Reservation::Granted { generation, last } => (generation, last),
         Reservation::Exhausted { until } => {
             let wait = u64::try_from(until.saturating_sub(now)).unwrap_or(0);
             let wait = std::time::Duration::from_secs(wait);
@@ -186,7 +186,31 @@ async fn check_password(
     if right {
         state.store.refund_attempt(&key, generation).await?;
     }
+    // The wrong password that spent the account's budget has locked it for strangers: its
+    // owner hears of it, with the way out (a reset lifts the lock). One reservation per window
+    // is the last, so this is one mail per lock.
+    if let (Some(user), true, false, None) = (user, last, right, &device) {
+        notify_locked(request, user);
+    }
     Ok(right)
+}
+
+/// Queues the "account locked" notice after the answer: queued before it, the extra write
+/// would make a wrong password slower for an account that exists than for a name of none.
+fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
+    let state = request.state.clone();
+    let notice = Letter::AccountLocked {
+        forgot: state.mailer.link("/forgot"),
+        for_how_long: state.limits.failures.window,
+    }
+    .to(&user.email, &request.circumstances(), new_id());
+    let user_id = user.id.clone();
+    request.state.mailer.after_answer("lockout notice", async move {
+        state.store.queue_mail(&notice).await?;
+        state.mailer.queued();
+        tracing::info!(user_id = %user_id, "account locked by wrong passwords; its owner is told");
+        Ok(())
+    });
 }
 
 pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, AppError> {

@@ -205,7 +205,8 @@ pub enum Rotation {
 pub enum Reservation {
     /// One attempt is reserved in window number `generation` of its budget; give it back with
     /// [`Store::refund_attempt`](super::Store::refund_attempt) if the password was right.
-    Granted { generation: i64 },
+    /// `last`: it was the budget's last attempt, so a wrong password here starts the lock.
+    Granted { generation: i64, last: bool },
     /// The budget is spent until `until` (unix seconds).
     Exhausted { until: i64 },
 }

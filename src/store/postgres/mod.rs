@@ -86,7 +86,7 @@ impl Store for PgStore {
         // from any instance, count one after another. A window that ended starts afresh (a new
         // generation); the attempt that spends the budget moves the window to now; a spent one
         // grants nothing (no row comes back).
-        let granted: Option<i64> = sqlx::query_scalar(
+        let granted: Option<(i64, bool)> = sqlx::query_as(
             "INSERT INTO attempt_budgets AS b (key, window_start, used) VALUES ($1, $2, 1)
              ON CONFLICT (key) DO UPDATE SET
                  used = CASE WHEN b.window_start <= $2 - $3 THEN 1 ELSE b.used + 1 END,
@@ -96,7 +96,7 @@ impl Store for PgStore {
                                      WHEN b.used + 1 >= $4 THEN $2
                                      ELSE b.window_start END
              WHERE b.used < $4 OR b.window_start <= $2 - $3
-             RETURNING generation",
+             RETURNING generation, used >= $4",
         )
         .bind(key)
         .bind(now)
@@ -104,8 +104,8 @@ impl Store for PgStore {
         .bind(i32::try_from(budget.max).unwrap_or(i32::MAX))
         .fetch_optional(&self.pool)
         .await?;
-        if let Some(generation) = granted {
-            return Ok(Reservation::Granted { generation });
+        if let Some((generation, last)) = granted {
+            return Ok(Reservation::Granted { generation, last });
         }
         let start: Option<i64> =
             sqlx::query_scalar("SELECT window_start FROM attempt_budgets WHERE key = $1")

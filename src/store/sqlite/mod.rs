@@ -116,7 +116,7 @@ impl Store for SqliteStore {
         let (_gate, mut tx) = self.write().await?;
         // A window that ended starts afresh (a new generation); the attempt that spends the
         // budget moves the window to now; a spent one grants nothing (no row comes back).
-        let granted: Option<i64> = sqlx::query_scalar(
+        let granted: Option<(i64, bool)> = sqlx::query_as(
             "INSERT INTO attempt_budgets (key, window_start, used) VALUES (?1, ?2, 1)
              ON CONFLICT (key) DO UPDATE SET
                  used = CASE WHEN window_start <= ?2 - ?3 THEN 1 ELSE used + 1 END,
@@ -126,7 +126,7 @@ impl Store for SqliteStore {
                                      WHEN used + 1 >= ?4 THEN ?2
                                      ELSE window_start END
              WHERE used < ?4 OR window_start <= ?2 - ?3
-             RETURNING generation",
+             RETURNING generation, used >= ?4",
         )
         .bind(key)
         .bind(now)
@@ -135,7 +135,7 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         let reservation = match granted {
-            Some(generation) => Reservation::Granted { generation },
+            Some((generation, last)) => Reservation::Granted { generation, last },
             None => {
                 let start: i64 =
                     sqlx::query_scalar("SELECT window_start FROM attempt_budgets WHERE key = ?")

@@ -1,6 +1,6 @@
 //! Security notices: one mail for each thing the owner of an account should hear of.
 
-use crate::support::{mail::mails_to, spawn_app, PASSWORD};
+use crate::support::{assert_error, log, mail::mails_to, spawn_app, spawn_app_with, Jar, PASSWORD};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -70,4 +70,49 @@ async fn a_session_ended_for_a_reused_refresh_token_mails_its_owner() {
         "A Gatehouse session was ended to protect your account"
     );
     assert!(mail.raw.contains("/sessions"), "{}", mail.raw);
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_many_addresses_at_once_lock_the_account_and_mail_its_owner_once() {
+    let app = spawn_app_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
+    app.register("ora").await;
+    let guesses = (0..12u8).map(|n| {
+        let visitor = app.visitor_from(110 + n);
+        async move {
+            let form = [("login", "ora"), ("password", "certainly not the password")];
+            visitor
+                .post("/api/auth/login", &form, &Jar::default())
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let mut statuses = futures::future::join_all(guesses).await;
+    // Some of the burst may have been turned away by the hashing queue (429, refunded); the
+    // rest of the budget goes one guess at a time.
+    while statuses.iter().filter(|s| **s == 401).count() < 3 {
+        let answer = app.try_login("ora", "certainly not the password").await;
+        statuses.push(answer.status().as_u16());
+        assert!(statuses.len() < 20, "{statuses:?}");
+    }
+    assert_error(app.try_login("ora", PASSWORD).await, 429, "rate_limited").await;
+    let mail = &mails_to(&app, "ora@example.org", 1).await[0];
+    assert_eq!(
+        mail.subject(),
+        "Your Gatehouse account was locked after wrong passwords"
+    );
+    assert!(mail.raw.contains("/forgot"), "the way out: {}", mail.raw);
+    // More wrong passwords on the locked account send nothing more.
+    app.try_login("ora", "still not the password").await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        mails_to(&app, "ora@example.org", 1).await.len(),
+        1,
+        "one mail per lock"
+    );
+    // A name of no account is locked alike, and mails nobody.
+    for _ in 0..4 {
+        app.try_login("nobody-at-all", "not a password").await;
+    }
+    log::assert_no_server_errors();
 }

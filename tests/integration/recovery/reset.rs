@@ -2,7 +2,7 @@
 
 use crate::support::{
     assert_error, log,
-    mail::{mails_to, outbox, outbox_dir},
+    mail::{mails_to, mails_where, outbox, outbox_dir},
     spawn_app, spawn_app_with, Jar, TestApp, PASSWORD,
 };
 use reqwest::StatusCode;
@@ -29,12 +29,12 @@ async fn wait_out_short_expiry() {
     tokio::time::sleep(Duration::from_millis(4_200)).await;
 }
 
-/// Asks for a link to `name@example.org`'s account and returns its token, from the mail (the
-/// account's first).
+/// Asks for a link to `name@example.org`'s account and returns its token, from the account's
+/// first mail with a reset link.
 async fn reset_token(app: &TestApp, name: &str) -> String {
     let email = format!("{name}@example.org");
     assert_eq!(ask_for_link(app, &email).await.status(), StatusCode::OK);
-    let mail = &mails_to(app, &email, 1).await[0];
+    let mail = &mails_where(app, &email, 1, |m| m.link_to("/reset").is_some()).await[0];
     let link = mail.link_to("/reset").expect("a link to /reset");
     link.split_once("token=").unwrap().1.to_owned()
 }
