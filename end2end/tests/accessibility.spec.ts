@@ -2,8 +2,12 @@ import AxeBuilder from '@axe-core/playwright';
 import { expect, Page, test } from '@playwright/test';
 import { registerNewPerson, waitForHydration } from './helpers';
 
-const PUBLIC_PAGES = ['/', '/login', '/register', '/forgot', '/reset?link=expired', '/no-such-page'];
-const ACCOUNT_PAGES = ['/', '/profile', '/sessions'];
+const PUBLIC_PAGES = [
+  '/', '/login', '/register', '/forgot', '/reset?link=expired', '/verify', '/verify?link=invalid',
+  '/confirm-email?link=expired', '/undo-email?link=invalid', '/no-such-page',
+];
+// The profile shows the unconfirmed address's badge and its "send again" card.
+const ACCOUNT_PAGES = ['/', '/profile', '/sessions', '/verify'];
 
 /** axe-core's findings on the page as it stands, one line each, for a readable failure. */
 async function violations(page: Page): Promise<string[]> {
