@@ -16,6 +16,38 @@ const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
 // tests read what arrived from its HTTP API (see tests/mail.ts).
 export const MAILDEV_SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3125);
 export const MAILDEV_API = `http://127.0.0.1:${Number(process.env.E2E_MAILDEV_PORT ?? 3180)}`;
+// A second server whose reset links live seconds, so that a test can open one that expired.
+export const SHORT_LINKS_SECONDS = 3;
+export const SHORT_LINKS_URL = `http://127.0.0.1:${port + 1}`;
+
+/** The app's settings, on `listen` with its own database `name`, and `extra` on top. */
+function appServer(listen: number, name: string, extra: Record<string, string>) {
+  return {
+    command: './target/debug/gatehouse',
+    cwd: '..',
+    url: `http://127.0.0.1:${listen}/`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${listen}`,
+      LEPTOS_SITE_ROOT: 'target/site',
+      LEPTOS_OUTPUT_NAME: 'gatehouse',
+      DATABASE_URL: `sqlite://${join(dataDir, `${name}.db`)}`,
+      ACCESS_TOKEN_EXPIRY: `${ACCESS_TOKEN_SECONDS}s`,
+      REFRESH_REUSE_GRACE: `${REFRESH_REUSE_GRACE_SECONDS}s`,
+      // Every test registers or logs in from 127.0.0.1; the limit itself is proven in
+      // tests/integration/security/, so here it only needs to stay out of the way.
+      IP_ATTEMPTS_PER_MINUTE: '600',
+      SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP_PORT}`,
+      MAIL_FROM: 'Gatehouse <no-reply@example.org>',
+      PUBLIC_URL: `http://127.0.0.1:${listen}`,
+      RUST_LOG: 'warn',
+      ...extra,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: './tests',
@@ -44,28 +76,8 @@ export default defineConfig({
     timeout: 60_000,
     stdout: 'ignore',
     stderr: 'pipe',
-  }, {
-    command: './target/debug/gatehouse',
-    cwd: '..',
-    url: `http://127.0.0.1:${port}/`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: 'target/site',
-      LEPTOS_OUTPUT_NAME: 'gatehouse',
-      DATABASE_URL: `sqlite://${join(dataDir, 'e2e.db')}`,
-      ACCESS_TOKEN_EXPIRY: `${ACCESS_TOKEN_SECONDS}s`,
-      REFRESH_REUSE_GRACE: `${REFRESH_REUSE_GRACE_SECONDS}s`,
-      // Every test registers or logs in from 127.0.0.1; the limit itself is proven in
-      // tests/integration/security/, so here it only needs to stay out of the way.
-      IP_ATTEMPTS_PER_MINUTE: '600',
-      SMTP_URL: `smtp://127.0.0.1:${MAILDEV_SMTP_PORT}`,
-      MAIL_FROM: 'Gatehouse <no-reply@example.org>',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      RUST_LOG: 'warn',
-    },
-  }],
+  },
+  appServer(port, 'e2e', {}),
+  appServer(port + 1, 'short-links', { PASSWORD_RESET_EXPIRY: `${SHORT_LINKS_SECONDS}s` }),
+  ],
 });

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
-import { expectProfileOf, fillLogin, registerNewPerson, waitForHydration } from './helpers';
+import { SHORT_LINKS_SECONDS, SHORT_LINKS_URL } from '../playwright.config';
+import { expectProfileOf, fillLogin, fillRegister, registerNewPerson, waitForHydration } from './helpers';
 import { linkTo, mailTo } from './mail';
 
 const NEW_PASSWORD = 'a brand new passphrase';
@@ -82,4 +83,25 @@ test('without JavaScript the forgot and reset forms work too', async ({ browser,
   await expect(page).toHaveURL(/\/profile\?reset=1$/);
   await expect(page.getByRole('status')).toContainText('Your new password is set');
   await context.close();
+});
+
+test('a reset link opened after it expired says so and offers a new one', async ({ page, request }) => {
+  // On the server whose links live seconds (see playwright.config.ts).
+  const name = `expired${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+  const email = `${name}@example.org`;
+  await page.goto(`${SHORT_LINKS_URL}/register`);
+  await waitForHydration(page);
+  await fillRegister(page, name);
+  await expect(page).toHaveURL(/\/profile$/);
+  await page.goto(`${SHORT_LINKS_URL}/forgot`);
+  await waitForHydration(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  const link = linkTo(await mailTo(request, email, 'Reset your Gatehouse password'), '/reset');
+  await page.waitForTimeout((SHORT_LINKS_SECONDS + 1) * 1000);
+  await page.goto(link);
+  await expect(page).toHaveURL(/\/reset\?link=expired$/);
+  await expect(page.getByRole('alert')).toContainText('This reset link has expired');
+  await page.getByRole('link', { name: 'Ask for a new link' }).click();
+  await expect(page).toHaveURL(/\/forgot$/);
 });
