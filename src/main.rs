@@ -33,7 +33,7 @@ async fn main() -> std::process::ExitCode {
     gatehouse::store::spawn_pruning(
         state.store.clone(),
         state.config.access_ttl,
-        gatehouse::security::limits::FAILURE_WINDOW,
+        gatehouse::security::limits::LONGEST_BUDGET_WINDOW,
     );
     let descriptors = gatehouse::connections::raise_descriptor_limit();
     let listener = match tokio::net::TcpListener::bind(addr).await {

@@ -20,3 +20,13 @@ ALTER TABLE account_tokens ALTER COLUMN email_was SET NOT NULL;
 ALTER TABLE account_tokens ADD COLUMN email_to TEXT;
 ALTER TABLE account_tokens ADD COLUMN code_hash TEXT;
 CREATE INDEX account_tokens_by_code ON account_tokens (user_id, code_hash) WHERE code_hash IS NOT NULL;
+
+-- An address an account moved away from stays its own while the link that undoes the move
+-- works: nobody else may register it or move to it meanwhile, or whoever took the account
+-- could take the old address too and leave its owner's undo link nothing to restore.
+CREATE TABLE held_addresses (
+    email_key TEXT PRIMARY KEY NOT NULL,
+    user_id   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    until     BIGINT NOT NULL -- unix seconds
+);
+CREATE INDEX held_addresses_by_until ON held_addresses (until);

@@ -12,7 +12,7 @@ use crate::{
     error::AppError,
     error::TAKEN_BY_ANOTHER,
     mail::letters::Letter,
-    store::{PasswordChange, StoreError},
+    store::{PasswordChange, StoreError, UserKey},
 };
 
 pub async fn update_profile(
@@ -26,7 +26,16 @@ pub async fn update_profile(
     // rest unchanged too; it changes only when the link sent to it is opened.
     if let Some(email) = email {
         let user = account(&request.state, &claims.sub).await?;
-        if email.key() != Email::parse(&user.email)?.key() {
+        if email.key() != Email::key_of(&user.email) {
+            // A taken username is refused before any mail goes out for the address.
+            let holder = request
+                .state
+                .store
+                .find_user_by(UserKey::Username(username.as_str()))
+                .await?;
+            if holder.is_some_and(|holder| holder.id != user.id) {
+                return Err(AppError::conflict("username", TAKEN_BY_ANOTHER));
+            }
             addresses::request_email_change(&request, &user, &email).await?;
             back = "/profile?email_change=1".to_owned();
         }

@@ -32,10 +32,11 @@ pub const VERIFICATION_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 pub const EMAIL_CHANGE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// How long the old address can undo a change: long enough for an owner back from a holiday.
 pub const UNDO_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Verification mails one account may be sent per hour, registration's included.
+/// Verification mails one account may be sent per hour on request (registration's is not
+/// counted). Each one spends the account's earlier link and code.
 pub const VERIFICATION_MAILS_PER_HOUR: u32 = 3;
-/// Wrong codes one account may be sent in a day, the lifetime of a code: a guess in a million
-/// each, so at most five in a million that one code is found by guessing.
+/// Wrong codes one account may be sent in a day, the lifetime of a code. Only the newest code
+/// works, a guess in a million each: at most five in a million a day that it is found.
 pub const WRONG_CODES_PER_DAY: u32 = 5;
 /// Address changes one account may ask for per hour (each sends two mails).
 pub const EMAIL_CHANGES_PER_HOUR: u32 = 5;
@@ -118,43 +119,44 @@ pub async fn verify_by_code(code: String, login: Option<LoginName>) -> Result<()
     let state = &request.state;
     let code = MailCode::parse(&code)
         .ok_or_else(|| AppError::invalid_input("code", "Enter the six digits from the mail."))?;
-    let (user, typed) = match (request.authenticated(), login) {
-        (Ok(claims), _) => (Some(account(state, &claims.sub).await?), None),
-        (Err(_), Some(login)) => (find_by_login(state, &login).await?, Some(login)),
-        (Err(refusal), None) => return Err(refusal),
-    };
-    // A name of no account spends a budget of its own, so the answers do not tell them apart.
-    let budget_name = match (&user, &typed) {
-        (Some(user), _) => format!("verify-code:{}", user.id),
-        (None, Some(LoginName::Email(name) | LoginName::Username(name))) => {
-            format!("verify-code:name:{name}")
-        }
-        (None, None) => return Err(AppError::session_ended()),
-    };
-    let key = state.limits.budget_key(&budget_name);
-    let budget = Budget {
-        max: WRONG_CODES_PER_DAY,
-        window: VERIFICATION_LIFETIME,
-    };
     let at = now();
-    let generation = match state
-        .store
-        .reserve_attempt(&key, at.unix_timestamp(), budget)
-        .await?
-    {
-        Reservation::Granted { generation, .. } => generation,
-        Reservation::Exhausted { until } => {
-            let wait = Duration::from_secs(u64::try_from(until - at.unix_timestamp()).unwrap_or(0));
-            request.set_retry_after(wait);
-            return Err(AppError {
-                field: Some("code".to_owned()),
-                ..AppError::rate_limited_for("with codes on this account: use the link in the mail", wait)
-            });
-        }
+    let wrong = || {
+        AppError::invalid_input(
+            "code",
+            "That code is not right. Check the newest mail, or send a new one.",
+        )
     };
-    let wrong = || AppError::invalid_input("code", "That code is not right. Check the newest mail, or send a new one.");
-    let Some(user) = user else {
-        return Err(wrong());
+    // Budgets reserved before the code is looked up, and given back only for a right code.
+    let mut reserved = Vec::new();
+    let user = match (request.authenticated(), login) {
+        (Ok(claims), _) => {
+            let user = account(state, &claims.sub).await?;
+            match reserve_code(state, &format!("verify-code:{}", user.id), at).await? {
+                Ok(held) => reserved.push(held),
+                Err(wait) => return Err(too_many_codes(&request, wait)),
+            }
+            user
+        }
+        (Err(_), Some(login)) => {
+            // Signed out, the name typed has a budget of its own, whether or not it names an
+            // account, so a refusal says nothing about which names do. Then the account's,
+            // shared by all its names and the signed-in form: once it is spent, every code is
+            // answered "not right" unchecked, alike for an email and a username of one account.
+            let (LoginName::Email(name) | LoginName::Username(name)) = &login;
+            match reserve_code(state, &format!("verify-code:name:{name}"), at).await? {
+                Ok(held) => reserved.push(held),
+                Err(wait) => return Err(too_many_codes(&request, wait)),
+            }
+            let Some(user) = find_by_login(state, &login).await? else {
+                return Err(wrong());
+            };
+            match reserve_code(state, &format!("verify-code:{}", user.id), at).await? {
+                Ok(held) => reserved.push(held),
+                Err(_) => return Err(wrong()),
+            }
+            user
+        }
+        (Err(refusal), None) => return Err(refusal),
     };
     let Some(token_hash) = state
         .store
@@ -165,7 +167,9 @@ pub async fn verify_by_code(code: String, login: Option<LoginName>) -> Result<()
     };
     match state.store.verify_email(&token_hash, at).await? {
         TokenState::Usable { .. } => {
-            state.store.refund_attempt(&key, generation).await?;
+            for (key, generation) in &reserved {
+                state.store.refund_attempt(key, *generation).await?;
+            }
             state.users.forget(&user.id);
             tracing::info!(user_id = %user.id, "address verified by code");
             let back = if request.authenticated().is_ok() {
@@ -181,6 +185,35 @@ pub async fn verify_by_code(code: String, login: Option<LoginName>) -> Result<()
             "That code has expired. Send a new one.",
         )),
         TokenState::Invalid => Err(wrong()),
+    }
+}
+
+/// One wrong code's place in the daily budget named `name`: the budget's key and window, or
+/// how long until it has room again.
+async fn reserve_code(
+    state: &AppState,
+    name: &str,
+    at: time::OffsetDateTime,
+) -> Result<Result<(String, i64), Duration>, StoreError> {
+    let key = state.limits.budget_key(name);
+    let budget = Budget {
+        max: WRONG_CODES_PER_DAY,
+        window: VERIFICATION_LIFETIME,
+    };
+    let now = at.unix_timestamp();
+    Ok(match state.store.reserve_attempt(&key, now, budget).await? {
+        Reservation::Granted { generation, .. } => Ok((key, generation)),
+        Reservation::Exhausted { until } => Err(Duration::from_secs(
+            u64::try_from(until.saturating_sub(now)).unwrap_or(0),
+        )),
+    })
+}
+
+fn too_many_codes(request: &CurrentRequest, wait: Duration) -> AppError {
+    request.set_retry_after(wait);
+    AppError {
+        field: Some("code".to_owned()),
+        ..AppError::rate_limited_for("with codes: use the link in the mail", wait)
     }
 }
 
@@ -200,7 +233,7 @@ pub async fn resend_verification(login: Option<LoginName>) -> Result<(), AppErro
                     HOUR,
                 ));
             }
-            request.redirect_plain_form("/profile?sent=1");
+            request.redirect_plain_form("/verify?sent=1");
         }
         (Err(_), Some(login)) => {
             let worker = state.clone();
@@ -261,11 +294,8 @@ pub(super) async fn request_email_change(
     email: &Email,
 ) -> Result<(), AppError> {
     let state = &request.state;
-    if let Some(holder) = state.store.find_user_by(UserKey::Email(&email.key())).await? {
-        if holder.id != user.id {
-            return Err(AppError::conflict("email", EMAIL_TAKEN_BY_ANOTHER));
-        }
-    }
+    // The cap first: answered "taken" or not, a request spends it, so the form is no faster a
+    // way to learn which addresses have accounts than registering is.
     let cap = format!("email-change:{}", user.id);
     if !within_cap(state, &cap, EMAIL_CHANGES_PER_HOUR, HOUR).await? {
         request.set_retry_after(HOUR);
@@ -273,6 +303,11 @@ pub(super) async fn request_email_change(
             field: Some("email".to_owned()),
             ..AppError::rate_limited_for("for address changes", HOUR)
         });
+    }
+    if let Some(holder) = state.store.find_user_by(UserKey::Email(&email.key())).await? {
+        if holder.id != user.id {
+            return Err(AppError::conflict("email", EMAIL_TAKEN_BY_ANOTHER));
+        }
     }
     let about = request.circumstances();
     let at = about.when;
@@ -349,6 +384,7 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     .to(&email_was, &about, new_id());
     let change = EmailChange {
         token_hash: &token.hash(),
+        email_was_key: &Email::key_of(&email_was),
         email_to: &email_to,
         email_to_key: &new.key(),
         undo: &undo_record,
@@ -384,16 +420,21 @@ pub async fn cancel_email_change(token: String) -> Result<bool, AppError> {
     };
     let undo = EmailChangeUndo {
         token_hash: &token.hash(),
-        email_was_key: &Email::parse(&email_was)?.key(),
+        email_was_key: &Email::key_of(&email_was),
+        unusable_hash: state.passwords.unusable_hash(),
         at: now(),
     };
+    // This browser's own session, if any: only its cookies go if the account's sessions end.
+    let caller = request.authenticated().ok().map(|claims| claims.sub);
     let restored = match state.endings().undo_email_change(&undo).await {
         Ok(UndoOutcome::Cancelled { user_id }) => {
             tracing::info!(user_id = %user_id, "address change cancelled");
             false
         }
         Ok(UndoOutcome::Restored { user_id, ended }) => {
-            request.clear_cookies();
+            if caller.as_deref() == Some(user_id.as_str()) {
+                request.clear_cookies();
+            }
             tracing::info!(user_id = %user_id, sessions_ended = ended.len(), "address change undone");
             true
         }

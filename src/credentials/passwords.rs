@@ -120,6 +120,12 @@ pub struct Passwords {
 }
 
 impl Passwords {
+    /// A hash of a password nobody knows (made from random bytes at start-up, never kept): an
+    /// account given it can log in again only after a reset.
+    pub fn unusable_hash(&self) -> &str {
+        &self.decoy_hash
+    }
+
     /// One worker thread per core but one: a login flood then leaves a core to everything else
     /// (the pages, `/me`, refreshes), at the price of that core's share of login throughput.
     pub async fn new(queue: QueueLimits) -> Result<Self, HashError> {

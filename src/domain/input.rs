@@ -37,7 +37,12 @@ impl Email {
 
     /// The form under which addresses are compared and kept unique.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        Self::key_of(&self.0)
+    }
+
+    /// [`Email::key`] of an address stored before (valid then, maybe not by today's rules).
+    pub fn key_of(address: &str) -> String {
+        address.to_lowercase()
     }
 }
 

@@ -18,8 +18,8 @@ pub struct Circumstances {
     pub address: String,
 }
 
-/// One mail's content.
-#[derive(Debug, Clone)]
+/// One mail's content. Its links and codes are secrets: `Debug` names the kind of mail only.
+#[derive(Clone)]
 pub enum Letter {
     /// A link to choose a new password.
     PasswordReset { link: String, valid_for: Duration },
@@ -49,6 +49,12 @@ pub enum Letter {
     },
     /// Wrong passwords locked the account for strangers; `forgot` is the owner's way in.
     AccountLocked { forgot: String, for_how_long: Duration },
+}
+
+impl std::fmt::Debug for Letter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Letter({:?})", self.subject())
+    }
 }
 
 impl Letter {

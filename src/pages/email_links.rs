@@ -1,115 +1,111 @@
 //! The pages the links of an address change open: `/confirm-email` (mailed to the new address)
 //! and `/undo-email` (mailed to the old one). Opening either spends nothing: each shows what it
-//! will do and one button. A link that cannot be used arrives as `?link=expired` or `invalid`.
+//! will do and one button, a plain form (see [`PlainForm`]) that the server answers with a
+//! redirect to `?done=…`. A link that cannot be used arrives as `?link=expired` or `invalid`.
 
-use super::form_error;
+use super::{plain_form_error, PlainForm};
 use crate::{
     auth::{CancelEmailChange, ConfirmEmailChange},
-    components::{FormError, SubmitButton},
+    components::FormError,
     error::{CHANGE_LINK_EXPIRED, CHANGE_LINK_INVALID, UNDO_LINK_EXPIRED, UNDO_LINK_INVALID},
 };
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-/// The dead-link message of `?link=`, if any.
-fn dead_link(
+/// What a link page shows before its button is pressed: the dead-link message of `?link=`, or
+/// the question and the button.
+#[component]
+fn LinkForm(
+    action: &'static str,
+    question: &'static str,
+    button: &'static str,
     expired: &'static str,
     invalid: &'static str,
-) -> impl Fn() -> Option<&'static str> + Copy {
+) -> impl IntoView {
     let query = use_query_map();
+    let error = plain_form_error(action);
     move || match query.read().get("link").as_deref() {
-        Some("expired") => Some(expired),
-        Some(_) => Some(invalid),
-        None => None,
+        Some(dead) => {
+            let message = if dead == "expired" { expired } else { invalid };
+            view! { <p class="form-error" role="alert">{message}</p> }.into_any()
+        }
+        None => {
+            let token = query.read().get("token").unwrap_or_default();
+            view! {
+                <p>{question}</p>
+                <PlainForm action>
+                    <FormError error/>
+                    <input type="hidden" name="token" value=token/>
+                    <button type="submit">{button}</button>
+                </PlainForm>
+            }
+            .into_any()
+        }
     }
-}
-
-fn token() -> Signal<String> {
-    let query = use_query_map();
-    Signal::derive(move || query.read().get("token").unwrap_or_default())
 }
 
 #[component]
 pub fn ConfirmEmailPage() -> impl IntoView {
-    let action = ServerAction::<ConfirmEmailChange>::new();
-    let error = form_error(action);
-    let dead = dead_link(CHANGE_LINK_EXPIRED, CHANGE_LINK_INVALID);
     let query = use_query_map();
-    let done =
-        move || matches!(action.value().get(), Some(Ok(()))) || query.read().get("done").is_some();
-    let token = token();
+    let done = move || query.read().get("done").is_some();
     view! {
         <Title text="Confirm your new address · Gatehouse"/>
         <section class="card">
             <h1>"Confirm your new address"</h1>
-            {move || if done() {
-                view! {
-                    <p class="notice" role="status">
-                        "Your account uses this address now. Log in with it from now on."
-                    </p>
-                    <p><A href="/profile">"Go to your profile"</A></p>
-                }.into_any()
-            } else if let Some(dead) = dead() {
-                view! { <p class="form-error" role="alert">{dead}</p> }.into_any()
-            } else {
-                view! {
-                    <p>"Use this address for your account? The old one stops working for logging in."</p>
-                    <ActionForm action>
-                        <FormError error/>
-                        <input type="hidden" name="token" value=token/>
-                        <SubmitButton label="Use this address" busy="Changing it…" pending=action.pending()/>
-                    </ActionForm>
-                }.into_any()
-            }}
+            <Show
+                when=done
+                fallback=|| view! {
+                    <LinkForm
+                        action=ConfirmEmailChange::PATH
+                        question="Use this address for your account? The old one stops working for logging in."
+                        button="Use this address"
+                        expired=CHANGE_LINK_EXPIRED
+                        invalid=CHANGE_LINK_INVALID
+                    />
+                }
+            >
+                <p class="notice" role="status">
+                    "Your account uses this address now. Log in with it from now on."
+                </p>
+                <p><A href="/profile">"Go to your profile"</A></p>
+            </Show>
         </section>
     }
 }
 
 #[component]
 pub fn UndoEmailPage() -> impl IntoView {
-    let action = ServerAction::<CancelEmailChange>::new();
-    let error = form_error(action);
-    let dead = dead_link(UNDO_LINK_EXPIRED, UNDO_LINK_INVALID);
     let query = use_query_map();
-    // Some(true): the old address is back; Some(false): a pending change was cancelled.
-    let outcome = move || match action.value().get() {
-        Some(Ok(restored)) => Some(restored),
-        _ => match query.read().get("done").as_deref() {
-            Some("restored") => Some(true),
-            Some(_) => Some(false),
-            None => None,
-        },
-    };
-    let token = token();
+    let done = move || query.read().get("done");
     view! {
         <Title text="Keep your address · Gatehouse"/>
         <section class="card">
             <h1>"Keep your address"</h1>
-            {move || match (outcome(), dead()) {
-                (Some(true), _) => view! {
+            {move || match done().as_deref() {
+                Some("restored") => view! {
                     <p class="notice" role="status">
                         "Your address is back, and every device has been logged out. If someone \
                          else may know your password, choose a new one now."
                     </p>
                     <p><A href="/forgot">"Choose a new password"</A></p>
                 }.into_any(),
-                (Some(false), _) => view! {
+                Some(_) => view! {
                     <p class="notice" role="status">
                         "The change is cancelled: your account keeps this address. If you did not \
                          ask for it, someone else is logged in: change your password and look at your devices."
                     </p>
                     <p><A href="/login">"Log in"</A></p>
                 }.into_any(),
-                (None, Some(dead)) => view! { <p class="form-error" role="alert">{dead}</p> }.into_any(),
-                (None, None) => view! {
-                    <p>"Keep this address for your account? If its address was changed already, \
-                        it comes back, and every device is logged out."</p>
-                    <ActionForm action>
-                        <FormError error/>
-                        <input type="hidden" name="token" value=token/>
-                        <SubmitButton label="Keep my address" busy="Working…" pending=action.pending()/>
-                    </ActionForm>
+                None => view! {
+                    <LinkForm
+                        action=CancelEmailChange::PATH
+                        question="Keep this address for your account? If its address was changed already, \
+                                  it comes back, and every device is logged out."
+                        button="Keep my address"
+                        expired=UNDO_LINK_EXPIRED
+                        invalid=UNDO_LINK_INVALID
+                    />
                 }.into_any(),
             }}
         </section>

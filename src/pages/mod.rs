@@ -80,6 +80,30 @@ where
     })
 }
 
+/// A form that posts as the browser does, with or without JavaScript, for the one-button pages
+/// that mailed links open: the server answers with a redirect to the page saying what happened,
+/// or back here with the error in the URL. Not generic over the server function (as
+/// `ActionForm` is), so each such form costs the client almost nothing.
+#[component]
+fn PlainForm(
+    /// The server function's path (`S::PATH`).
+    action: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! { <form method="post" action=action>{children()}</form> }
+}
+
+/// The error a plain post to `path` came back with, in our words for its code.
+fn plain_form_error(path: &'static str) -> Signal<Option<AppError>> {
+    let error = use_context::<leptos::server::ServerActionError>().and_then(|error| {
+        (error.path() == path).then(|| {
+            leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(error.err())
+                .from_url()
+        })
+    });
+    Signal::stored(error)
+}
+
 /// Someone logged in has nothing to do on the login and register pages: they go on to `next`.
 /// A full page load is sent on by the server before it renders (`auth::resume::detour`); in
 /// the browser (the back button after logging in, say), the router navigates. Only what is

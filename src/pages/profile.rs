@@ -3,7 +3,7 @@
 //! refreshed without the person noticing; every form also works as a plain HTML post.
 
 use crate::{
-    auth::{me, ChangePassword, DeleteAccount, ResendVerification, UpdateProfile},
+    auth::{me, ChangePassword, DeleteAccount, UpdateProfile},
     client::{
         authed_action, last_error, leave_on_logout_elsewhere, logout_action, protected_resource,
         use_sign_out, Auth, AuthedForm, Unsent,
@@ -103,32 +103,17 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
     }
 }
 
-/// While the address is not confirmed: a new link on request, and the way to the code form.
+/// While the address is not confirmed: the way to the code form and a new link.
 #[component]
 fn ConfirmAddress(user: RwSignal<User>) -> impl IntoView {
-    let action = authed_action::<ResendVerification>();
-    let error = last_error(action);
-    let query = leptos_router::hooks::use_query_map();
-    let sent =
-        move || matches!(action.value().get(), Some(Ok(()))) || query.read().get("sent").is_some();
     view! {
         <section class="card">
             <h2>"Confirm your address"</h2>
             <p>
                 "We sent a link and a code to " {move || user.with(|u| u.email.clone())}
-                ". Open the link, or " <A href="/verify">"enter the code"</A> "."
+                ". Open the link, or "
+                <A href="/verify">"enter the code or get a new link"</A> "."
             </p>
-            <Show
-                when=sent
-                fallback=move || view! {
-                    <AuthedForm action>
-                        <FormError error/>
-                        <SubmitButton label="Send the link again" busy="Sending…" class="secondary" pending=action.pending()/>
-                    </AuthedForm>
-                }
-            >
-                <p class="notice" role="status">"A new link and code are on their way."</p>
-            </Show>
         </section>
     }
 }

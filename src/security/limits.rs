@@ -30,8 +30,8 @@ use std::{
 };
 
 /// The paths whose POSTs count as attempts: every endpoint that checks or sets a password, or
-/// spends or sends a mailed token or code.
-const ATTEMPT_PATHS: [&str; 10] = [
+/// spends or sends a mailed token or code (a profile update may ask for a new address).
+const ATTEMPT_PATHS: [&str; 11] = [
     "/api/auth/login",
     "/api/auth/register",
     "/api/auth/change_password",
@@ -42,9 +42,14 @@ const ATTEMPT_PATHS: [&str; 10] = [
     "/api/auth/resend_verification",
     "/api/auth/confirm_email_change",
     "/api/auth/cancel_email_change",
+    "/api/auth/update_profile",
 ];
 /// How long failed logins against one account are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The longest window of any budget kept in the database: failed logins (15 minutes), mail
+/// caps (an hour), wrong verification codes (a day). Pruning forgets a budget only after this
+/// (it forgot the hourly and daily ones after 15 minutes before, refilling them early).
+pub const LONGEST_BUDGET_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// Most addresses or accounts tracked at once; beyond this, the oldest knowledge is dropped.
 const MAX_TRACKED: usize = 100_000;
 /// How often idle addresses are forgotten, at the most.

@@ -90,6 +90,14 @@ pub enum TokenPurpose {
 }
 
 impl TokenPurpose {
+    /// Whether a new token of this purpose spends the account's older ones: only the newest
+    /// verification (link and code) works, so that asking again does not multiply the codes a
+    /// guesser may hit; and only the newest address change. Several reset links may live at
+    /// once (a lost mail must not block the next), and undo links never end each other.
+    pub fn supersedes_older(self) -> bool {
+        matches!(self, Self::VerifyEmail | Self::ChangeEmail)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PasswordReset => "password_reset",
@@ -167,6 +175,9 @@ pub struct Registration<'a> {
 #[derive(Debug)]
 pub struct EmailChange<'a> {
     pub token_hash: &'a str,
+    /// The comparison form of the address it moves from: held for the account (see
+    /// `held_addresses`) until `undo` expires.
+    pub email_was_key: &'a str,
     /// The address the token was read to move to: the notice and `undo` were made for it.
     pub email_to: &'a str,
     pub email_to_key: &'a str,
@@ -181,6 +192,9 @@ pub struct EmailChangeUndo<'a> {
     pub token_hash: &'a str,
     /// The comparison form of the address it restores.
     pub email_was_key: &'a str,
+    /// A password hash nobody knows the password of: a restored account's password is
+    /// replaced by it, since whoever moved the address may know the old one (or set it).
+    pub unusable_hash: &'a str,
     pub at: OffsetDateTime,
 }
 
@@ -189,7 +203,8 @@ pub struct EmailChangeUndo<'a> {
 pub enum UndoOutcome {
     /// The change was still pending: its links no longer work.
     Cancelled { user_id: String },
-    /// The change had been made: the old address is back, and these sessions ended.
+    /// The change had been made: the old address is back, the password must be reset, and
+    /// these sessions ended.
     Restored { user_id: String, ended: Vec<String> },
     Refused(TokenState),
 }
@@ -224,19 +239,15 @@ pub struct TokenRow {
 ///
 /// A token dies when the password or the address changes after it was made, except the one
 /// that undoes an address change: that one is the old owner's way back from someone who took
-/// the account, changed its address and then its password, so it holds while the address is
-/// either of the two it is about.
+/// the account, so it holds through whatever that someone does next (a new password, another
+/// move of the address) until it is used or expires. (Every move of the address also spends
+/// the account's other links, so none comes back to life when an address returns.)
 pub fn judge_token(row: Option<TokenRow>, purpose: TokenPurpose, now: i64) -> TokenState {
     let Some(row) = row else {
         return TokenState::Invalid;
     };
-    let bound = match purpose {
-        TokenPurpose::CancelEmailChange => {
-            row.current_email == row.email_was
-                || row.email_to.as_deref() == Some(row.current_email.as_str())
-        }
-        _ => row.credential_version == row.current_version && row.current_email == row.email_was,
-    };
+    let bound = purpose == TokenPurpose::CancelEmailChange
+        || (row.credential_version == row.current_version && row.current_email == row.email_was);
     if row.purpose != purpose.as_str() || row.used_at.is_some() || !bound {
         TokenState::Invalid
     } else if row.expires_at <= now {
@@ -326,7 +337,7 @@ mod tests {
     }
 
     #[test]
-    fn undoing_an_address_change_holds_through_the_change_and_a_new_password_only() {
+    fn undoing_an_address_change_holds_through_whatever_the_taker_does_next_until_used() {
         let cancel = |current: &str, version: i64| TokenRow {
             purpose: "cancel_email_change".into(),
             email_to: Some("new@example.com".into()),
@@ -335,12 +346,19 @@ mod tests {
             ..row()
         };
         let expected = usable(Some("new@example.com"));
-        // Pending, then done, then done and the password changed by whoever took the account.
+        // Pending, then done, then a new password, then moved on to a third address.
         assert_eq!(judge_token(Some(cancel("old@example.com", 3)), CANCEL, 0), expected);
         assert_eq!(judge_token(Some(cancel("new@example.com", 3)), CANCEL, 0), expected);
         assert_eq!(judge_token(Some(cancel("new@example.com", 4)), CANCEL, 0), expected);
-        // Moved on to a third address: no longer the change it was about.
-        let third = cancel("third@example.com", 3);
-        assert_eq!(judge_token(Some(third), CANCEL, 0), TokenState::Invalid);
+        assert_eq!(judge_token(Some(cancel("third@example.com", 5)), CANCEL, 0), expected);
+        let used = TokenRow {
+            used_at: Some(1),
+            ..cancel("new@example.com", 3)
+        };
+        assert_eq!(judge_token(Some(used), CANCEL, 0), TokenState::Invalid);
+        assert_eq!(
+            judge_token(Some(cancel("new@example.com", 3)), CANCEL, 1_000),
+            TokenState::Expired
+        );
     }
 }

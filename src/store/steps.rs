@@ -108,13 +108,36 @@ pub trait Steps: Send + Sized {
         -> Result<(), sqlx::Error>;
 
     /// Moves the account's address from `from` to `to` (proved at `at`); `false` when its
-    /// address is not `from`, [`StoreError::Taken`] when another account has `to`.
+    /// address is not `from`, [`StoreError::Taken`] when another account has `to` or holds it.
     async fn move_email(
         &mut self,
         user_id: &str,
         (from, to, to_key): (&str, &str, &str),
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+
+    /// Puts the address `to` back on the account (proved at `at`) unless it is its address
+    /// already, and ends the account's hold on it; `false` when it was its address.
+    /// [`StoreError::Taken`] as for [`Steps::move_email`].
+    async fn restore_email(
+        &mut self,
+        user_id: &str,
+        (to, to_key): (&str, &str),
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Keeps the address `key` for `user_id` until `until` (see `held_addresses`).
+    async fn hold_address(
+        &mut self,
+        user_id: &str,
+        key: &str,
+        until: OffsetDateTime,
+    ) -> Result<(), sqlx::Error>;
+
+    /// Takes the locks that decide who may have the addresses `keys` (PostgreSQL: one advisory
+    /// lock each, in one order; SQLite's write lock decides already), so that a registration,
+    /// a move and a hold of one address cannot interleave.
+    async fn lock_addresses(&mut self, keys: &mut [&str]) -> Result<(), sqlx::Error>;
 
     async fn commit(self) -> Result<(), sqlx::Error>;
 }
@@ -126,6 +149,10 @@ pub async fn issue_account_tokens(
     mails: &[OutgoingMail],
 ) -> Result<(), StoreError> {
     for token in tokens {
+        if token.purpose.supersedes_older() {
+            tx.retire_account_tokens(&token.user_id, &[token.purpose], token.created_at)
+                .await?;
+        }
         tx.insert_account_token(token).await?;
     }
     for mail in mails {
@@ -154,6 +181,8 @@ pub async fn reset_password(
     };
     let ended = tx.end(every, EndReason::PasswordChanged, reset.at).await?;
     tx.clear_budgets(reset.budget_keys).await?;
+    // The link came by mail to the account's address: that proves the address too.
+    tx.mark_verified(&user_id, reset.at).await?;
     tx.queue_mail(reset.notice).await?;
     tx.insert_session(reset.session).await?;
     tx.commit().await?;
@@ -166,6 +195,7 @@ pub async fn create_user(
     mut tx: impl Steps,
     registration: &Registration<'_>,
 ) -> Result<(), StoreError> {
+    tx.lock_addresses(&mut [registration.email_key]).await?;
     tx.insert_user(registration.user, registration.email_key)
         .await?;
     tx.insert_account_token(registration.verification).await?;
@@ -214,10 +244,23 @@ pub async fn change_email(
     if *email_to != change.email_to {
         return Ok(TokenState::Invalid);
     }
+    tx.lock_addresses(&mut [change.email_was_key, change.email_to_key])
+        .await?;
     let addresses = (email_was.as_str(), email_to.as_str(), change.email_to_key);
     if !tx.move_email(user_id, addresses, change.at).await? {
         return Ok(TokenState::Invalid);
     }
+    tx.hold_address(user_id, change.email_was_key, change.undo.expires_at)
+        .await?;
+    // Every link made under the old address dies now, not only while the address differs: an
+    // address that comes back later must not bring them back. Undo links stay.
+    let made_before = [
+        TokenPurpose::PasswordReset,
+        TokenPurpose::VerifyEmail,
+        TokenPurpose::ChangeEmail,
+    ];
+    tx.retire_account_tokens(user_id, &made_before, change.at)
+        .await?;
     tx.insert_account_token(change.undo).await?;
     tx.queue_mail(change.notice).await?;
     tx.commit().await?;
@@ -225,7 +268,9 @@ pub async fn change_email(
 }
 
 /// An address change undone from the address it replaced (see [`EmailChangeUndo`]): a pending
-/// change's links die; a change already made is reverted, and every session ends.
+/// change's links die; a change already made (and whatever moves followed it) is reverted: the
+/// old address is back, every session ends, every link of the account dies, and the password
+/// is replaced by one nobody knows, so that only a reset to the old address opens it again.
 pub async fn undo_email_change(
     mut tx: impl Steps,
     undo: &EmailChangeUndo<'_>,
@@ -236,22 +281,31 @@ pub async fn undo_email_change(
     let TokenState::Usable {
         user_id,
         email_was,
-        email_to: Some(email_to),
+        email_to: Some(_),
     } = state
     else {
         return Ok(UndoOutcome::Refused(state));
     };
-    let purposes = [TokenPurpose::ChangeEmail, TokenPurpose::CancelEmailChange];
-    tx.retire_account_tokens(&user_id, &purposes, undo.at).await?;
-    let back = (email_to.as_str(), email_was.as_str(), undo.email_was_key);
-    let outcome = if tx.move_email(&user_id, back, undo.at).await? {
+    tx.lock_addresses(&mut [undo.email_was_key]).await?;
+    let back = (email_was.as_str(), undo.email_was_key);
+    let outcome = if tx.restore_email(&user_id, back, undo.at).await? {
         let every = Ending::AllOf {
             user_id: &user_id,
             keep: None,
         };
         let ended = tx.end(every, EndReason::Revoked, undo.at).await?;
+        tx.replace_password(&user_id, undo.unusable_hash).await?;
+        let all = [
+            TokenPurpose::PasswordReset,
+            TokenPurpose::VerifyEmail,
+            TokenPurpose::ChangeEmail,
+            TokenPurpose::CancelEmailChange,
+        ];
+        tx.retire_account_tokens(&user_id, &all, undo.at).await?;
         UndoOutcome::Restored { user_id, ended }
     } else {
+        tx.retire_account_tokens(&user_id, &[TokenPurpose::ChangeEmail], undo.at)
+            .await?;
         UndoOutcome::Cancelled { user_id }
     };
     tx.commit().await?;

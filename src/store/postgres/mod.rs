@@ -384,6 +384,13 @@ impl Store for PgStore {
         .bind(now.unix_timestamp())
         .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "DELETE FROM held_addresses WHERE email_key IN (
+                 SELECT email_key FROM held_addresses WHERE until <= $1 FOR UPDATE SKIP LOCKED)",
+        )
+            .bind(now.unix_timestamp())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
     }

@@ -20,9 +20,31 @@ pub(super) const ACCOUNT_TOKEN_ROW: &str =
      FROM account_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.token_hash = $1";
 
+/// Whether `key` is held for an account other than `user_id` at `now` (unix seconds).
+async fn held_for_another(
+    conn: &mut PgConnection,
+    key: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let held: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM held_addresses WHERE email_key = $1 AND user_id <> $2 AND until > $3",
+    )
+    .bind(key)
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(held.is_some())
+}
+
 #[async_trait]
 impl Steps for Transaction<'static, Postgres> {
     async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError> {
+        let now = user.created_at.unix_timestamp();
+        if held_for_another(self, email_key, &user.id, now).await? {
+            return Err(StoreError::Taken("email"));
+        }
         sqlx::query(
             "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at,
                                 credential_version)
@@ -270,6 +292,9 @@ impl Steps for Transaction<'static, Postgres> {
         purposes: &[TokenPurpose],
         now: OffsetDateTime,
     ) -> Result<(), sqlx::Error> {
+        // Under the account's lock: two retire-then-insert sequences (two "send again" at
+        // once) queue, so one token is left live, not two.
+        lock_account(self, user_id, AccountLock::Exclusive).await?;
         for purpose in purposes {
             sqlx::query(
                 "UPDATE account_tokens SET used_at = $1
@@ -303,6 +328,9 @@ impl Steps for Transaction<'static, Postgres> {
         (from, to, to_key): (&str, &str, &str),
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        if held_for_another(self, to_key, user_id, at.unix_timestamp()).await? {
+            return Err(StoreError::Taken("email"));
+        }
         let moved = sqlx::query(
             "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
              WHERE id = $4 AND email = $5",
@@ -316,6 +344,66 @@ impl Steps for Transaction<'static, Postgres> {
         .await
         .map_err(crate::store::taken_or_database)?;
         Ok(moved.rows_affected() == 1)
+    }
+
+    async fn restore_email(
+        &mut self,
+        user_id: &str,
+        (to, to_key): (&str, &str),
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if held_for_another(self, to_key, user_id, at.unix_timestamp()).await? {
+            return Err(StoreError::Taken("email"));
+        }
+        let moved = sqlx::query(
+            "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
+             WHERE id = $4 AND email <> $5",
+        )
+        .bind(to)
+        .bind(to_key)
+        .bind(secs(at))
+        .bind(user_id)
+        .bind(to)
+        .execute(&mut **self)
+        .await
+        .map_err(crate::store::taken_or_database)?;
+        sqlx::query("DELETE FROM held_addresses WHERE email_key = $1 AND user_id = $2")
+            .bind(to_key)
+            .bind(user_id)
+            .execute(&mut **self)
+            .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn hold_address(
+        &mut self,
+        user_id: &str,
+        key: &str,
+        until: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO held_addresses (email_key, user_id, until) VALUES ($1, $2, $3)
+             ON CONFLICT (email_key) DO UPDATE SET user_id = excluded.user_id,
+                                                   until = excluded.until",
+        )
+        .bind(key)
+        .bind(user_id)
+        .bind(until.unix_timestamp())
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn lock_addresses(&mut self, keys: &mut [&str]) -> Result<(), sqlx::Error> {
+        // One order for every transaction, so two that lock the same two cannot deadlock.
+        keys.sort_unstable();
+        for key in keys.iter() {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(*key)
+                .execute(&mut **self)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error> {

@@ -357,6 +357,10 @@ impl Store for SqliteStore {
             .bind(unix(now))
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM held_addresses WHERE until <= ?")
+            .bind(unix(now))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok((sessions, tokens))
     }

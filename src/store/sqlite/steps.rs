@@ -20,9 +20,31 @@ pub(super) const ACCOUNT_TOKEN_ROW: &str =
      FROM account_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.token_hash = ?";
 
+/// Whether `key` is held for an account other than `user_id` at `now` (unix seconds).
+async fn held_for_another(
+    conn: &mut sqlx::SqliteConnection,
+    key: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let held: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM held_addresses WHERE email_key = ? AND user_id <> ? AND until > ?",
+    )
+    .bind(key)
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(held.is_some())
+}
+
 #[async_trait]
 impl Steps for Transaction<'static, Sqlite> {
     async fn insert_user(&mut self, user: &UserRecord, email_key: &str) -> Result<(), StoreError> {
+        let now = user.created_at.unix_timestamp();
+        if held_for_another(self, email_key, &user.id, now).await? {
+            return Err(StoreError::Taken("email"));
+        }
         sqlx::query(
             "INSERT INTO users (id, email, email_key, username, full_name, password_hash, created_at,
                                 credential_version)
@@ -275,6 +297,9 @@ impl Steps for Transaction<'static, Sqlite> {
         (from, to, to_key): (&str, &str, &str),
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        if held_for_another(self, to_key, user_id, at.unix_timestamp()).await? {
+            return Err(StoreError::Taken("email"));
+        }
         let moved = sqlx::query(
             "UPDATE users SET email = ?, email_key = ?, email_verified_at = ?
              WHERE id = ? AND email = ?",
@@ -288,6 +313,60 @@ impl Steps for Transaction<'static, Sqlite> {
         .await
         .map_err(crate::store::taken_or_database)?;
         Ok(moved.rows_affected() == 1)
+    }
+
+    async fn restore_email(
+        &mut self,
+        user_id: &str,
+        (to, to_key): (&str, &str),
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if held_for_another(self, to_key, user_id, at.unix_timestamp()).await? {
+            return Err(StoreError::Taken("email"));
+        }
+        let moved = sqlx::query(
+            "UPDATE users SET email = ?, email_key = ?, email_verified_at = ?
+             WHERE id = ? AND email <> ?",
+        )
+        .bind(to)
+        .bind(to_key)
+        .bind(unix(at))
+        .bind(user_id)
+        .bind(to)
+        .execute(&mut **self)
+        .await
+        .map_err(crate::store::taken_or_database)?;
+        sqlx::query("DELETE FROM held_addresses WHERE email_key = ? AND user_id = ?")
+            .bind(to_key)
+            .bind(user_id)
+            .execute(&mut **self)
+            .await?;
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn hold_address(
+        &mut self,
+        user_id: &str,
+        key: &str,
+        until: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO held_addresses (email_key, user_id, until) VALUES (?, ?, ?)
+             ON CONFLICT (email_key) DO UPDATE SET user_id = excluded.user_id,
+                                                   until = excluded.until",
+        )
+        .bind(key)
+        .bind(user_id)
+        .bind(unix(until))
+        .execute(&mut **self)
+        .await
+        .map(drop)
+    }
+
+    async fn lock_addresses(&mut self, keys: &mut [&str]) -> Result<(), sqlx::Error> {
+        // The transaction holds SQLite's one write lock from its first statement.
+        let _ = keys;
+        Ok(())
     }
 
     async fn replace_password(&mut self, user_id: &str, hash: &str) -> Result<(), sqlx::Error> {

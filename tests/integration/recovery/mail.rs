@@ -3,7 +3,7 @@
 
 use crate::support::{
     log,
-    mail::{outbox, outbox_dir, SmtpSink},
+    mail::{outbox, outbox_dir, smtp_host, SmtpSink},
     spawn_app_with, Jar, TestApp,
 };
 use reqwest::StatusCode;
@@ -34,17 +34,13 @@ async fn sending_to(url: &str, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
-/// The URL of an SMTP server that is away: a port nothing listens on (bound, then let go), and
-/// the port, to start one there later.
-async fn away() -> (String, u16) {
-    let port = closed_port().await;
-    (format!("smtp://127.0.0.1:{port}"), port)
-}
-
-/// A port nothing listens on (bound, then let go).
-async fn closed_port() -> u16 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap().port()
+/// The URL of an SMTP server that is away: a port nothing listens on (bound, then let go) on an
+/// address of its own, and where to start one later.
+async fn away() -> (String, (std::net::Ipv4Addr, u16)) {
+    let host = smtp_host();
+    let listener = tokio::net::TcpListener::bind((host, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (format!("smtp://{host}:{port}"), (host, port))
 }
 
 #[tokio::test]
@@ -81,7 +77,7 @@ async fn while_the_smtp_server_is_away_mail_waits_and_is_delivered_once_it_is_ba
     // Every request succeeds while the server is away.
     ask_for_link(&app, "jon@example.org").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let sink = SmtpSink::start(port).await;
+    let sink = SmtpSink::start_on(port.0, port.1).await;
     let mails = sink.wait_for(1, Duration::from_secs(20)).await;
     assert!(mails[0].is_to("jon@example.org"));
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -117,7 +113,7 @@ async fn a_reset_mail_whose_link_expired_while_the_server_was_away_is_never_sent
     app.register("lee").await;
     ask_for_link(&app, "lee@example.org").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let sink = SmtpSink::start(port).await;
+    let sink = SmtpSink::start_on(port.0, port.1).await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert!(sink.others().is_empty(), "a dead link was sent");
 }

@@ -74,7 +74,10 @@ async fn a_page_load_with_a_live_access_token_is_answered_at_once() {
     let app = spawn_app().await;
     let jar = app.register("live").await;
     for page in ["/profile", "/sessions"] {
-        assert_eq!(app.get(page, &jar).await.status(), StatusCode::OK, "{page}");
+        let answer = app.get(page, &jar).await;
+        let status = answer.status();
+        let head = format!("{:?}", answer.headers());
+        assert_eq!(status, StatusCode::OK, "{page}: {head}");
     }
     // Pages that need no login never detour, with or without a session.
     for page in ["/", "/login", "/register"] {
@@ -284,7 +287,10 @@ async fn the_login_and_register_pages_send_someone_logged_in_on_before_rendering
     assert_eq!(logout.status(), StatusCode::OK);
     for jar in [&jar, &Jar::default()] {
         for page in ["/login", "/register"] {
-            assert_eq!(app.get(page, jar).await.status(), StatusCode::OK, "{page}");
+            let answer = app.get(page, jar).await;
+            let status = answer.status();
+            let head = format!("{:?}", answer.headers());
+            assert_eq!(status, StatusCode::OK, "{page}: {head}");
         }
     }
 }

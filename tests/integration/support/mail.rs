@@ -136,6 +136,7 @@ pub async fn mails_where(
 
 /// An SMTP server on loopback that accepts every message and keeps it.
 pub struct SmtpSink {
+    pub host: std::net::Ipv4Addr,
     pub port: u16,
     pub received: Arc<Mutex<Vec<Mail>>>,
     task: tokio::task::JoinHandle<()>,
@@ -147,10 +148,25 @@ impl Drop for SmtpSink {
     }
 }
 
+/// A loopback address of its own for each SMTP server a test starts or leaves away, so that a
+/// port let go by one (to be "away") is not taken meanwhile by another test's listener on
+/// 127.0.0.1 (it was, once: `AddrInUse` when the server came back).
+pub fn smtp_host() -> std::net::Ipv4Addr {
+    static NEXT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::net::Ipv4Addr::new(127, 0, 25, n)
+}
+
 impl SmtpSink {
-    /// Listens on `port` (0 for any free one).
+    /// Listens on any free port of an address of its own.
     pub async fn start(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        assert_eq!(port, 0, "a given port needs its host: start_on");
+        Self::start_on(smtp_host(), 0).await
+    }
+
+    /// Listens on `host`:`port` (0 for any free one).
+    pub async fn start_on(host: std::net::Ipv4Addr, port: u16) -> Self {
+        let listener = TcpListener::bind((host, port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let kept = received.clone();
@@ -163,6 +179,7 @@ impl SmtpSink {
             }
         });
         Self {
+            host,
             port,
             received,
             task,
@@ -170,7 +187,7 @@ impl SmtpSink {
     }
 
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port)
+        format!("smtp://{}:{}", self.host, self.port)
     }
 
     /// The messages received, besides the verification every registration sends.
