@@ -16,7 +16,7 @@ use super::{
 use crate::{
     credentials::mail_tokens::{MailCode, MailToken},
     domain::{Email, LoginName},
-    error::{AppError, EMAIL_TAKEN_BY_ANOTHER},
+    error::{AppError, CODE_EXPIRED, CODE_SHAPE, CODE_WRONG, EMAIL_TAKEN_BY_ANOTHER},
     mail::letters::{Circumstances, Letter},
     state::AppState,
     store::{
@@ -118,12 +118,12 @@ pub async fn verify_by_code(code: String, login: Option<LoginName>) -> Result<()
     let request = CurrentRequest::current()?;
     let state = &request.state;
     let code = MailCode::parse(&code)
-        .ok_or_else(|| AppError::invalid_input("code", "Enter the six digits from the mail."))?;
+        .ok_or_else(|| AppError::invalid_input("code", CODE_SHAPE))?;
     let at = now();
     let wrong = || {
         AppError::invalid_input(
             "code",
-            "That code is not right. Check the newest mail, or send a new one.",
+            CODE_WRONG,
         )
     };
     // Budgets reserved before the code is looked up, and given back only for a right code.
@@ -182,7 +182,7 @@ pub async fn verify_by_code(code: String, login: Option<LoginName>) -> Result<()
         }
         TokenState::Expired => Err(AppError::invalid_input(
             "code",
-            "That code has expired. Send a new one.",
+            CODE_EXPIRED,
         )),
         TokenState::Invalid => Err(wrong()),
     }

@@ -161,10 +161,7 @@ pub async fn verify_email(
     match (token.trim().is_empty(), code.trim().is_empty()) {
         (false, _) => addresses::verify_by_link(token).await,
         (true, false) => addresses::verify_by_code(code, optional_login(&login)?).await,
-        (true, true) => Err(AppError::invalid_input(
-            "code",
-            "Enter the six digits from the mail.",
-        )),
+        (true, true) => Err(AppError::invalid_input("code", crate::error::CODE_SHAPE)),
     }
 }
 

@@ -103,6 +103,10 @@ pub const UNDO_LINK_INVALID: &str = "This link cannot be used: it was used alrea
 /// A login or registration refused until the address is confirmed.
 pub const EMAIL_UNVERIFIED: &str = "Confirm your address first: open the link we sent to it. \
      No mail? Send a new one from the confirmation page.";
+/// What is wrong with a verification code (`field`: `code`), kept through a plain form post.
+pub const CODE_SHAPE: &str = "Enter the six digits from the mail.";
+pub const CODE_WRONG: &str = "That code is not right. Check the newest mail, or send a new one.";
+pub const CODE_EXPIRED: &str = "That code has expired. Send a new one.";
 /// A registration refused a session until the address is confirmed.
 pub const CONFIRM_TO_LOG_IN: &str = "Your account is created. Open the link we sent to your \
      address to confirm it, then log in.";
@@ -184,6 +188,11 @@ impl AppError {
             self.code,
             ErrorCode::TokenExpired | ErrorCode::TokenInvalid | ErrorCode::EmailUnverified
         ) && LINK_MESSAGES.contains(&self.message.as_str())
+        {
+            return self;
+        }
+        if self.code == ErrorCode::InvalidInput
+            && [CODE_SHAPE, CODE_WRONG, CODE_EXPIRED].contains(&self.message.as_str())
         {
             return self;
         }

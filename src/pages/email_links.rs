@@ -24,7 +24,7 @@ fn LinkForm(
     invalid: &'static str,
 ) -> impl IntoView {
     let query = use_query_map();
-    let error = plain_form_error(action);
+    let error = plain_form_error(&[action]);
     move || match query.read().get("link").as_deref() {
         Some(dead) => {
             let message = if dead == "expired" { expired } else { invalid };
@@ -85,8 +85,8 @@ pub fn UndoEmailPage() -> impl IntoView {
             {move || match done().as_deref() {
                 Some("restored") => view! {
                     <p class="notice" role="status">
-                        "Your address is back, and every device has been logged out. If someone \
-                         else may know your password, choose a new one now."
+                        "Your address is back, and every device has been logged out. The password \
+                         was cleared too, in case someone else knew it: choose a new one to log in."
                     </p>
                     <p><A href="/forgot">"Choose a new password"</A></p>
                 }.into_any(),

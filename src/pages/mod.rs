@@ -93,10 +93,10 @@ fn PlainForm(
     view! { <form method="post" action=action>{children()}</form> }
 }
 
-/// The error a plain post to `path` came back with, in our words for its code.
-fn plain_form_error(path: &'static str) -> Signal<Option<AppError>> {
+/// The error a plain post to one of `paths` came back with, in our words for its code.
+fn plain_form_error(paths: &[&str]) -> Signal<Option<AppError>> {
     let error = use_context::<leptos::server::ServerActionError>().and_then(|error| {
-        (error.path() == path).then(|| {
+        paths.contains(&error.path()).then(|| {
             leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(error.err())
                 .from_url()
         })

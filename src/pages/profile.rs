@@ -16,6 +16,10 @@ use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 use leptos_router::components::A;
 
+/// Said once a new address is asked for, with or without JavaScript.
+const CHANGE_ASKED: &str =
+    "We sent a link to your new address. Your address changes when you open it; until then it stays as it is.";
+
 #[component]
 pub fn ProfilePage() -> impl IntoView {
     leave_on_logout_elsewhere();
@@ -68,9 +72,7 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                 <p class="notice" role="status">"Your address is confirmed. Thank you."</p>
             </Show>
             <Show when=change_asked>
-                <p class="notice" role="status">
-                    "We sent a link to your new address. Your address changes when you open it."
-                </p>
+                <p class="notice" role="status">{CHANGE_ASKED}</p>
             </Show>
             <h1>"Hello, " {field(|u| &u.full_name)}</h1>
             <dl class="profile">
@@ -155,26 +157,16 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
     let (username, full_name, email) =
         user.with_untracked(|u| (u.username.clone(), u.full_name.clone(), u.email.clone()));
     let edited = RwSignal::new(false);
-    // The address last sent: a new one is only asked for, and the answer keeps the old.
-    let asked = RwSignal::new(None::<String>);
-    Effect::new(move |_| {
-        if let Some(input) = action.input().get() {
-            asked.set(Some(input.email));
-        }
-    });
+    // The address typed: a new one is only asked for, and the answer keeps the old.
+    let typed = RwSignal::new(None::<String>);
     let change_sent = move || {
         let fresh = !action.pending().get() && !edited.get();
         let answered = matches!(action.value().get(), Some(Ok(_)));
-        let asked = asked.get()?;
-        let current = user.with(|u| u.email.clone());
-        (fresh && answered && !asked.trim().eq_ignore_ascii_case(&current)).then(|| {
-            view! {
-                <p class="notice" role="status">
-                    "We sent a link to " {asked} ". Your address changes when you open it; until then it stays "
-                    {current} "."
-                </p>
-            }
-        })
+        let moved = typed.with(|t| {
+            t.as_deref()
+                .is_some_and(|t| !user.with(|u| t.trim().eq_ignore_ascii_case(&u.email)))
+        });
+        (fresh && answered && moved).then_some(CHANGE_ASKED)
     };
     // What is sent here survives a lost session, through the login page and back.
     let section = NodeRef::new();
@@ -192,7 +184,13 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
         <section
             class="card"
             node_ref=section
-            on:input=move |_| edited.set(true)
+            on:input=move |ev| {
+                edited.set(true);
+                let field = event_target::<leptos::web_sys::HtmlInputElement>(&ev);
+                if field.name() == "email" {
+                    typed.set(Some(field.value()));
+                }
+            }
             on:submit=move |ev| unsent.sending(&ev)
         >
             <h2>"Edit your profile"</h2>
@@ -207,7 +205,9 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
                 <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
             {saved(action, "Your profile is saved.", edited)}
-            {change_sent}
+            <Show when=move || change_sent().is_some()>
+                <p class="notice" role="status">{CHANGE_ASKED}</p>
+            </Show>
         </section>
     }
 }

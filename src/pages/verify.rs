@@ -1,9 +1,9 @@
 //! `/verify`: proving the account's address. Opened from the mailed link (`?token=…`) it shows
 //! one button, since opening a link spends nothing; a link that cannot be used arrives as
 //! `?link=expired` or `invalid` (`auth::link_detour`). Without a token it takes the six-digit
-//! code from the mail, and sends a new link. Signed out, both forms also ask whose account.
-//! The forms post as plain forms (see [`PlainForm`]): the server redirects to `?done=1` or
-//! `?sent=1`, or back with the error.
+//! code from the mail, or sends a new link (the same form's second button). Signed out, the form
+//! also asks whose account. It posts as a plain form (see [`PlainForm`]): the server redirects
+//! to `?done=1` or `?sent=1`, or back with the error.
 
 use super::{plain_form_error, PlainForm};
 use crate::{
@@ -26,7 +26,7 @@ pub fn VerifyPage() -> impl IntoView {
         Some(_) => Some(VERIFY_LINK_INVALID),
         None => None,
     };
-    let error = plain_form_error(VerifyEmail::PATH);
+    let error = plain_form_error(&[VerifyEmail::PATH, ResendVerification::PATH]);
     let auth = Auth::get();
     let signed_in = move || matches!(auth.status(), Some(AuthStatus::LoggedIn(_)));
     // Whose account, when the page knows: a form posted after the access token expired (a plain
@@ -42,11 +42,8 @@ pub fn VerifyPage() -> impl IntoView {
             {move || if has("done") {
                 view! {
                     <p class="notice" role="status">"Your address is confirmed. Thank you."</p>
-                    <p>{if signed_in() {
-                        view! { <A href="/profile">"Go to your profile"</A> }.into_any()
-                    } else {
-                        view! { <A href="/login">"Log in"</A> }.into_any()
-                    }}</p>
+                    // Signed out, the profile asks for a login first and comes back.
+                    <p><A href="/profile">"Go to your profile"</A></p>
                 }.into_any()
             } else if has("token") {
                 view! {
@@ -60,19 +57,27 @@ pub fn VerifyPage() -> impl IntoView {
             } else {
                 view! {
                     {dead().map(|dead| view! { <p class="form-error" role="alert">{dead}</p> })}
+                    {has("sent").then(|| view! {
+                        <p class="notice" role="status">
+                            "If the account's address is not confirmed yet, a new link and code are on their way."
+                        </p>
+                    })}
                     <p>"Enter the six-digit code from the mail we sent to your address."</p>
                     <PlainForm action=VerifyEmail::PATH>
                         <FormError error/>
                         <WhoseAccount signed_in=signed_in() known=known() error/>
                         <Field label="Code" name="code" autocomplete="one-time-code" inputmode="numeric" error/>
-                        <button type="submit">"Confirm"</button>
+                        <div class="actions">
+                            <button type="submit">"Confirm"</button>
+                            // The same form, sent elsewhere: the code is not needed for that.
+                            <button type="submit" class="secondary" formaction=ResendVerification::PATH
+                                formnovalidate=true>"Send a new link"</button>
+                        </div>
                     </PlainForm>
+                    <p class="hint">"No mail? Check your spam folder first. A new link replaces the last one."</p>
                 }.into_any()
             }}
         </section>
-        <Show when=move || !has("done") && !has("token")>
-            <SendAgain signed_in=signed_in() known=known()/>
-        </Show>
     }
 }
 
@@ -90,32 +95,5 @@ fn WhoseAccount(
             <Field label="Email or username" name="login" autocomplete="username" error/>
         }
         .into_any(),
-    }
-}
-
-#[component]
-fn SendAgain(signed_in: bool, known: Option<String>) -> impl IntoView {
-    let error = plain_form_error(ResendVerification::PATH);
-    let query = use_query_map();
-    let sent = move || query.read().get("sent").is_some();
-    view! {
-        <section class="card">
-            <h2>"No mail?"</h2>
-            <Show
-                when=sent
-                fallback=move || { let known = known.clone(); view! {
-                    <p>"We can send a new link and code. Check your spam folder first: the last one may be there."</p>
-                    <PlainForm action=ResendVerification::PATH>
-                        <FormError error/>
-                        <WhoseAccount signed_in known error/>
-                        <button type="submit">"Send a new link"</button>
-                    </PlainForm>
-                }}
-            >
-                <p class="notice" role="status">
-                    "If the account's address is not confirmed yet, a new link and code are on their way."
-                </p>
-            </Show>
-        </section>
     }
 }
