@@ -8,7 +8,7 @@ test('registration mails a link; opening it (after a scanner fetched it) confirm
   const name = await registerNewPerson(page, 'verify');
   const email = `${name}@example.org`;
   await expect(page.getByTestId('email-state')).toHaveText('not confirmed');
-  await expect(page.getByRole('heading', { name: 'Confirm your address' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Confirm it' })).toBeVisible();
 
   const link = linkTo(await mailTo(request, email, VERIFY), '/verify');
   // A mail scanner fetches the link first: that spends nothing.
@@ -20,7 +20,7 @@ test('registration mails a link; opening it (after a scanner fetched it) confirm
   await expect(page.getByRole('status')).toContainText('Your address is confirmed');
   await page.getByRole('link', { name: 'Go to your profile' }).click();
   await expect(page.getByTestId('email-state')).toHaveText('confirmed');
-  await expect(page.getByRole('heading', { name: 'Confirm your address' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Confirm it' })).toHaveCount(0);
 
   // The link is spent: it says so, and offers a new one.
   await page.goto(link);
@@ -33,7 +33,7 @@ test('the six-digit code from the mail confirms the address where the person is 
   const name = await registerNewPerson(page, 'vcode');
   const mail = await mailTo(request, `${name}@example.org`, VERIFY);
   const code = mail.text.match(/enter this code: (\d{6})/)![1];
-  await page.getByRole('link', { name: 'enter the code or get a new link' }).click();
+  await page.getByRole('link', { name: 'Confirm it' }).click();
   await expect(page).toHaveURL(/\/verify$/);
   await waitForHydration(page);
   // Signed in: only the code is asked for.

@@ -2,7 +2,7 @@
 //! server-function client and then goes to `?next=`; without it, the browser posts the form and
 //! the server redirects to the same place.
 
-use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
+use super::{entry_form, ConfirmFirst, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Login,
     components::{Field, FormError, SignedOutNotice, SubmitButton},
@@ -15,11 +15,6 @@ use leptos_router::components::A;
 pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let EntryForm { next, error } = entry_form(action);
-    let unverified = move || {
-        error
-            .get()
-            .is_some_and(|e| e.code == crate::error::ErrorCode::EmailUnverified)
-    };
     let register_href = move || next.get().via("/register");
     view! {
         <Title text="Log in · Gatehouse"/>
@@ -33,9 +28,7 @@ pub fn LoginPage() -> impl IntoView {
                 <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
                 <SubmitButton label="Log in" busy="Logging in…" pending=action.pending()/>
             </ActionForm>
-            <Show when=unverified>
-                <p><A href="/verify">"Confirm your address, or get a new link"</A></p>
-            </Show>
+            <ConfirmFirst error/>
             <p><A href="/forgot">"Forgot your password?"</A></p>
             <p>"New here? " <A href=register_href>"Create an account"</A></p>
         </section>

@@ -1,24 +1,20 @@
 //! One file per route.
 
-mod email_links;
-mod forgot;
 mod home;
+mod links;
 mod login;
 mod not_found;
 mod profile;
 mod register;
-mod reset;
 mod sessions;
 mod verify;
 
-pub use email_links::{ConfirmEmailPage, UndoEmailPage};
-pub use forgot::ForgotPage;
 pub use home::HomePage;
+pub use links::{ConfirmEmailPage, ForgotPage, ResetPage, UndoEmailPage};
 pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use profile::ProfilePage;
 pub use register::RegisterPage;
-pub use reset::ResetPage;
 pub use sessions::SessionsPage;
 pub use verify::VerifyPage;
 
@@ -78,6 +74,23 @@ where
             error
         })
     })
+}
+
+/// Under a login or registration refused until the address is confirmed: the way to do it.
+#[component]
+fn ConfirmFirst(error: Signal<Option<AppError>>) -> impl IntoView {
+    move || {
+        let unverified = error
+            .get()
+            .is_some_and(|e| e.code == crate::error::ErrorCode::EmailUnverified);
+        unverified.then(|| {
+            view! {
+                <p><leptos_router::components::A href="/verify">
+                    "Confirm your address, or get a new link"
+                </leptos_router::components::A></p>
+            }
+        })
+    }
 }
 
 /// A form that posts as the browser does, with or without JavaScript, for the one-button pages

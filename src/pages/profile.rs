@@ -86,6 +86,11 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                         data-testid="email-state">
                         {move || if user.with(|u| u.email_verified) { "confirmed" } else { "not confirmed" }}
                     </span>
+                    // Not confirmed: the link and code went to it; the page takes the code and
+                    // sends a new link.
+                    <Show when=move || !user.with(|u| u.email_verified)>
+                        " " <A href="/verify">"Confirm it"</A>
+                    </Show>
                 </dd>
                 <dt>"Full name"</dt>
                 <dd data-testid="full-name">{field(|u| &u.full_name)}</dd>
@@ -98,24 +103,6 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                 </ActionForm>
                 <A href="/sessions" attr:class="button secondary">"Your devices"</A>
             </div>
-        </section>
-        <Show when=move || !user.with(|u| u.email_verified)>
-            <ConfirmAddress user/>
-        </Show>
-    }
-}
-
-/// While the address is not confirmed: the way to the code form and a new link.
-#[component]
-fn ConfirmAddress(user: RwSignal<User>) -> impl IntoView {
-    view! {
-        <section class="card">
-            <h2>"Confirm your address"</h2>
-            <p>
-                "We sent a link and a code to " {move || user.with(|u| u.email.clone())}
-                ". Open the link, or "
-                <A href="/verify">"enter the code or get a new link"</A> "."
-            </p>
         </section>
     }
 }

@@ -1,6 +1,6 @@
 //! `/register`: email, username, full name, password. A new account is logged in at once.
 
-use super::{entry_form, EntryForm, SendOnWhenLoggedIn};
+use super::{entry_form, ConfirmFirst, EntryForm, SendOnWhenLoggedIn};
 use crate::{
     auth::Register,
     components::{Field, FormError, SubmitButton},
@@ -14,11 +14,6 @@ use leptos_router::components::A;
 pub fn RegisterPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let EntryForm { next, error } = entry_form(action);
-    let unverified = move || {
-        error
-            .get()
-            .is_some_and(|e| e.code == crate::error::ErrorCode::EmailUnverified)
-    };
     let login_href = move || next.get().login_url();
     view! {
         <Title text="Register · Gatehouse"/>
@@ -35,9 +30,7 @@ pub fn RegisterPage() -> impl IntoView {
                     hint=Password::RULE/>
                 <SubmitButton label="Create account" busy="Creating your account…" pending=action.pending()/>
             </ActionForm>
-            <Show when=unverified>
-                <p><A href="/verify">"Confirm your address, or get a new link"</A></p>
-            </Show>
+            <ConfirmFirst error/>
             <p>"Already have an account? " <A href=login_href>"Log in"</A></p>
         </section>
     }

@@ -1,11 +1,15 @@
-//! `/verify`: proving the account's address. Opened from the mailed link (`?token=…`) it shows
-//! one button, since opening a link spends nothing; a link that cannot be used arrives as
-//! `?link=expired` or `invalid` (`auth::link_detour`). Without a token it takes the six-digit
+//! `/verify`: proving the account's address. Opened from the mailed link (`?token=…`) it is a
+//! link page (see `links.rs`): one button, since opening a link spends nothing. A link that
+//! cannot be used arrives as `?link=expired` or `invalid` (`auth::link_detour`), and is answered
+//! here, with the code form and a new link. Without a token it takes the six-digit
 //! code from the mail, or sends a new link (the same form's second button). Signed out, the form
 //! also asks whose account. It posts as a plain form (see [`PlainForm`]): the server redirects
 //! to `?done=1` or `?sent=1`, or back with the error.
 
-use super::{plain_form_error, PlainForm};
+use super::{
+    links::{LinkPageView, VERIFY_LINK},
+    plain_form_error, PlainForm,
+};
 use crate::{
     auth::{ResendVerification, VerifyEmail},
     client::{Auth, AuthStatus},
@@ -14,13 +18,12 @@ use crate::{
 };
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn VerifyPage() -> impl IntoView {
     let query = use_query_map();
     let has = move |key: &str| query.read().get(key).is_some_and(|v| !v.is_empty());
-    let token = move || query.read().get("token").unwrap_or_default();
     let dead = move || match query.read().get("link").as_deref() {
         Some("expired") => Some(VERIFY_LINK_EXPIRED),
         Some(_) => Some(VERIFY_LINK_INVALID),
@@ -36,26 +39,13 @@ pub fn VerifyPage() -> impl IntoView {
         _ => None,
     };
     view! {
-        <Title text="Confirm your address · Gatehouse"/>
-        <section class="card">
-            <h1>"Confirm your address"</h1>
-            {move || if has("done") {
-                view! {
-                    <p class="notice" role="status">"Your address is confirmed. Thank you."</p>
-                    // Signed out, the profile asks for a login first and comes back.
-                    <p><A href="/profile">"Go to your profile"</A></p>
-                }.into_any()
-            } else if has("token") {
-                view! {
-                    <p>"One step left: confirm that this address is yours."</p>
-                    <PlainForm action=VerifyEmail::PATH>
-                        <FormError error/>
-                        <input type="hidden" name="token" value=token/>
-                        <button type="submit">"Confirm my address"</button>
-                    </PlainForm>
-                }.into_any()
-            } else {
-                view! {
+        {move || if has("token") || has("done") {
+            view! { <LinkPageView page=&VERIFY_LINK/> }.into_any()
+        } else {
+            view! {
+                <Title text="Confirm your address · Gatehouse"/>
+                <section class="card">
+                    <h1>"Confirm your address"</h1>
                     {dead().map(|dead| view! { <p class="form-error" role="alert">{dead}</p> })}
                     {has("sent").then(|| view! {
                         <p class="notice" role="status">
@@ -75,9 +65,9 @@ pub fn VerifyPage() -> impl IntoView {
                         </div>
                     </PlainForm>
                     <p class="hint">"No mail? Check your spam folder first. A new link replaces the last one."</p>
-                }.into_any()
-            }}
-        </section>
+                </section>
+            }.into_any()
+        }}
     }
 }
 

@@ -94,8 +94,11 @@ async fn mail_queued_before_kill_9_is_delivered_after_the_restart() {
             assert!(mail.raw.contains("https://login.example.com/reset?token="));
             break;
         }
+        // Within seconds, unless the kill fell inside a delivery attempt (between the claim
+        // and the failure recorded): then the message waits out its 60 s lease, as it would for
+        // another instance that may still be sending it (on a loaded machine, 1 run in ~30).
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(15),
+            started.elapsed() < std::time::Duration::from_secs(75),
             "not delivered after the restart"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
