@@ -14,13 +14,13 @@ for (const colorScheme of ['light', 'dark'] as const) {
       await page.setViewportSize({ width, height: 900 });
       const shot = async (name: string) =>
         page.screenshot({ path: `${OUT}/${name}-${width}-${colorScheme}.png`, fullPage: true });
-      for (const [name, path] of [['home', '/'], ['login', '/login'], ['register', '/register'], ['forgot', '/forgot'], ['reset-expired', '/reset?link=expired'], ['not-found', '/nope']]) {
+      for (const [name, path] of [['home', '/'], ['login', '/login'], ['register', '/register'], ['forgot', '/forgot'], ['reset-expired', '/reset?link=expired'], ['verify', '/verify'], ['verify-invalid', '/verify?link=invalid'], ['confirm-email-expired', '/confirm-email?link=expired'], ['undo-email-restored', '/undo-email?done=restored'], ['not-found', '/nope']]) {
         await page.goto(path);
         await waitForHydration(page);
         await shot(`out-${name}`);
       }
       await registerNewPerson(page, `shot${width}${colorScheme}`);
-      for (const [name, path] of [['home', '/'], ['profile', '/profile'], ['sessions', '/sessions']]) {
+      for (const [name, path] of [['home', '/'], ['profile', '/profile'], ['sessions', '/sessions'], ['verify', '/verify']]) {
         await page.goto(path);
         await waitForHydration(page);
         await shot(`in-${name}`);
