@@ -16,6 +16,15 @@ use async_trait::async_trait;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+/// What the account's address must be for [`Steps::set_email`] to move it.
+#[derive(Clone, Copy)]
+pub enum AddressNow<'a> {
+    /// This one (a change confirmed from the address it was asked under).
+    Is(&'a str),
+    /// Any but this one (an undo putting this one back).
+    IsNot(&'a str),
+}
+
 /// Which live sessions a [`Steps::end`] ends.
 #[derive(Clone, Copy)]
 pub enum Ending<'a> {
@@ -107,22 +116,14 @@ pub trait Steps: Send + Sized {
     async fn mark_verified(&mut self, user_id: &str, at: OffsetDateTime)
         -> Result<(), sqlx::Error>;
 
-    /// Moves the account's address from `from` to `to` (proved at `at`); `false` when its
-    /// address is not `from`, [`StoreError::Taken`] when another account has `to` or holds it.
-    async fn move_email(
-        &mut self,
-        user_id: &str,
-        (from, to, to_key): (&str, &str, &str),
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
-
-    /// Puts the address `to` back on the account (proved at `at`) unless it is its address
-    /// already, and ends the account's hold on it; `false` when it was its address.
-    /// [`StoreError::Taken`] as for [`Steps::move_email`].
-    async fn restore_email(
+    /// Moves the account's address to `to` (proved at `at`) if its address now is as `now`
+    /// says; `false` when it is not. [`StoreError::Taken`] when another account has `to` or
+    /// holds it. The account's own hold on `to`, if any, ends: it has the address again.
+    async fn set_email(
         &mut self,
         user_id: &str,
         (to, to_key): (&str, &str),
+        now: AddressNow<'_>,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
@@ -246,8 +247,11 @@ pub async fn change_email(
     }
     tx.lock_addresses(&mut [change.email_was_key, change.email_to_key])
         .await?;
-    let addresses = (email_was.as_str(), email_to.as_str(), change.email_to_key);
-    if !tx.move_email(user_id, addresses, change.at).await? {
+    let to = (email_to.as_str(), change.email_to_key);
+    if !tx
+        .set_email(user_id, to, AddressNow::Is(email_was), change.at)
+        .await?
+    {
         return Ok(TokenState::Invalid);
     }
     tx.hold_address(user_id, change.email_was_key, change.undo.expires_at)
@@ -288,7 +292,8 @@ pub async fn undo_email_change(
     };
     tx.lock_addresses(&mut [undo.email_was_key]).await?;
     let back = (email_was.as_str(), undo.email_was_key);
-    let outcome = if tx.restore_email(&user_id, back, undo.at).await? {
+    let away = AddressNow::IsNot(&email_was);
+    let outcome = if tx.set_email(&user_id, back, away, undo.at).await? {
         let every = Ending::AllOf {
             user_id: &user_id,
             keep: None,

@@ -5,7 +5,7 @@
 use super::secs;
 use crate::store::{
     recovery::{judge_token, TokenRow},
-    steps::{Ending, Steps},
+    steps::{AddressNow, Ending, Steps},
     AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, RefreshRecord, StoreError,
     TokenPurpose, TokenState, UserRecord,
 };
@@ -322,51 +322,37 @@ impl Steps for Transaction<'static, Postgres> {
             .map(drop)
     }
 
-    async fn move_email(
-        &mut self,
-        user_id: &str,
-        (from, to, to_key): (&str, &str, &str),
-        at: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        if held_for_another(self, to_key, user_id, at.unix_timestamp()).await? {
-            return Err(StoreError::Taken("email"));
-        }
-        let moved = sqlx::query(
-            "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
-             WHERE id = $4 AND email = $5",
-        )
-        .bind(to)
-        .bind(to_key)
-        .bind(secs(at))
-        .bind(user_id)
-        .bind(from)
-        .execute(&mut **self)
-        .await
-        .map_err(crate::store::taken_or_database)?;
-        Ok(moved.rows_affected() == 1)
-    }
-
-    async fn restore_email(
+    async fn set_email(
         &mut self,
         user_id: &str,
         (to, to_key): (&str, &str),
+        now: AddressNow<'_>,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         if held_for_another(self, to_key, user_id, at.unix_timestamp()).await? {
             return Err(StoreError::Taken("email"));
         }
-        let moved = sqlx::query(
-            "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
-             WHERE id = $4 AND email <> $5",
-        )
-        .bind(to)
-        .bind(to_key)
-        .bind(secs(at))
-        .bind(user_id)
-        .bind(to)
-        .execute(&mut **self)
-        .await
-        .map_err(crate::store::taken_or_database)?;
+        let (sql, address) = match now {
+            AddressNow::Is(address) => (
+                "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
+                 WHERE id = $4 AND email = $5",
+                address,
+            ),
+            AddressNow::IsNot(address) => (
+                "UPDATE users SET email = $1, email_key = $2, email_verified_at = $3
+                 WHERE id = $4 AND email <> $5",
+                address,
+            ),
+        };
+        let moved = sqlx::query(sql)
+            .bind(to)
+            .bind(to_key)
+            .bind(secs(at))
+            .bind(user_id)
+            .bind(address)
+            .execute(&mut **self)
+            .await
+            .map_err(crate::store::taken_or_database)?;
         sqlx::query("DELETE FROM held_addresses WHERE email_key = $1 AND user_id = $2")
             .bind(to_key)
             .bind(user_id)

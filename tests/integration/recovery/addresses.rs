@@ -242,26 +242,7 @@ async fn asking_for_addresses_is_capped_before_anything_says_whether_one_is_take
 async fn a_reset_by_mail_proves_the_address_so_a_required_verification_is_met() {
     let app = spawn_app_with(&[("REQUIRE_VERIFIED_EMAIL", "true")]).await;
     app.try_register("pia@example.org", "pia", "Pia").await;
-    let asked = app
-        .post(
-            "/api/auth/request_password_reset",
-            &[("email", "pia@example.org")],
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(asked.status(), StatusCode::OK);
-    let reset = &mails_titled(&app, "pia@example.org", "Reset your Gatehouse password", 1).await[0];
-    let answer = app
-        .post(
-            "/api/auth/reset_password",
-            &[
-                ("token", &token_in(reset, "/reset")),
-                ("new_password", "a brand new passphrase"),
-            ],
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(answer.status(), StatusCode::OK);
+    reset_by_mail(&app, "pia@example.org", "a brand new passphrase").await;
     let login = app.try_login("pia", "a brand new passphrase").await;
     assert_eq!(
         login.status(),
@@ -419,6 +400,27 @@ async fn move_and_confirm(app: &TestApp, jar: &Jar, name: &str, new: &str, nth: 
     );
 }
 
+/// Asks for a reset link to `email`, and sets `password` with it.
+async fn reset_by_mail(app: &TestApp, email: &str, password: &str) {
+    let form = [("email", email)];
+    let asked = app
+        .post("/api/auth/request_password_reset", &form, &Jar::default())
+        .await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    let reset = &mails_titled(app, email, "Reset your Gatehouse password", 1).await[0];
+    let token = token_in(reset, "/reset");
+    let form = [("token", token.as_str()), ("new_password", password)];
+    let answer = app
+        .post("/api/auth/reset_password", &form, &Jar::default())
+        .await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "{}",
+        answer.text().await.unwrap()
+    );
+}
+
 async fn undo(app: &TestApp, token: &str) -> reqwest::Response {
     app.post(
         "/api/auth/cancel_email_change",
@@ -488,26 +490,7 @@ async fn the_old_address_undoes_a_taken_account_whatever_the_taker_did_next() {
         "invalid_credentials",
     )
     .await;
-    let asked = app
-        .post(
-            "/api/auth/request_password_reset",
-            &[("email", "fay@example.org")],
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(asked.status(), StatusCode::OK);
-    let reset = &mails_titled(&app, "fay@example.org", "Reset your Gatehouse password", 1).await[0];
-    let answer = app
-        .post(
-            "/api/auth/reset_password",
-            &[
-                ("token", &token_in(reset, "/reset")),
-                ("new_password", "the owner's new passphrase"),
-            ],
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(answer.status(), StatusCode::OK);
+    reset_by_mail(&app, "fay@example.org", "the owner's new passphrase").await;
     // Every other link of the account died with the restore, the used undo link too.
     assert_error(undo(&app, &undo_link).await, 401, "token_invalid").await;
     log::assert_no_server_errors();
