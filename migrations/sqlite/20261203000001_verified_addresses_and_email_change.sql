@@ -7,16 +7,20 @@ ALTER TABLE users ADD COLUMN email_verified_at INTEGER; -- unix seconds
 --   email_was  the account's address when the token was made. A token for anything but
 --              undoing an address change dies when the address changes, as it dies when the
 --              password does (credential_version).
---   email_to   the address a change moves to (change_email, cancel_email_change).
+--   email_to   the address a change moves to (change_email, cancel_email_change,
+--              undo_email_change).
 --   code_hash  a verification's six-digit code, as a keyed hash (HMAC with a server secret: a
 --              million codes are no work to hash, so a plain hash would give a stolen database
 --              every code).
--- SQLite cannot change a CHECK constraint in place: the table is rebuilt with its rows.
+-- SQLite cannot change a CHECK constraint in place: the table is rebuilt with its rows. Its
+-- rowid keeps the order tokens were made in: undoing an address change spends the undo links
+-- made after the one used, never those before it.
 CREATE TABLE account_tokens_next (
     token_hash         TEXT PRIMARY KEY NOT NULL,
     user_id            TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     purpose            TEXT NOT NULL CHECK (purpose IN
-                           ('password_reset', 'verify_email', 'change_email', 'cancel_email_change')),
+                           ('password_reset', 'verify_email', 'change_email', 'cancel_email_change',
+                            'undo_email_change')),
     credential_version INTEGER NOT NULL,
     created_at         INTEGER NOT NULL,
     expires_at         INTEGER NOT NULL,

@@ -10,7 +10,7 @@
 
 use super::{
     current_user::account,
-    links::{self, link_path, link_state},
+    links::{self, link_path, link_state, link_state_of},
     request::{new_id, now, CurrentRequest},
 };
 use crate::{
@@ -304,10 +304,12 @@ pub(super) async fn request_email_change(
             ..AppError::rate_limited_for("for address changes", HOUR)
         });
     }
-    if let Some(holder) = state.store.find_user_by(UserKey::Email(&email.key())).await? {
-        if holder.id != user.id {
-            return Err(AppError::conflict("email", EMAIL_TAKEN_BY_ANOTHER));
-        }
+    let key = email.key();
+    let holder = state.store.find_user_by(UserKey::Email(&key)).await?;
+    if holder.is_some_and(|holder| holder.id != user.id)
+        || state.store.address_held(&key, &user.id, now()).await?
+    {
+        return Err(AppError::conflict("email", EMAIL_TAKEN_BY_ANOTHER));
     }
     let about = request.circumstances();
     let at = about.when;
@@ -325,7 +327,9 @@ pub(super) async fn request_email_change(
     };
     let tokens = [
         token(TokenPurpose::ChangeEmail, confirm.hash(), EMAIL_CHANGE_LIFETIME),
-        token(TokenPurpose::CancelEmailChange, undo.hash(), UNDO_LIFETIME),
+        // Cancels the pending change only, and dies once the address moves: the link that can
+        // undo a made move is mailed when it is made, from inside that transaction.
+        token(TokenPurpose::CancelEmailChange, undo.hash(), EMAIL_CHANGE_LIFETIME),
     ];
     let mut to_new = Letter::ConfirmNewEmail {
         link: state.mailer.link(&link_path(TokenPurpose::ChangeEmail, &confirm)),
@@ -367,7 +371,7 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     let undo_record = AccountToken {
         token_hash: undo.hash(),
         user_id: user_id.clone(),
-        purpose: TokenPurpose::CancelEmailChange,
+        purpose: TokenPurpose::UndoEmailChange,
         // Not judged: undoing holds through a password change (see `judge_token`).
         credential_version: 0,
         created_at: at,
@@ -378,7 +382,7 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
     };
     let notice = Letter::EmailChanged {
         new: email_to.clone(),
-        undo: state.mailer.link(&link_path(TokenPurpose::CancelEmailChange, &undo)),
+        undo: state.mailer.link(&link_path(TokenPurpose::UndoEmailChange, &undo)),
         valid_for: UNDO_LIFETIME,
     }
     .to(&email_was, &about, new_id());
@@ -411,17 +415,23 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
 pub async fn cancel_email_change(token: String) -> Result<bool, AppError> {
     let request = CurrentRequest::current()?;
     let state = &request.state;
-    let purpose = TokenPurpose::CancelEmailChange;
     let token = MailToken::parse(&token)
-        .ok_or_else(|| links::refused(purpose, &TokenState::Invalid))?;
-    let email_was = match link_state(state, token.expose(), purpose).await? {
-        TokenState::Usable { email_was, .. } => email_was,
-        other => return Err(links::refused(purpose, &other)),
+        .ok_or_else(|| links::refused(TokenPurpose::UndoEmailChange, &TokenState::Invalid))?;
+    let purposes = [TokenPurpose::UndoEmailChange, TokenPurpose::CancelEmailChange];
+    let (purpose, email_was) = match link_state_of(state, token.expose(), &purposes).await? {
+        (purpose, TokenState::Usable { email_was, .. }) => (purpose, email_was),
+        (purpose, other) => return Err(links::refused(purpose, &other)),
     };
+    let notice = Letter::EmailRestored {
+        restored: email_was.clone(),
+    }
+    .to("", &request.circumstances(), new_id());
     let undo = EmailChangeUndo {
         token_hash: &token.hash(),
+        purpose,
         email_was_key: &Email::key_of(&email_was),
         unusable_hash: state.passwords.unusable_hash(),
+        notice: &notice,
         at: now(),
     };
     // This browser's own session, if any: only its cookies go if the account's sessions end.
@@ -435,6 +445,7 @@ pub async fn cancel_email_change(token: String) -> Result<bool, AppError> {
             if caller.as_deref() == Some(user_id.as_str()) {
                 request.clear_cookies();
             }
+            state.mailer.queued();
             tracing::info!(user_id = %user_id, sessions_ended = ended.len(), "address change undone");
             true
         }

@@ -90,6 +90,8 @@ impl Endings<'_> {
         let outcome = self.store.reset_password(reset).await?;
         if let ResetOutcome::Done { ended } = &outcome {
             self.revoked.insert(ended.iter().map(String::as_str), reset.at);
+            // The reset proved the address: the cached view's `email_verified` is stale.
+            self.users.forget(&reset.session.user_id);
         }
         Ok(outcome)
     }

@@ -16,19 +16,23 @@ use crate::{
     store::{TokenPurpose, TokenState},
 };
 
-/// Each page a mailed link opens, and what its token is for.
-const LINK_PAGES: [(&str, TokenPurpose); 4] = [
-    ("/reset", TokenPurpose::PasswordReset),
-    ("/verify", TokenPurpose::VerifyEmail),
-    ("/confirm-email", TokenPurpose::ChangeEmail),
-    ("/undo-email", TokenPurpose::CancelEmailChange),
+/// Each page a mailed link opens, and what its tokens are for.
+const LINK_PAGES: [(&str, &[TokenPurpose]); 4] = [
+    ("/reset", &[TokenPurpose::PasswordReset]),
+    ("/verify", &[TokenPurpose::VerifyEmail]),
+    ("/confirm-email", &[TokenPurpose::ChangeEmail]),
+    // Cancelling a pending change and undoing a made one are one page for the person.
+    (
+        "/undo-email",
+        &[TokenPurpose::UndoEmailChange, TokenPurpose::CancelEmailChange],
+    ),
 ];
 
 /// The path of the page that links made for `purpose` open, with `token`.
 pub fn link_path(purpose: TokenPurpose, token: &MailToken) -> String {
     let page = LINK_PAGES
         .iter()
-        .find(|(_, p)| *p == purpose)
+        .find(|(_, purposes)| purposes.contains(&purpose))
         .map_or("/", |(page, _)| page);
     format!("{page}?token={}", token.expose())
 }
@@ -36,13 +40,31 @@ pub fn link_path(purpose: TokenPurpose, token: &MailToken) -> String {
 /// `GET` of a link's page with a token that cannot be used: where to send it instead. Read
 /// only: a usable token is left for the page's POST.
 pub async fn link_detour(state: &AppState, uri: &http::Uri) -> Option<String> {
-    let (page, purpose) = LINK_PAGES.iter().find(|(page, _)| *page == uri.path())?;
+    let (page, purposes) = LINK_PAGES.iter().find(|(page, _)| *page == uri.path())?;
     let token = query_value(uri.query(), "token")?;
-    match link_state(state, &token, *purpose).await {
-        Ok(TokenState::Usable { .. }) | Err(_) => None,
-        Ok(TokenState::Expired) => Some(format!("{page}?link=expired")),
-        Ok(TokenState::Invalid) => Some(format!("{page}?link=invalid")),
+    match link_state_of(state, &token, purposes).await {
+        Ok((_, TokenState::Usable { .. })) | Err(_) => None,
+        Ok((_, TokenState::Expired)) => Some(format!("{page}?link=expired")),
+        Ok((_, TokenState::Invalid)) => Some(format!("{page}?link=invalid")),
     }
+}
+
+/// What a presented token is worth now for the first of `purposes` it was made for (a token
+/// is made for one), and which: read only.
+pub async fn link_state_of(
+    state: &AppState,
+    token: &str,
+    purposes: &[TokenPurpose],
+) -> Result<(TokenPurpose, TokenState), AppError> {
+    let mut last = (purposes[0], TokenState::Invalid);
+    for purpose in purposes {
+        let found = link_state(state, token, *purpose).await?;
+        if found != TokenState::Invalid {
+            return Ok((*purpose, found));
+        }
+        last = (*purpose, found);
+    }
+    Ok(last)
 }
 
 /// What a presented token is worth now for `purpose`: read only.
@@ -70,8 +92,12 @@ pub fn refused(purpose: TokenPurpose, state: &TokenState) -> AppError {
         (TokenPurpose::VerifyEmail, false) => VERIFY_LINK_INVALID,
         (TokenPurpose::ChangeEmail, true) => CHANGE_LINK_EXPIRED,
         (TokenPurpose::ChangeEmail, false) => CHANGE_LINK_INVALID,
-        (TokenPurpose::CancelEmailChange, true) => UNDO_LINK_EXPIRED,
-        (TokenPurpose::CancelEmailChange, false) => UNDO_LINK_INVALID,
+        (TokenPurpose::CancelEmailChange | TokenPurpose::UndoEmailChange, true) => {
+            UNDO_LINK_EXPIRED
+        }
+        (TokenPurpose::CancelEmailChange | TokenPurpose::UndoEmailChange, false) => {
+            UNDO_LINK_INVALID
+        }
     };
     let code = if expired {
         ErrorCode::TokenExpired

@@ -31,11 +31,13 @@ pub async fn register(
     // a race between two registrations of one name.) The 409 says no more than it did after
     // the hash.
     let email_key = email.key();
+    // An address held for an account that moved away from it is answered alike, and as fast.
     if state
         .store
         .find_user_by(UserKey::Email(&email_key))
         .await?
         .is_some()
+        || state.store.address_held(&email_key, "", now).await?
     {
         return Err(crate::store::StoreError::Taken("email").into());
     }

@@ -47,6 +47,8 @@ pub enum Letter {
         undo: String,
         valid_for: Duration,
     },
+    /// To the address an undo replaced: the account went back to `restored`.
+    EmailRestored { restored: String },
     /// Wrong passwords locked the account for strangers; `forgot` is the owner's way in.
     AccountLocked { forgot: String, for_how_long: Duration },
 }
@@ -74,6 +76,7 @@ impl Letter {
                 format!("A change of your {PRODUCT} address was asked for")
             }
             Self::EmailChanged { .. } => format!("Your {PRODUCT} address was changed"),
+            Self::EmailRestored { .. } => format!("A {PRODUCT} account left this address"),
             Self::AccountLocked { .. } => {
                 format!("Your {PRODUCT} account was locked after wrong passwords")
             }
@@ -164,6 +167,14 @@ impl Letter {
                     ),
                 ],
                 Some(("Put my address back", undo.as_str())),
+            ),
+            Self::EmailRestored { restored } => (
+                vec![
+                    format!("On {when}, from {from}, the {PRODUCT} account that used this address was moved back to {restored}, with a link sent there when it left that address."),
+                    "Every device that was logged in to it has been logged out, and its password must be chosen again from that address.".to_owned(),
+                    format!("If that was not meant to happen, whoever reads {restored} has the account now: contact whoever runs this site."),
+                ],
+                None,
             ),
             Self::AccountLocked { forgot, for_how_long } => (
                 vec![

@@ -168,6 +168,15 @@ pub trait Store: Send + Sync + 'static {
     /// still usable once the account is locked; otherwise nothing changes.
     async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError>;
 
+    /// Whether the address `key` is held at `now` for an account other than `except` (see
+    /// `held_addresses`): taken, for a registration or a move, as if an account had it.
+    async fn address_held(
+        &self,
+        key: &str,
+        except: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
     /// Proves the account's address with the verification token `token_hash`, if it is still
     /// usable once the account is locked: the token and the account's other verification
     /// tokens are spent. The token's state as it was found.

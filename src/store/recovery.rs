@@ -85,8 +85,13 @@ pub enum TokenPurpose {
     VerifyEmail,
     /// Moves the account to `email_to`: sent to that address.
     ChangeEmail,
-    /// Undoes a change to `email_to`, pending or done: sent to the address it would replace.
+    /// Cancels a pending change to `email_to`: sent to the current address when the change is
+    /// asked for. Bound like every token: once the address has moved, it is dead.
     CancelEmailChange,
+    /// Puts `email_was` back after the account moved to `email_to`: sent to `email_was` when
+    /// the move is made. The old owner's way back from whoever took the account, so it holds
+    /// whatever happens next (see [`judge_token`]).
+    UndoEmailChange,
 }
 
 impl TokenPurpose {
@@ -104,6 +109,7 @@ impl TokenPurpose {
             Self::VerifyEmail => "verify_email",
             Self::ChangeEmail => "change_email",
             Self::CancelEmailChange => "cancel_email_change",
+            Self::UndoEmailChange => "undo_email_change",
         }
     }
 }
@@ -190,11 +196,15 @@ pub struct EmailChange<'a> {
 #[derive(Debug)]
 pub struct EmailChangeUndo<'a> {
     pub token_hash: &'a str,
+    /// Which link it is: cancelling a pending change, or undoing a move.
+    pub purpose: TokenPurpose,
     /// The comparison form of the address it restores.
     pub email_was_key: &'a str,
     /// A password hash nobody knows the password of: a restored account's password is
     /// replaced by it, since whoever moved the address may know the old one (or set it).
     pub unusable_hash: &'a str,
+    /// Told to the address an undo replaces (its recipient is set to that address).
+    pub notice: &'a OutgoingMail,
     pub at: OffsetDateTime,
 }
 
@@ -238,15 +248,15 @@ pub struct TokenRow {
 /// that is not needed.
 ///
 /// A token dies when the password or the address changes after it was made, except the one
-/// that undoes an address change: that one is the old owner's way back from someone who took
-/// the account, so it holds through whatever that someone does next (a new password, another
-/// move of the address) until it is used or expires. (Every move of the address also spends
+/// that undoes a move of the address: that one is the old owner's way back from someone who
+/// took the account, so it holds through whatever that someone does next (a new password,
+/// another move of the address) until it is used, expires, or an older undo link is used. (Every move of the address also spends
 /// the account's other links, so none comes back to life when an address returns.)
 pub fn judge_token(row: Option<TokenRow>, purpose: TokenPurpose, now: i64) -> TokenState {
     let Some(row) = row else {
         return TokenState::Invalid;
     };
-    let bound = purpose == TokenPurpose::CancelEmailChange
+    let bound = purpose == TokenPurpose::UndoEmailChange
         || (row.credential_version == row.current_version && row.current_email == row.email_was);
     if row.purpose != purpose.as_str() || row.used_at.is_some() || !bound {
         TokenState::Invalid
@@ -280,7 +290,7 @@ mod tests {
     }
 
     const RESET: TokenPurpose = TokenPurpose::PasswordReset;
-    const CANCEL: TokenPurpose = TokenPurpose::CancelEmailChange;
+    const UNDO: TokenPurpose = TokenPurpose::UndoEmailChange;
 
     fn usable(email_to: Option<&str>) -> TokenState {
         TokenState::Usable {
@@ -321,6 +331,21 @@ mod tests {
     }
 
     #[test]
+    fn cancelling_a_pending_change_dies_once_the_address_moved() {
+        let cancel = |current: &str| TokenRow {
+            purpose: "cancel_email_change".into(),
+            email_to: Some("new@example.com".into()),
+            current_email: current.into(),
+            ..row()
+        };
+        let purpose = TokenPurpose::CancelEmailChange;
+        let pending = judge_token(Some(cancel("old@example.com")), purpose, 0);
+        assert_eq!(pending, usable(Some("new@example.com")));
+        let moved = judge_token(Some(cancel("new@example.com")), purpose, 0);
+        assert_eq!(moved, TokenState::Invalid);
+    }
+
+    #[test]
     fn a_token_made_before_the_address_changed_is_invalid() {
         let verify = TokenRow {
             purpose: "verify_email".into(),
@@ -339,7 +364,7 @@ mod tests {
     #[test]
     fn undoing_an_address_change_holds_through_whatever_the_taker_does_next_until_used() {
         let cancel = |current: &str, version: i64| TokenRow {
-            purpose: "cancel_email_change".into(),
+            purpose: "undo_email_change".into(),
             email_to: Some("new@example.com".into()),
             current_email: current.into(),
             current_version: version,
@@ -347,17 +372,17 @@ mod tests {
         };
         let expected = usable(Some("new@example.com"));
         // Pending, then done, then a new password, then moved on to a third address.
-        assert_eq!(judge_token(Some(cancel("old@example.com", 3)), CANCEL, 0), expected);
-        assert_eq!(judge_token(Some(cancel("new@example.com", 3)), CANCEL, 0), expected);
-        assert_eq!(judge_token(Some(cancel("new@example.com", 4)), CANCEL, 0), expected);
-        assert_eq!(judge_token(Some(cancel("third@example.com", 5)), CANCEL, 0), expected);
+        assert_eq!(judge_token(Some(cancel("old@example.com", 3)), UNDO, 0), expected);
+        assert_eq!(judge_token(Some(cancel("new@example.com", 3)), UNDO, 0), expected);
+        assert_eq!(judge_token(Some(cancel("new@example.com", 4)), UNDO, 0), expected);
+        assert_eq!(judge_token(Some(cancel("third@example.com", 5)), UNDO, 0), expected);
         let used = TokenRow {
             used_at: Some(1),
             ..cancel("new@example.com", 3)
         };
-        assert_eq!(judge_token(Some(used), CANCEL, 0), TokenState::Invalid);
+        assert_eq!(judge_token(Some(used), UNDO, 0), TokenState::Invalid);
         assert_eq!(
-            judge_token(Some(cancel("new@example.com", 3)), CANCEL, 1_000),
+            judge_token(Some(cancel("new@example.com", 3)), UNDO, 1_000),
             TokenState::Expired
         );
     }

@@ -127,6 +127,17 @@ pub trait Steps: Send + Sized {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
 
+    /// The account's address now.
+    async fn current_email(&mut self, user_id: &str) -> Result<Option<String>, sqlx::Error>;
+
+    /// Spends the account's unused undo links made after the one with hash `token_hash`.
+    async fn retire_newer_undo_links(
+        &mut self,
+        user_id: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error>;
+
     /// Keeps the address `key` for `user_id` until `until` (see `held_addresses`).
     async fn hold_address(
         &mut self,
@@ -280,7 +291,7 @@ pub async fn undo_email_change(
     undo: &EmailChangeUndo<'_>,
 ) -> Result<UndoOutcome, StoreError> {
     let state = tx
-        .spend_account_token(undo.token_hash, TokenPurpose::CancelEmailChange, undo.at)
+        .spend_account_token(undo.token_hash, undo.purpose, undo.at)
         .await?;
     let TokenState::Usable {
         user_id,
@@ -290,31 +301,53 @@ pub async fn undo_email_change(
     else {
         return Ok(UndoOutcome::Refused(state));
     };
-    tx.lock_addresses(&mut [undo.email_was_key]).await?;
-    let back = (email_was.as_str(), undo.email_was_key);
-    let away = AddressNow::IsNot(&email_was);
-    let outcome = if tx.set_email(&user_id, back, away, undo.at).await? {
-        let every = Ending::AllOf {
-            user_id: &user_id,
-            keep: None,
-        };
-        let ended = tx.end(every, EndReason::Revoked, undo.at).await?;
-        tx.replace_password(&user_id, undo.unusable_hash).await?;
-        let all = [
-            TokenPurpose::PasswordReset,
-            TokenPurpose::VerifyEmail,
-            TokenPurpose::ChangeEmail,
-            TokenPurpose::CancelEmailChange,
-        ];
-        tx.retire_account_tokens(&user_id, &all, undo.at).await?;
-        UndoOutcome::Restored { user_id, ended }
-    } else {
+    // A cancel link is bound to the address it was sent to (the judge saw it is still the
+    // account's): the change it was about, and any asked since, is all there is to stop.
+    if undo.purpose == TokenPurpose::CancelEmailChange {
         tx.retire_account_tokens(&user_id, &[TokenPurpose::ChangeEmail], undo.at)
             .await?;
-        UndoOutcome::Cancelled { user_id }
+        tx.commit().await?;
+        return Ok(UndoOutcome::Cancelled { user_id });
+    }
+    tx.lock_addresses(&mut [undo.email_was_key]).await?;
+    let replaced = tx.current_email(&user_id).await?;
+    let back = (email_was.as_str(), undo.email_was_key);
+    let away = AddressNow::IsNot(&email_was);
+    if !tx.set_email(&user_id, back, away, undo.at).await? {
+        // Already back at this address: only what is pending is stopped.
+        tx.retire_account_tokens(&user_id, &[TokenPurpose::ChangeEmail], undo.at)
+            .await?;
+        tx.commit().await?;
+        return Ok(UndoOutcome::Cancelled { user_id });
+    }
+    let every = Ending::AllOf {
+        user_id: &user_id,
+        keep: None,
     };
+    let ended = tx.end(every, EndReason::Revoked, undo.at).await?;
+    tx.replace_password(&user_id, undo.unusable_hash).await?;
+    let made_under_the_taker = [
+        TokenPurpose::PasswordReset,
+        TokenPurpose::VerifyEmail,
+        TokenPurpose::ChangeEmail,
+        TokenPurpose::CancelEmailChange,
+    ];
+    tx.retire_account_tokens(&user_id, &made_under_the_taker, undo.at)
+        .await?;
+    // Undo links made after this one are the taker's (mailed to addresses the taker moved
+    // the account through): they die. Older ones stay, so that a taker who undoes a later move
+    // of their own first cannot spend the owner's link.
+    tx.retire_newer_undo_links(&user_id, undo.token_hash, undo.at)
+        .await?;
+    if let Some(replaced) = replaced {
+        let notice = OutgoingMail {
+            recipient: replaced,
+            ..undo.notice.clone()
+        };
+        tx.queue_mail(&notice).await?;
+    }
     tx.commit().await?;
-    Ok(outcome)
+    Ok(UndoOutcome::Restored { user_id, ended })
 }
 
 /// A login: the session starts only if the password verified is still the account's.

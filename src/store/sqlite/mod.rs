@@ -392,6 +392,16 @@ impl Store for SqliteStore {
         shared::reset_password(tx, reset).await
     }
 
+    async fn address_held(
+        &self,
+        key: &str,
+        except: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(steps::held_for_another(&mut conn, key, except, now.unix_timestamp()).await?)
+    }
+
     async fn verify_email(
         &self,
         token_hash: &str,

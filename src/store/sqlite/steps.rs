@@ -21,7 +21,7 @@ pub(super) const ACCOUNT_TOKEN_ROW: &str =
      WHERE t.token_hash = ?";
 
 /// Whether `key` is held for an account other than `user_id` at `now` (unix seconds).
-async fn held_for_another(
+pub(super) async fn held_for_another(
     conn: &mut sqlx::SqliteConnection,
     key: &str,
     user_id: &str,
@@ -328,6 +328,32 @@ impl Steps for Transaction<'static, Sqlite> {
             .execute(&mut **self)
             .await?;
         Ok(moved.rows_affected() == 1)
+    }
+
+    async fn current_email(&mut self, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+            .bind(user_id)
+            .fetch_optional(&mut **self)
+            .await
+    }
+
+    async fn retire_newer_undo_links(
+        &mut self,
+        user_id: &str,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE account_tokens SET used_at = ?
+             WHERE user_id = ? AND purpose = 'undo_email_change' AND used_at IS NULL
+               AND rowid > (SELECT rowid FROM account_tokens WHERE token_hash = ?)",
+        )
+        .bind(unix(now))
+        .bind(user_id)
+        .bind(token_hash)
+        .execute(&mut **self)
+        .await
+        .map(drop)
     }
 
     async fn hold_address(

@@ -723,3 +723,128 @@ async fn two_instances_share_the_code_budget_and_see_a_confirmed_address_within_
     .await;
     log::assert_no_server_errors();
 }
+
+#[tokio::test]
+async fn an_undo_the_taker_makes_of_their_own_later_move_cannot_spend_the_owners_undo() {
+    let app = spawn_app().await;
+    let taker = app.register("vic").await;
+    move_and_confirm(&app, &taker, "vic", "t1@example.net", 1).await;
+    move_and_confirm(&app, &taker, "vic", "t2@example.net", 1).await;
+    let owners = token_in(
+        &mails_titled(&app, "vic@example.org", CHANGED, 1).await[0],
+        "/undo-email",
+    );
+    let takers = token_in(
+        &mails_titled(&app, "t1@example.net", CHANGED, 1).await[0],
+        "/undo-email",
+    );
+    // The taker undoes their own second move first, back to an address they read...
+    assert_eq!(
+        undo(&app, &takers).await.json::<Value>().await.unwrap(),
+        Value::Bool(true)
+    );
+    // ...and the owner's older link still puts the owner's address back.
+    let answer = undo(&app, &owners).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.json::<Value>().await.unwrap(), Value::Bool(true));
+    let back = app.try_login("vic@example.org", PASSWORD).await;
+    assert_error(back, 401, "invalid_credentials").await;
+    // The address the owner's undo replaced is told.
+    let told = &mails_titled(
+        &app,
+        "t1@example.net",
+        "A Gatehouse account left this address",
+        1,
+    )
+    .await[0];
+    assert!(told.raw.contains("vic@example.org"), "{}", told.raw);
+    log::assert_no_server_errors();
+}
+
+#[tokio::test]
+async fn a_cancel_link_stops_a_pending_change_only_and_changes_asked_during_an_undo_leave_no_working_link(
+) {
+    let app = spawn_app().await;
+    let taker = app.register("wes").await;
+    assert_eq!(
+        ask_to_move(&app, &taker, "wes", "w1@example.net")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let cancel = token_in(
+        &mails_titled(&app, "wes@example.org", CHANGE_ASKED, 1).await[0],
+        "/undo-email",
+    );
+    let confirm = token_in(
+        &mails_titled(&app, "w1@example.net", CONFIRM_NEW, 1).await[0],
+        "/confirm-email",
+    );
+    let answer = app
+        .post(
+            "/api/auth/confirm_email_change",
+            &[("token", &confirm)],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    // Made, the change is beyond its cancel link: only the undo link mailed with it can undo it.
+    assert_error(undo(&app, &cancel).await, 401, "token_invalid").await;
+    let owners = token_in(
+        &mails_titled(&app, "wes@example.org", CHANGED, 1).await[0],
+        "/undo-email",
+    );
+    // The taker asks for more changes at the moment the owner undoes the move.
+    let asks = (0..4u8).map(|n| {
+        let (app, taker) = (&app, &taker);
+        async move {
+            let to = format!("w{}@example.net", n + 2);
+            ask_to_move(app, taker, "wes", &to).await.status().as_u16()
+        }
+    });
+    let (asked, undone) = tokio::join!(join_all(asks), undo(&app, &owners));
+    assert_eq!(undone.status(), StatusCode::OK);
+    assert!(
+        asked.iter().all(|s| [200, 401, 429].contains(s)),
+        "{asked:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Whatever those asks mailed, no link of theirs works now.
+    for n in 2..6 {
+        let to = format!("w{n}@example.net");
+        for mail in mails_where(&app, &to, 0, |m| m.subject() == CONFIRM_NEW).await {
+            let token = token_in(&mail, "/confirm-email");
+            let answer = app
+                .post(
+                    "/api/auth/confirm_email_change",
+                    &[("token", &token)],
+                    &Jar::default(),
+                )
+                .await;
+            assert_error(answer, 401, "token_invalid").await;
+        }
+    }
+    for mail in mails_where(&app, "w1@example.net", 0, |m| m.subject() == CHANGE_ASKED).await {
+        assert_error(
+            undo(&app, &token_in(&mail, "/undo-email")).await,
+            401,
+            "token_invalid",
+        )
+        .await;
+    }
+    let moved = app
+        .try_register("squat@example.org", "squat", "Squat")
+        .await;
+    let mut squat = Jar::default();
+    squat.absorb(&moved);
+    let refused = ask_to_move(&app, &squat, "squat", "w1@example.net").await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::OK,
+        "w1 is not held: it was the taker's"
+    );
+    let held = ask_to_move(&app, &squat, "squat", "wes@example.org").await;
+    let body = assert_error(held, 409, "conflict").await;
+    assert_eq!(body["field"], "email");
+    log::assert_no_server_errors();
+}
