@@ -16,7 +16,9 @@ use super::{
 use crate::{
     credentials::mail_tokens::{MailCode, MailToken},
     domain::{Email, LoginName},
-    error::{AppError, CODE_EXPIRED, CODE_SHAPE, CODE_WRONG, EMAIL_TAKEN_BY_ANOTHER},
+    error::{
+        AppError, CODE_EXPIRED, CODE_SHAPE, CODE_WRONG, EMAIL_TAKEN_BY_ANOTHER, MOVE_BACK_BY_UNDO,
+    },
     mail::letters::{Circumstances, Letter},
     state::AppState,
     store::{
@@ -43,21 +45,23 @@ pub const EMAIL_CHANGES_PER_HOUR: u32 = 5;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-/// Reserves one use of the hourly (or `window`) cap named `name`, shared by every instance;
-/// `false` when it is spent.
-pub(super) async fn within_cap(
+/// Reserves one use of the cap named `name` (`max` per `window`), shared by every instance;
+/// when it is spent, how long until it has room again.
+pub(super) async fn cap_wait(
     state: &AppState,
     name: &str,
     max: u32,
     window: Duration,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Duration>, StoreError> {
     let key = state.limits.budget_key(name);
     let cap = Budget { max, window };
-    let reservation = state
-        .store
-        .reserve_attempt(&key, now().unix_timestamp(), cap)
-        .await?;
-    Ok(matches!(reservation, Reservation::Granted { .. }))
+    let now = now().unix_timestamp();
+    Ok(match state.store.reserve_attempt(&key, now, cap).await? {
+        Reservation::Granted { .. } => None,
+        Reservation::Exhausted { until } => Some(Duration::from_secs(
+            u64::try_from(until.saturating_sub(now)).unwrap_or(0),
+        )),
+    })
 }
 
 /// A verification token (with its code) for `user`'s address now, and the mail carrying both.
@@ -227,11 +231,9 @@ pub async fn resend_verification(login: Option<LoginName>) -> Result<(), AppErro
     match (request.authenticated(), login) {
         (Ok(claims), _) => {
             let user = account(&state, &claims.sub).await?;
-            if !send_verification(&state, &user, &about).await? {
-                return Err(AppError::rate_limited_for(
-                    "for mails to this address",
-                    HOUR,
-                ));
+            if let Some(wait) = send_verification(&state, &user, &about).await? {
+                request.set_retry_after(wait);
+                return Err(AppError::rate_limited_for("for mails to this address", wait));
             }
             request.redirect_plain_form("/verify?sent=1");
         }
@@ -261,20 +263,20 @@ async fn find_by_login(
     state.store.find_user_by(key).await
 }
 
-/// Queues a verification for `user` unless the address is verified already; `false` when the
-/// account's hourly cap is spent.
+/// Queues a verification for `user` unless the address is verified already; when the
+/// account's hourly cap is spent, how long until it has room again.
 async fn send_verification(
     state: &AppState,
     user: &UserRecord,
     about: &Circumstances,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Duration>, StoreError> {
     if user.email_verified_at.is_some() {
-        return Ok(true);
+        return Ok(None);
     }
     let cap = format!("verify-mail:{}", user.id);
-    if !within_cap(state, &cap, VERIFICATION_MAILS_PER_HOUR, HOUR).await? {
+    if let Some(wait) = cap_wait(state, &cap, VERIFICATION_MAILS_PER_HOUR, HOUR).await? {
         tracing::info!(user_id = %user.id, "verification mail not sent: the hourly cap is reached");
-        return Ok(false);
+        return Ok(Some(wait));
     }
     let (token, mail) = verification(state, user, about);
     state
@@ -283,7 +285,7 @@ async fn send_verification(
         .await?;
     state.mailer.queued();
     tracing::info!(user_id = %user.id, mail_id = %mail.id, "verification mail queued");
-    Ok(true)
+    Ok(None)
 }
 
 /// Asks to move `user` to `email`: a link to the new address, and a notice with a cancel link
@@ -297,11 +299,11 @@ pub(super) async fn request_email_change(
     // The cap first: answered "taken" or not, a request spends it, so the form is no faster a
     // way to learn which addresses have accounts than registering is.
     let cap = format!("email-change:{}", user.id);
-    if !within_cap(state, &cap, EMAIL_CHANGES_PER_HOUR, HOUR).await? {
-        request.set_retry_after(HOUR);
+    if let Some(wait) = cap_wait(state, &cap, EMAIL_CHANGES_PER_HOUR, HOUR).await? {
+        request.set_retry_after(wait);
         return Err(AppError {
             field: Some("email".to_owned()),
-            ..AppError::rate_limited_for("for address changes", HOUR)
+            ..AppError::rate_limited_for("for address changes", wait)
         });
     }
     let key = email.key();
@@ -310,6 +312,12 @@ pub(super) async fn request_email_change(
         || state.store.address_held(&key, &user.id, now()).await?
     {
         return Err(AppError::conflict("email", EMAIL_TAKEN_BY_ANOTHER));
+    }
+    // Back to an address this account left within the week: only the undo link mailed to it
+    // may do that. Confirmed from that mailbox instead, the move back would keep whoever moved
+    // the account away signed in, and mail them a fresh undo link to their own address.
+    if state.store.address_held(&key, "", now()).await? {
+        return Err(AppError::conflict("email", MOVE_BACK_BY_UNDO));
     }
     let about = request.circumstances();
     let at = about.when;
@@ -337,11 +345,12 @@ pub(super) async fn request_email_change(
     }
     .to(email.as_str(), &about, new_id());
     to_new.discard_after = Some(at + EMAIL_CHANGE_LIFETIME);
-    let to_old = Letter::EmailChangeRequested {
+    let mut to_old = Letter::EmailChangeRequested {
         new: email.as_str().to_owned(),
         undo: state.mailer.link(&link_path(TokenPurpose::CancelEmailChange, &undo)),
     }
     .to(&user.email, &about, new_id());
+    to_old.discard_after = Some(at + EMAIL_CHANGE_LIFETIME);
     state.store.issue_account_tokens(&tokens, &[to_new, to_old]).await?;
     state.mailer.queued();
     tracing::info!(user_id = %user.id, "address change asked for");
@@ -380,12 +389,13 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
         email_to: Some(email_to.clone()),
         code_hash: None,
     };
-    let notice = Letter::EmailChanged {
+    let mut notice = Letter::EmailChanged {
         new: email_to.clone(),
         undo: state.mailer.link(&link_path(TokenPurpose::UndoEmailChange, &undo)),
         valid_for: UNDO_LIFETIME,
     }
     .to(&email_was, &about, new_id());
+    notice.discard_after = Some(at + UNDO_LIFETIME);
     let change = EmailChange {
         token_hash: &token.hash(),
         email_was_key: &Email::key_of(&email_was),

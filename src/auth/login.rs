@@ -189,8 +189,7 @@ async fn check_password(
         state.store.refund_attempt(&key, generation).await?;
     }
     // The wrong password that spent the account's budget has locked it for strangers: its
-    // owner hears of it, with the way out (a reset lifts the lock). One reservation per window
-    // is the last, so this is one mail per lock.
+    // owner hears of it, with the way out (a reset lifts the lock), once per window.
     if let (Some(user), true, false, None) = (user, last, right, &device) {
         notify_locked(request, user);
     }
@@ -208,6 +207,13 @@ fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
     .to(&user.email, &request.circumstances(), new_id());
     let user_id = user.id.clone();
     request.state.mailer.after_answer("lockout notice", async move {
+        // One per window, counted by the store: a wrong password refunded after the lock (its
+        // place in the hashing queue was taken) lets a later one reach the budget's end again.
+        let once = format!("lock-notice:{user_id}");
+        let window = state.limits.failures.window;
+        if addresses::cap_wait(&state, &once, 1, window).await?.is_some() {
+            return Ok(());
+        }
         state.store.queue_mail(&notice).await?;
         state.mailer.queued();
         tracing::info!(user_id = %user_id, "account locked by wrong passwords; its owner is told");

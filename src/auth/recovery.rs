@@ -9,7 +9,7 @@
 //! again would only ask for the password they typed a second ago.
 
 use super::{
-    addresses::within_cap,
+    addresses::cap_wait,
     links::{self, link_path, link_state},
     login::{account_key, admit_hashing},
     request::{new_id, CurrentRequest},
@@ -72,7 +72,10 @@ async fn send_reset_link(
         (format!("reset-mail:{}", user.id), RESET_MAILS_PER_ACCOUNT_HOUR),
     ];
     for (name, max) in caps {
-        if !within_cap(state, &name, max, Duration::from_secs(3600)).await? {
+        if cap_wait(state, &name, max, Duration::from_secs(3600))
+            .await?
+            .is_some()
+        {
             tracing::info!(user_id = %user.id, "reset mail not sent: an hourly cap is reached");
             return Ok(());
         }

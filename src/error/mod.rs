@@ -99,7 +99,8 @@ pub const CHANGE_LINK_INVALID: &str = "This link cannot be used: it was used alr
 pub const UNDO_LINK_EXPIRED: &str = "This link has expired, so it can no longer change the \
      account's address.";
 pub const UNDO_LINK_INVALID: &str = "This link cannot be used: it was used already, or the \
-     account has moved on to another address since.";
+     change it was about has been made since. If so, the mail that told of the change has a link \
+     that undoes it.";
 /// A login or registration refused until the address is confirmed.
 pub const EMAIL_UNVERIFIED: &str = "Confirm your address first: open the link we sent to it. \
      No mail? Send a new one from the confirmation page.";
@@ -180,7 +181,8 @@ impl AppError {
             return self;
         }
         if self.code == ErrorCode::Conflict
-            && [TAKEN_BY_ANOTHER, EMAIL_TAKEN_BY_ANOTHER].contains(&self.message.as_str())
+            && [TAKEN_BY_ANOTHER, EMAIL_TAKEN_BY_ANOTHER, MOVE_BACK_BY_UNDO]
+                .contains(&self.message.as_str())
         {
             return self;
         }
@@ -275,6 +277,9 @@ fn missing_field(detail: &str) -> Option<&str> {
 /// A username a logged-in person chose belongs to another account.
 pub const TAKEN_BY_ANOTHER: &str = "That username belongs to another account. Choose another.";
 pub const EMAIL_TAKEN_BY_ANOTHER: &str = "That address belongs to another account. Choose another.";
+/// Asked to move back to an address the account left within the undo window.
+pub const MOVE_BACK_BY_UNDO: &str = "This account left that address recently. To move back, \
+     open the link in the mail that address was sent when the account left it.";
 
 /// How long to wait, as a person says it: "in a minute", "in 15 minutes", "in 2 hours".
 /// Rounded up, so that nobody is told to come back before they may.

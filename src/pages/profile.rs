@@ -3,7 +3,7 @@
 //! refreshed without the person noticing; every form also works as a plain HTML post.
 
 use crate::{
-    auth::{me, ChangePassword, DeleteAccount, UpdateProfile},
+    auth::{me, ChangePassword, DeleteAccount, ResendVerification, UpdateProfile},
     client::{
         authed_action, last_error, leave_on_logout_elsewhere, logout_action, protected_resource,
         use_sign_out, Auth, AuthedForm, Unsent,
@@ -88,9 +88,7 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                     </span>
                     // Not confirmed: the link and code went to it; the page takes the code and
                     // sends a new link.
-                    <Show when=move || !user.with(|u| u.email_verified)>
-                        " " <A href="/verify">"Confirm it"</A>
-                    </Show>
+                    <span hidden=move || user.with(|u| u.email_verified)>" " <A href="/verify">"Confirm it"</A></span>
                 </dd>
                 <dt>"Full name"</dt>
                 <dd data-testid="full-name">{field(|u| &u.full_name)}</dd>
@@ -102,6 +100,13 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                     <button type="submit" class="secondary">"Log out"</button>
                 </ActionForm>
                 <A href="/sessions" attr:class="button secondary">"Your devices"</A>
+                // A plain form (see `pages::PlainForm`): the server answers with `/verify?sent=1`,
+                // where the new code can be typed. The account is named too, so that the post
+                // still works after the access token expired (a plain post refreshes nothing).
+                <form method="post" action=ResendVerification::PATH hidden=move || user.with(|u| u.email_verified)>
+                    <input type="hidden" name="login" value=move || user.with(|u| u.username.clone())/>
+                    <button type="submit" class="secondary">"Send the link again"</button>
+                </form>
             </div>
         </section>
     }

@@ -79,7 +79,8 @@ pub struct NewSession {
 }
 
 /// A new password, as [`Store::change_password`](super::Store::change_password) applies it.
-#[derive(Debug, Clone, Copy)]
+/// No `Debug`: it holds a password hash.
+#[derive(Clone, Copy)]
 pub struct PasswordChange<'a> {
     pub user_id: &'a str,
     /// The account's credential version when the current password was verified: the change

@@ -152,7 +152,7 @@ pub enum TokenState {
 /// A password reset as the store applies it, in one transaction: the token is spent, the
 /// password set, every session ended, the account's lockout cleared, the notice queued, and
 /// this browser's new session started.
-#[derive(Debug)]
+/// No `Debug`: it holds a password hash.
 pub struct PasswordReset<'a> {
     pub token_hash: &'a str,
     pub password_hash: &'a str,
@@ -193,7 +193,7 @@ pub struct EmailChange<'a> {
 }
 
 /// An address change undone with the token mailed to the address it replaces.
-#[derive(Debug)]
+/// No `Debug`: it holds a password hash.
 pub struct EmailChangeUndo<'a> {
     pub token_hash: &'a str,
     /// Which link it is: cancelling a pending change, or undoing a move.

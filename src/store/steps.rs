@@ -313,13 +313,9 @@ pub async fn undo_email_change(
     let replaced = tx.current_email(&user_id).await?;
     let back = (email_was.as_str(), undo.email_was_key);
     let away = AddressNow::IsNot(&email_was);
-    if !tx.set_email(&user_id, back, away, undo.at).await? {
-        // Already back at this address: only what is pending is stopped.
-        tx.retire_account_tokens(&user_id, &[TokenPurpose::ChangeEmail], undo.at)
-            .await?;
-        tx.commit().await?;
-        return Ok(UndoOutcome::Cancelled { user_id });
-    }
+    // Already at this address (a move back the owner did not make through this link), it is
+    // secured all the same: whoever made the move may still be signed in.
+    let moved = tx.set_email(&user_id, back, away, undo.at).await?;
     let every = Ending::AllOf {
         user_id: &user_id,
         keep: None,
@@ -339,7 +335,7 @@ pub async fn undo_email_change(
     // of their own first cannot spend the owner's link.
     tx.retire_newer_undo_links(&user_id, undo.token_hash, undo.at)
         .await?;
-    if let Some(replaced) = replaced {
+    if let Some(replaced) = replaced.filter(|_| moved) {
         let notice = OutgoingMail {
             recipient: replaced,
             ..undo.notice.clone()
