@@ -375,6 +375,29 @@ async fn a_new_address_takes_effect_only_from_its_link_and_the_old_one_hears_of_
     log::assert_no_server_errors();
 }
 
+/// Asks, as `name` logged in with `jar`, to move to `new`; the tokens of the link mailed there
+/// and of the cancel link mailed to `old`.
+async fn ask_for_links(
+    app: &TestApp,
+    jar: &Jar,
+    name: &str,
+    (old, new): (&str, &str),
+) -> (String, String) {
+    assert_eq!(
+        ask_to_move(app, jar, name, new).await.status(),
+        StatusCode::OK
+    );
+    let confirm = token_in(
+        &mails_titled(app, new, CONFIRM_NEW, 1).await[0],
+        "/confirm-email",
+    );
+    let cancel = token_in(
+        &mails_titled(app, old, CHANGE_ASKED, 1).await[0],
+        "/undo-email",
+    );
+    (confirm, cancel)
+}
+
 /// Moves `name`'s account (logged in with `jar`) to `new` and opens the link sent there.
 async fn move_and_confirm(app: &TestApp, jar: &Jar, name: &str, new: &str, nth: usize) {
     let asked = ask_to_move(app, jar, name, new).await;
@@ -566,20 +589,8 @@ async fn moving_back_takes_the_undo_link_and_links_made_under_an_address_stay_de
 async fn cancelling_a_pending_change_kills_its_link_to_the_new_address() {
     let app = spawn_app().await;
     let jar = app.register("gus").await;
-    assert_eq!(
-        ask_to_move(&app, &jar, "gus", "gus2@example.org")
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    let confirm = token_in(
-        &mails_titled(&app, "gus2@example.org", CONFIRM_NEW, 1).await[0],
-        "/confirm-email",
-    );
-    let undo = token_in(
-        &mails_titled(&app, "gus@example.org", CHANGE_ASKED, 1).await[0],
-        "/undo-email",
-    );
+    let addresses = ("gus@example.org", "gus2@example.org");
+    let (confirm, undo) = ask_for_links(&app, &jar, "gus", addresses).await;
     let answer = app
         .post(
             "/api/auth/cancel_email_change",
@@ -790,20 +801,8 @@ async fn a_cancel_link_stops_a_pending_change_only_and_changes_asked_during_an_u
 ) {
     let app = spawn_app().await;
     let taker = app.register("wes").await;
-    assert_eq!(
-        ask_to_move(&app, &taker, "wes", "w1@example.net")
-            .await
-            .status(),
-        StatusCode::OK
-    );
-    let cancel = token_in(
-        &mails_titled(&app, "wes@example.org", CHANGE_ASKED, 1).await[0],
-        "/undo-email",
-    );
-    let confirm = token_in(
-        &mails_titled(&app, "w1@example.net", CONFIRM_NEW, 1).await[0],
-        "/confirm-email",
-    );
+    let addresses = ("wes@example.org", "w1@example.net");
+    let (confirm, cancel) = ask_for_links(&app, &taker, "wes", addresses).await;
     let answer = app
         .post(
             "/api/auth/confirm_email_change",
