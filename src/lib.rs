@@ -21,6 +21,7 @@ server_only! {
     pub mod config;
     pub mod connections;
     pub mod credentials;
+    pub mod health;
     pub mod mail;
     pub mod security;
     pub mod server;

@@ -69,6 +69,7 @@ pub async fn build_state(
         store: store.clone(),
         revoked: Arc::new(RevokedSessions::new(config.access_ttl)),
         users: Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY)),
+        listening: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     // Following starts before the load below, so a session ending in between is not missed.
     let follower = {
@@ -92,7 +93,10 @@ pub async fn build_state(
         .map_err(StartupError::Passwords)?;
     let mailer = crate::mail::Mailer::start(&config.mail, leptos_options.site_addr, store.clone())
         .map_err(|e| StartupError::Outbox(config.mail.delivery.describe(), e))?;
+    // Only a following instance listens: there is nothing to hear on SQLite.
+    let listening = follower.as_ref().map(|_| caches.listening.clone());
     Ok(AppState {
+        listening,
         mailer: Arc::new(mailer),
         revoked: caches.revoked,
         users: caches.users,
@@ -152,6 +156,8 @@ pub fn router(state: AppState) -> Router {
                 .precompressed_gzip(),
         );
     Router::new()
+        .route(crate::health::HEALTHZ, axum::routing::get(crate::health::healthz))
+        .route(crate::health::READYZ, axum::routing::get(crate::health::readyz))
         .route(ME_PATH, axum::routing::get(me_route))
         .route(RESUME_PATH, axum::routing::get(resume_route))
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
@@ -191,6 +197,9 @@ pub async fn serve(
 async fn boundary(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let log = state.config.serving.log_requests;
+    // A probe every few seconds would bury the log: health answers are logged only when they
+    // fail.
+    let probe = crate::health::is_probe(request.uri().path());
     let logged = (tracing::enabled!(tracing::Level::INFO) && log != LogRequests::None)
         .then(|| (request.method().clone(), request.uri().path().to_owned()));
     let mut response = if request.uri().path().starts_with("/api/") {
@@ -224,7 +233,8 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
     };
     set_fixed_headers(state.config.cookie_secure, response.headers_mut());
     let status = response.status().as_u16();
-    if let Some((method, path)) = logged.filter(|_| log.includes(status)) {
+    let quiet = probe && response.status().is_success();
+    if let Some((method, path)) = logged.filter(|_| log.includes(status) && !quiet) {
         tracing::info!(
             %method,
             %path,

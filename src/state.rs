@@ -33,6 +33,8 @@ pub struct AppState {
     /// On PostgreSQL, the task applying other instances' changes to the two caches above; it
     /// stops when the last clone of the state is dropped.
     pub follower: Option<Arc<AbortOnDrop>>,
+    /// On PostgreSQL, whether other instances' announcements are being heard (`/readyz`).
+    pub listening: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl AppState {

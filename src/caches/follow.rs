@@ -4,7 +4,10 @@
 
 use super::{revoked::RevokedSessions, user_cache::UserCache};
 use crate::store::{Change, Store, StoreError};
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc,
+};
 use time::OffsetDateTime;
 
 /// What a change needs to reach: the caches, and the store to reload them from.
@@ -13,6 +16,9 @@ pub struct Caches {
     pub store: Arc<dyn Store>,
     pub revoked: Arc<RevokedSessions>,
     pub users: Arc<UserCache>,
+    /// Whether announcements are being heard (for `/readyz`): false between a failed
+    /// notification connection and its return.
+    pub listening: Arc<AtomicBool>,
 }
 
 impl Caches {
@@ -20,7 +26,9 @@ impl Caches {
         match change {
             Change::SessionEnded { id, ended_at } => self.revoked.insert([id], ended_at),
             Change::UserChanged { id } => self.users.forget(&id),
+            Change::Disconnected => self.listening.store(false, Ordering::Relaxed),
             Change::Missed => {
+                self.listening.store(true, Ordering::Relaxed);
                 self.users.clear();
                 let caches = self.clone();
                 // Until it works: the database can go away again between the notification

@@ -10,7 +10,14 @@ use crate::{
     config::{Delivery, Mail},
     store::{Store, StoreError},
 };
-use std::sync::Arc;
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc,
+};
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
 use tokio::sync::{Notify, Semaphore};
 
 /// Mail-causing work a flow may run after its answer, at once: past it, more is dropped (and
@@ -26,6 +33,8 @@ pub struct Mailer {
     background: Arc<Semaphore>,
     /// Stopped with the state that holds the mailer (a test's app, a server shutting down).
     worker: tokio::task::JoinHandle<()>,
+    /// When the worker last looked at the outbox (unix seconds), for `/readyz`.
+    last_look: Arc<AtomicI64>,
 }
 
 impl Drop for Mailer {
@@ -50,11 +59,13 @@ impl Mailer {
             tracing::info!(smtp = %settings.delivery.describe(), "mail goes to an SMTP server");
         }
         let wake = Arc::new(Notify::new());
+        let last_look = Arc::new(AtomicI64::new(now_secs()));
         let worker = tokio::spawn(worker::run(
             store,
             postman,
             settings.from.clone(),
             wake.clone(),
+            last_look.clone(),
         ));
         Ok(Self {
             origin: settings
@@ -64,6 +75,7 @@ impl Mailer {
             wake,
             background: Arc::new(Semaphore::new(MOST_IN_BACKGROUND)),
             worker,
+            last_look,
         })
     }
 
@@ -89,6 +101,13 @@ impl Mailer {
             }
             drop(place);
         });
+    }
+
+    /// Whether the outbox worker is running and has looked at the outbox lately: it looks every
+    /// few seconds, and one delivery lasts at most `postman::SEND_TIMEOUT`.
+    pub fn worker_alive(&self) -> bool {
+        let since = now_secs() - self.last_look.load(Ordering::Relaxed);
+        !self.worker.is_finished() && since < worker::STUCK_AFTER.as_secs() as i64
     }
 
     /// A message was committed to the outbox: the worker takes it now rather than at its next

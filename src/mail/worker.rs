@@ -25,9 +25,23 @@ pub fn backoff(failures: i64) -> Duration {
     Duration::from_secs(2u64.saturating_mul(1 << exponent)).min(Duration::from_secs(15 * 60))
 }
 
-/// Runs until aborted.
-pub async fn run(store: Arc<dyn Store>, postman: Postman, from: Mailbox, wake: Arc<Notify>) {
+/// A worker that has not looked at the outbox for this long is stuck (`/readyz`): it looks
+/// every [`POLL`], and a delivery lasts at most the lease.
+pub const STUCK_AFTER: Duration = Duration::from_secs(2 * 60);
+
+/// Runs until aborted, noting in `last_look` (unix seconds) each time it looks at the outbox.
+pub async fn run(
+    store: Arc<dyn Store>,
+    postman: Postman,
+    from: Mailbox,
+    wake: Arc<Notify>,
+    last_look: Arc<std::sync::atomic::AtomicI64>,
+) {
     loop {
+        last_look.store(
+            OffsetDateTime::now_utc().unix_timestamp(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         match store.claim_mail(OffsetDateTime::now_utc(), LEASE).await {
             Ok(Some(claimed)) => deliver(store.as_ref(), &postman, &from, claimed).await,
             Ok(None) => {

@@ -168,6 +168,11 @@ pub trait Store: Send + Sync + 'static {
     /// still usable once the account is locked; otherwise nothing changes.
     async fn reset_password(&self, reset: &PasswordReset<'_>) -> Result<ResetOutcome, StoreError>;
 
+    /// Whether the database answers, and has every migration this build knows applied (a newer
+    /// instance may have added none this one lacks; an older one, run against it, would see
+    /// more). For `/readyz`: `Err` when it cannot be asked (503 then, with the reason).
+    async fn migrations_applied(&self) -> Result<bool, StoreError>;
+
     /// Whether the address `key` is held at `now` for an account other than `except` (see
     /// `held_addresses`): taken, for a registration or a move, as if an account had it.
     async fn address_held(

@@ -146,8 +146,11 @@ pub enum Change {
     },
     /// An account was updated or deleted: its cached public view is stale.
     UserChanged { id: String },
-    /// Announcements may have been lost: whatever is cached must be reloaded.
+    /// Announcements may have been lost: whatever is cached must be reloaded. Also said when
+    /// the notification connection is back after [`Change::Disconnected`].
     Missed,
+    /// The notification connection failed: nothing is heard until [`Change::Missed`].
+    Disconnected,
 }
 
 impl Change {

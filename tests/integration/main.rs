@@ -11,6 +11,7 @@ mod binary;
 mod concurrency;
 mod connections;
 mod faults;
+mod health;
 mod instances;
 mod outage;
 mod recovery;

@@ -34,6 +34,7 @@ pub(super) async fn follow(
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "notification connection failed; retrying");
+                    apply(Change::Disconnected);
                     // `listen` reconnects and listens again; only then can a reload be
                     // sure to see everything the notifications would have said.
                     loop {

@@ -422,6 +422,15 @@ impl Store for PgStore {
         shared::reset_password(tx, reset).await
     }
 
+    async fn migrations_applied(&self) -> Result<bool, StoreError> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        let known = sqlx::migrate!("./migrations/postgres").migrations.len();
+        Ok(usize::try_from(applied).is_ok_and(|applied| applied >= known))
+    }
+
     async fn address_held(
         &self,
         key: &str,

@@ -392,6 +392,19 @@ impl Store for SqliteStore {
         shared::reset_password(tx, reset).await
     }
 
+    async fn migrations_applied(&self) -> Result<bool, StoreError> {
+        // The file must still be the one at its path, and writable (see `write`).
+        if let Some(file) = &self.file {
+            file.ready_for_writes()?;
+        }
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        let known = sqlx::migrate!("./migrations/sqlite").migrations.len();
+        Ok(usize::try_from(applied).is_ok_and(|applied| applied >= known))
+    }
+
     async fn address_held(
         &self,
         key: &str,

@@ -244,10 +244,19 @@ async fn a_read_only_database_file_refuses_writes_with_503_then_recovers_without
             .header(reqwest::header::COOKIE, jar.header())
             .send()
     };
-    // Reads in parallel, so the pool opens new connections while the file is read-only.
-    let reads = futures::future::join_all((0..16).map(|_| get("/api/auth/sessions"))).await;
-    for read in reads {
-        assert_eq!(read.unwrap().status(), StatusCode::OK);
+    // Reads in parallel, so the pool opens new connections while the file is read-only. The
+    // pool may have opened enough already (the mail worker uses it too), so rounds go on until
+    // the log says one was opened read-only, as the registrations below need.
+    let log_file = dir.path().join("server.log");
+    for _ in 0..30 {
+        let reads = futures::future::join_all((0..16).map(|_| get("/api/auth/sessions"))).await;
+        for read in reads {
+            assert_eq!(read.unwrap().status(), StatusCode::OK);
+        }
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        if log.contains("opened a connection read-only") {
+            break;
+        }
     }
     for i in 0..3 {
         let email = format!("ro{i}@example.org");
