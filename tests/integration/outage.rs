@@ -217,14 +217,20 @@ fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers_by_it
         pg.down();
         let down = Instant::now();
         let mut me_during = Vec::new();
+        let mut ready_during = Vec::new();
         while down.elapsed() < Duration::from_secs(20) {
             for app in [&a, &b] {
                 me_during.push(app.get("/api/auth/me", &watcher).await.status());
+                if down.elapsed() > Duration::from_secs(1) {
+                    ready_during.push(app.get("/readyz", &Jar::default()).await.status());
+                }
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        pg.up();
+        // Taken before the start: PostgreSQL accepts connections a moment before `pg_ctl -w`
+        // returns, and a refresh waiting for a connection then succeeded "before" a later mark.
         let up = Instant::now();
+        pg.up();
         tokio::time::sleep(Duration::from_secs(10)).await;
         stop.store(true, Ordering::SeqCst);
         for task in load {
@@ -267,6 +273,22 @@ fn postgres_stopped_under_load_answers_503_quickly_and_everything_recovers_by_it
             .iter()
             .all(|x| [StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE].contains(&x.status)));
 
+        // `/readyz` said so on both instances while the database was away, and says ready again.
+        assert!(
+            ready_during
+                .iter()
+                .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+            "/readyz during the outage: {ready_during:?}"
+        );
+        for app in [&a, &b] {
+            let ready = app.get("/readyz", &Jar::default()).await;
+            assert_eq!(
+                ready.status(),
+                StatusCode::OK,
+                "{}",
+                ready.text().await.unwrap()
+            );
+        }
         // The notifications are back: a logout on `a` ends the session on `b` at once.
         assert_eq!(
             b.get("/api/auth/me", &watcher).await.status(),
