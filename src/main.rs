@@ -7,7 +7,6 @@ async fn main() -> std::process::ExitCode {
     use leptos::config::get_configuration;
     use std::process::ExitCode;
 
-    telemetry::init();
     let fail = |message: String| {
         eprintln!("gatehouse: {message}");
         ExitCode::FAILURE
@@ -16,6 +15,7 @@ async fn main() -> std::process::ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e.to_string()),
     };
+    telemetry::init(config.serving.log_format);
     let leptos_options = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(e) => return fail(format!("LEPTOS_SITE_ADDR or other LEPTOS_* setting: {e}")),

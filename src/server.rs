@@ -15,6 +15,7 @@ use crate::{
     security::{self, headers::set_fixed_headers, limits::AttemptLimits},
     state::{AbortOnDrop, AppState},
     store::StoreError,
+    telemetry::request_id::{self, RequestId},
 };
 use axum::{
     body::{to_bytes, Body, HttpBody},
@@ -186,6 +187,7 @@ pub async fn serve(
 
 /// Everything in front of the router, as one layer (one layer costs less per request than five:
 /// each clones the service stack below it). From the outside in:
+/// - a request id (`telemetry::request_id`) on every log line and in `X-Request-Id`;
 /// - a log line per request: method, path (never the query or headers, where secrets could
 ///   sit), status and duration;
 /// - the fixed security headers on every answer (`security::headers`);
@@ -195,6 +197,22 @@ pub async fn serve(
 /// - refusals before anything runs: cross-site requests (`security::origin`) and addresses over
 ///   their attempt budget (`security::limits`).
 async fn boundary(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = RequestId::of(
+        request.extensions(),
+        request.headers(),
+        &state.config.limits.trusted_proxies,
+    );
+    // Every line logged while answering carries the id, the request line included.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = answer(state, request, next).instrument(span).await;
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, id.header_value());
+    response
+}
+
+async fn answer(state: AppState, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let log = state.config.serving.log_requests;
     // A probe every few seconds would bury the log: health answers are logged only when they

@@ -12,7 +12,7 @@ pub use duration::{parse_duration, DurationError};
 pub use limits::{ForwardedHeader, Limits, TrustedProxies};
 pub use mail::{Delivery, Mail};
 pub use secrets::{mark_database_created, Secret};
-pub use serving::{LogRequests, Serving};
+pub use serving::{LogFormat, LogRequests, Serving};
 
 use std::{path::PathBuf, time::Duration};
 

@@ -34,6 +34,15 @@ pub struct Serving {
     pub log_requests: LogRequests,
     /// `DATABASE_WAIT_AT_START`: how long start-up keeps trying to reach PostgreSQL.
     pub database_wait_at_start: Duration,
+    /// `LOG_FORMAT`: text for people, or one JSON object per line.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Which requests get a line in the log. Every line is small, but one per request adds up: a
@@ -81,6 +90,17 @@ impl Serving {
                 ))
             }
         };
+        let log_format = match set("LOG_FORMAT").map(|v| v.trim().to_ascii_lowercase()) {
+            None => LogFormat::Text,
+            Some(v) if v == "text" => LogFormat::Text,
+            Some(v) if v == "json" => LogFormat::Json,
+            Some(v) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("expected text or json, got {v:?}"),
+                ))
+            }
+        };
         Ok(Self {
             header_timeout: duration("HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT)?,
             request_timeout: duration("REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?,
@@ -93,6 +113,7 @@ impl Serving {
                 "DATABASE_WAIT_AT_START",
                 DEFAULT_DATABASE_WAIT_AT_START,
             )?,
+            log_format,
         })
     }
 }
@@ -115,6 +136,7 @@ mod tests {
         assert_eq!(serving.shutdown_grace, Duration::from_secs(10));
         assert_eq!(serving.log_requests, LogRequests::All);
         assert_eq!(serving.database_wait_at_start, Duration::from_secs(30));
+        assert_eq!(serving.log_format, LogFormat::Text);
     }
 
     #[test]
@@ -127,6 +149,7 @@ mod tests {
             ("MAX_CONNECTIONS_PER_ADDRESS", "many"),
             ("SHUTDOWN_GRACE", "1 minute"),
             ("LOG_REQUESTS", "some"),
+            ("LOG_FORMAT", "xml"),
         ] {
             assert_eq!(serving(&[(var, bad)]).unwrap_err().var, var, "{bad}");
         }

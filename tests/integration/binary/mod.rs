@@ -2,6 +2,7 @@
 //! registration or rotation that answered 200 surviving `kill -9` of the process.
 
 mod durability;
+mod operating;
 mod start_up;
 
 use crate::support;
