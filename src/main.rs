@@ -35,6 +35,17 @@ async fn main() -> std::process::ExitCode {
         state.config.access_ttl,
         gatehouse::security::limits::LONGEST_BUDGET_WINDOW,
     );
+    if let Some(metrics_addr) = state.config.serving.metrics_addr {
+        if metrics_addr == addr {
+            return fail(
+                "METRICS_ADDR: must differ from LEPTOS_SITE_ADDR, so metrics are never public"
+                    .into(),
+            );
+        }
+        if let Err(e) = gatehouse::telemetry::metrics::serve(metrics_addr, state.clone()).await {
+            return fail(gatehouse::error::chain(&e));
+        }
+    }
     let descriptors = gatehouse::connections::raise_descriptor_limit();
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

@@ -7,6 +7,7 @@
 //! session's access tokens working for up to their lifetime on SQLite.
 
 use crate::caches::{revoked::RevokedSessions, user_cache::UserCache};
+use crate::telemetry::metrics;
 use crate::store::{
     EmailChangeUndo, EndReason, PasswordChange, PasswordReset, ResetOutcome, Store, StoreError,
     UndoOutcome,
@@ -30,9 +31,11 @@ impl Endings<'_> {
         session_id: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        self.store
+        let ended = self
+            .store
             .end_session(user_id, session_id, EndReason::Logout, now)
             .await?;
+        metrics::sessions_ended(EndReason::Logout.as_str(), usize::from(ended));
         self.revoked.insert([session_id], now);
         Ok(())
     }
@@ -51,6 +54,7 @@ impl Endings<'_> {
             .end_session(user_id, session_id, EndReason::Revoked, now)
             .await?;
         if found {
+            metrics::sessions_ended(EndReason::Revoked.as_str(), 1);
             self.revoked.insert([session_id], now);
         }
         Ok(found)
@@ -64,6 +68,7 @@ impl Endings<'_> {
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let ended = self.store.end_sessions(user_id, None, reason, now).await?;
+        metrics::sessions_ended(reason.as_str(), ended.len());
         self.revoked.insert(ended.iter().map(String::as_str), now);
         Ok(ended)
     }
@@ -76,6 +81,7 @@ impl Endings<'_> {
         change: &PasswordChange<'_>,
     ) -> Result<Vec<String>, StoreError> {
         let ended = self.store.change_password(change).await?;
+        metrics::sessions_ended(EndReason::PasswordChanged.as_str(), ended.len());
         self.revoked
             .insert(ended.iter().map(String::as_str), change.at);
         Ok(ended)
@@ -89,6 +95,7 @@ impl Endings<'_> {
     ) -> Result<ResetOutcome, StoreError> {
         let outcome = self.store.reset_password(reset).await?;
         if let ResetOutcome::Done { ended } = &outcome {
+            metrics::sessions_ended("password_reset", ended.len());
             self.revoked.insert(ended.iter().map(String::as_str), reset.at);
             // The reset proved the address: the cached view's `email_verified` is stale.
             self.users.forget(&reset.session.user_id);
@@ -104,6 +111,7 @@ impl Endings<'_> {
     ) -> Result<UndoOutcome, StoreError> {
         let outcome = self.store.undo_email_change(undo).await?;
         if let UndoOutcome::Restored { user_id, ended } = &outcome {
+            metrics::sessions_ended("email_restored", ended.len());
             self.revoked.insert(ended.iter().map(String::as_str), undo.at);
             self.users.forget(user_id);
         }
@@ -117,6 +125,7 @@ impl Endings<'_> {
         now: OffsetDateTime,
     ) -> Result<Vec<String>, StoreError> {
         let ended = self.store.delete_user(user_id, now).await?;
+        metrics::sessions_ended("account_deleted", ended.len());
         self.users.forget(user_id);
         self.revoked.insert(ended.iter().map(String::as_str), now);
         Ok(ended)
@@ -125,6 +134,7 @@ impl Endings<'_> {
     /// A session the store has already ended on its own (a refresh token reused past the grace
     /// window ends its session inside the rotation's transaction): the caches follow.
     pub fn ended_by_rotation(&self, session_id: &str, now: OffsetDateTime) {
+        metrics::sessions_ended(EndReason::Reuse.as_str(), 1);
         self.revoked.insert([session_id], now);
     }
 }

@@ -222,6 +222,21 @@ fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
 }
 
 pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, AppError> {
+    use crate::telemetry::metrics::{self, Login};
+    let outcome = attempt_login(login, password).await;
+    match &outcome {
+        Ok(_) => metrics::login(Login::Ok),
+        Err(e) if e.code == ErrorCode::RateLimited => metrics::login(Login::Limited),
+        Err(e) if matches!(e.code, ErrorCode::InvalidCredentials | ErrorCode::EmailUnverified) => {
+            metrics::login(Login::Failed)
+        }
+        // The database or the hashing queue away: no verdict on the attempt.
+        Err(_) => {}
+    }
+    outcome
+}
+
+async fn attempt_login(login: LoginName, password: TypedPassword) -> Result<User, AppError> {
     let request = CurrentRequest::current()?;
     let state = &request.state;
     let key = match &login {

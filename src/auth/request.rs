@@ -268,6 +268,7 @@ impl CurrentRequest {
             first: pair.record,
         };
         store(session).await?;
+        crate::telemetry::metrics::session_started();
         self.set_pair(pair.access, pair.refresh, now);
         Ok(())
     }

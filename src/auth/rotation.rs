@@ -21,6 +21,9 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 pub async fn refresh() -> Result<Refreshed, AppError> {
     let request = CurrentRequest::current()?;
     let outcome = rotate(&request).await;
+    if let Err(e) = &outcome {
+        count_refusal(e);
+    }
     // Without JavaScript, the refresh is a "Continue" button on a page that needs a login:
     // back to that page when it worked, to the login page (and back after it) when not.
     let page = request.referring_page();
@@ -36,6 +39,18 @@ pub async fn refresh() -> Result<Refreshed, AppError> {
         Err(_) => {}
     }
     outcome
+}
+
+/// Successes are counted where their kind is known (`rotate`); refusals by their code.
+fn count_refusal(error: &AppError) {
+    use crate::telemetry::metrics::{refresh, Refresh};
+    match error.code {
+        ErrorCode::TokenReused => refresh(Refresh::Reused),
+        ErrorCode::TokenExpired => refresh(Refresh::Expired),
+        code if code.is_session_failure() => refresh(Refresh::Refused),
+        // The database or the hashing queue away: no verdict on the token.
+        _ => {}
+    }
 }
 
 pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppError> {
@@ -93,6 +108,7 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
         Rotation::Rotated { at } => at,
         _ => self::now(),
     };
+    let fresh = matches!(rotation, Rotation::Rotated { .. });
     let refresh = match rotation {
         Rotation::Rotated { at } => state.tokens.successor(token, &claims, at, ends_by)?,
         Rotation::Recent {
@@ -129,6 +145,11 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
         .tokens
         .issue_access(&user, &claims.sid, now, ends_by)?;
     let access_expires_at = request.set_pair(access, refresh, now);
+    crate::telemetry::metrics::refresh(if fresh {
+        crate::telemetry::metrics::Refresh::Ok
+    } else {
+        crate::telemetry::metrics::Refresh::Grace
+    });
     Ok(Refreshed {
         access_expires_at: access_expires_at.format(&Rfc3339).unwrap_or_default(),
     })

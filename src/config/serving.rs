@@ -36,6 +36,9 @@ pub struct Serving {
     pub database_wait_at_start: Duration,
     /// `LOG_FORMAT`: text for people, or one JSON object per line.
     pub log_format: LogFormat,
+    /// `METRICS_ADDR`: where Prometheus metrics are served, apart from the public address;
+    /// `None` (the default) serves none.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// How log lines are written.
@@ -101,6 +104,16 @@ impl Serving {
                 ))
             }
         };
+        let metrics_addr = set("METRICS_ADDR")
+            .map(|raw| {
+                raw.trim().parse().map_err(|_| {
+                    ConfigError::new(
+                        "METRICS_ADDR",
+                        format!("expected an address and port like 127.0.0.1:9100, got {raw:?}"),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Self {
             header_timeout: duration("HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT)?,
             request_timeout: duration("REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)?,
@@ -114,6 +127,7 @@ impl Serving {
                 DEFAULT_DATABASE_WAIT_AT_START,
             )?,
             log_format,
+            metrics_addr,
         })
     }
 }
@@ -137,6 +151,7 @@ mod tests {
         assert_eq!(serving.log_requests, LogRequests::All);
         assert_eq!(serving.database_wait_at_start, Duration::from_secs(30));
         assert_eq!(serving.log_format, LogFormat::Text);
+        assert_eq!(serving.metrics_addr, None);
     }
 
     #[test]
@@ -150,6 +165,7 @@ mod tests {
             ("SHUTDOWN_GRACE", "1 minute"),
             ("LOG_REQUESTS", "some"),
             ("LOG_FORMAT", "xml"),
+            ("METRICS_ADDR", "9100"),
         ] {
             assert_eq!(serving(&[(var, bad)]).unwrap_err().var, var, "{bad}");
         }

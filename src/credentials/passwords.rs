@@ -147,6 +147,11 @@ impl Passwords {
     }
 
     /// The threads hashing runs on, for other CPU-heavy work to queue on too.
+    /// Hashes and checks waiting for a thread now.
+    pub fn queued(&self) -> usize {
+        self.workers.waiting()
+    }
+
     pub fn workers(&self) -> &Workers {
         &self.workers
     }

@@ -10,7 +10,11 @@
 use argon2::Block;
 use std::{
     panic::AssertUnwindSafe,
-    sync::{mpsc, Arc, Mutex, PoisonError},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        mpsc, Arc, Mutex, PoisonError,
+    },
+    time::Instant,
 };
 
 /// Argon2's working memory, kept by one thread for every hash it computes.
@@ -33,6 +37,8 @@ type Job = Box<dyn FnOnce(&mut Memory) + Send>;
 /// The threads, fed in order from one queue. Dropping this ends them once the queue is done.
 pub struct Workers {
     jobs: mpsc::Sender<Job>,
+    /// Jobs sent and not yet started.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// The worker threads have stopped (only while the server shuts down).
@@ -64,7 +70,15 @@ impl Workers {
                     }
                 })?;
         }
-        Ok(Self { jobs: sender })
+        Ok(Self {
+            jobs: sender,
+            waiting: Arc::default(),
+        })
+    }
+
+    /// Jobs waiting for a thread now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Runs `work` on a worker thread, after the work queued before it. If the caller stops
@@ -75,12 +89,19 @@ impl Workers {
         T: Send + 'static,
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
+        let (waiting, sent) = (Arc::clone(&self.waiting), Instant::now());
+        waiting.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move |memory| {
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            crate::telemetry::metrics::hash_waited(sent.elapsed());
             if !reply.is_closed() {
                 let _ = reply.send(work(memory));
             }
         });
-        self.jobs.send(job).map_err(|_| Stopped)?;
+        self.jobs.send(job).map_err(|_| {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            Stopped
+        })?;
         answer.await.map_err(|_| Stopped)
     }
 }

@@ -59,6 +59,7 @@ async fn deliver(store: &dyn Store, postman: &Postman, from: &Mailbox, claimed: 
     let id = &claimed.mail.id;
     match postman.send(from, &claimed.mail).await {
         Ok(()) => {
+            crate::telemetry::metrics::mail_sent();
             tracing::info!(mail_id = %id, subject = %claimed.mail.subject, "mail delivered");
             if let Err(e) = store.mail_delivered(id).await {
                 // Sent, but still in the outbox: it goes again once its lease is over. Twice
@@ -68,6 +69,7 @@ async fn deliver(store: &dyn Store, postman: &Postman, from: &Mailbox, claimed: 
             }
         }
         Err(why) => {
+            crate::telemetry::metrics::mail_failed();
             let failures = claimed.attempts + 1;
             let wait = backoff(failures);
             let queued = store.outbox_backlog().await.map_or(-1, |(count, _)| count);

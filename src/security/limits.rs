@@ -31,6 +31,7 @@ use std::{
 
 /// The paths whose POSTs count as attempts: every endpoint that checks or sets a password, or
 /// spends or sends a mailed token or code (a profile update may ask for a new address).
+/// Login first: its refusals here are counted as limited logins.
 const ATTEMPT_PATHS: [&str; 11] = [
     "/api/auth/login",
     "/api/auth/register",
@@ -119,6 +120,9 @@ pub fn refusal(
         let client = client_ip::of_request(request.extensions(), request.headers(), trusted)
             .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
         if let Err(wait) = limits.per_address.check(client) {
+            if request.uri().path() == ATTEMPT_PATHS[0] {
+                crate::telemetry::metrics::login(crate::telemetry::metrics::Login::Limited);
+            }
             let mut response = AppError::rate_limited_for("from your network", wait).into_response();
             response
                 .headers_mut()

@@ -173,6 +173,9 @@ pub trait Store: Send + Sync + 'static {
     /// more). For `/readyz`: `Err` when it cannot be asked (503 then, with the reason).
     async fn migrations_applied(&self) -> Result<bool, StoreError>;
 
+    /// The pool's connections now, for metrics.
+    fn connections(&self) -> PoolUse;
+
     /// Whether the address `key` is held at `now` for an account other than `except` (see
     /// `held_addresses`): taken, for a registration or a move, as if an account had it.
     async fn address_held(
@@ -253,4 +256,21 @@ pub trait Store: Send + Sync + 'static {
         ended_before: OffsetDateTime,
         budgets_before: i64,
     ) -> Result<(u64, u64), StoreError>;
+}
+
+/// How many of the pool's open connections are lent out and how many wait idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub in_use: u32,
+    pub idle: u32,
+}
+
+impl PoolUse {
+    fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Self {
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+        Self {
+            in_use: pool.size().saturating_sub(idle),
+            idle,
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! [ssr] Structured logs through `tracing`. `RUST_LOG` picks the level (default `info`);
 //! `LOG_FORMAT` picks text for people or JSON lines for a log pipeline.
 
+pub mod metrics;
 pub mod request_id;
 
 use crate::config::LogFormat;

@@ -497,6 +497,10 @@ impl Store for SqliteStore {
         Ok(tx.commit().await?)
     }
 
+    fn connections(&self) -> crate::store::PoolUse {
+        crate::store::PoolUse::of(&self.pool)
+    }
+
     async fn outbox_backlog(&self) -> Result<(i64, Option<OffsetDateTime>), StoreError> {
         let (count, oldest): (i64, Option<i64>) =
             sqlx::query_as("SELECT COUNT(*), MIN(queued_at) FROM mail_outbox")

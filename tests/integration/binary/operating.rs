@@ -53,3 +53,172 @@ async fn a_trusted_proxys_request_id_is_kept_and_echoed() {
         .unwrap();
     assert_eq!(asked.headers()["x-request-id"], "edge-7f3a");
 }
+
+/// The value of the series `name` whose labels include every pair of `labels`, or 0 when the
+/// series has not appeared (a counter that never counted is not rendered).
+fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.rsplit_once(' '))
+        .filter(|(key, _)| {
+            let (metric, rest) = key.split_once('{').unwrap_or((key, ""));
+            metric == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|(_, value)| value.parse::<f64>().unwrap())
+        .sum()
+}
+
+async fn scrape(metrics: &str) -> String {
+    let answer = client()
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_a_scripted_sequence_exactly_on_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = format!(
+        "127.0.0.1:{}",
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let server = Server::start_with(
+        dir.path(),
+        &[
+            ("METRICS_ADDR", &metrics),
+            ("REFRESH_REUSE_GRACE", "1s"),
+            ("LOGIN_MAX_FAILURES", "3"),
+        ],
+    )
+    .await;
+    // Never on the public address.
+    let public = client()
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+
+    let owner = server.register("metered").await;
+    server.register("locked").await;
+    let server = &server;
+    let login = |name: &'static str, password: &'static str| async move {
+        let form = [("login", name), ("password", password)];
+        server.post("/api/auth/login", &form, &Jar::default()).await
+    };
+    // Two wrong passwords, then a right one: 2 failed, 1 ok.
+    for _ in 0..2 {
+        assert_eq!(login("metered", "wrong password 1").await.status(), 401);
+    }
+    let logged_in = login("metered", PASSWORD).await;
+    assert_eq!(logged_in.status(), StatusCode::OK);
+    let mut jar = Jar::default();
+    jar.absorb(&logged_in);
+    // Three wrong passwords spend `locked`'s budget, the fourth is refused: 3 failed, 1 limited.
+    for _ in 0..3 {
+        assert_eq!(login("locked", "wrong password 2").await.status(), 401);
+    }
+    assert_eq!(login("locked", "wrong password 2").await.status(), 429);
+
+    // One rotation, the same token again at once (grace), and after the grace (reuse).
+    let rotated = server.post("/api/auth/refresh", &[], &jar).await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    assert_eq!(
+        server.post("/api/auth/refresh", &[], &jar).await.status(),
+        200
+    );
+    // Rotation times are kept in whole seconds: past 1 s is certain after 2.1 s.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        server.post("/api/auth/refresh", &[], &jar).await.status(),
+        401
+    );
+    // No token at all.
+    let anonymous = server.post("/api/auth/refresh", &[], &Jar::default()).await;
+    assert_eq!(anonymous.status(), 401);
+    // The registration's session logs out.
+    assert_eq!(
+        server.post("/api/auth/logout", &[], &owner).await.status(),
+        200
+    );
+    let nowhere = client()
+        .get(format!("{}/no/such/page", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nowhere.status(), StatusCode::NOT_FOUND);
+
+    // Every queued mail delivered (into the outbox folder, with no SMTP server set).
+    support::within(Duration::from_secs(10), "the outbox emptied", || async {
+        let text = scrape(&metrics).await;
+        series(&text, "gatehouse_mail_queued", &[]) == 0.0
+            && series(&text, "gatehouse_mail_sent_total", &[]) > 0.0
+    })
+    .await;
+    let text = scrape(&metrics).await;
+    let logins = |outcome| series(&text, "gatehouse_logins_total", &[("outcome", outcome)]);
+    assert_eq!(logins("ok"), 1.0, "{text}");
+    assert_eq!(logins("failed"), 5.0, "{text}");
+    assert_eq!(logins("limited"), 1.0, "{text}");
+    let refreshes = |outcome| series(&text, "gatehouse_refreshes_total", &[("outcome", outcome)]);
+    assert_eq!(refreshes("ok"), 1.0, "{text}");
+    assert_eq!(refreshes("grace"), 1.0, "{text}");
+    assert_eq!(refreshes("reused"), 1.0, "{text}");
+    assert_eq!(refreshes("refused"), 1.0, "{text}");
+    assert_eq!(
+        series(&text, "gatehouse_sessions_started_total", &[]),
+        3.0,
+        "{text}"
+    );
+    let ended = |reason| {
+        series(
+            &text,
+            "gatehouse_sessions_ended_total",
+            &[("reason", reason)],
+        )
+    };
+    assert_eq!(ended("reuse"), 1.0, "{text}");
+    assert_eq!(ended("logout"), 1.0, "{text}");
+    let requests = |route, status| {
+        series(
+            &text,
+            "gatehouse_http_request_duration_seconds_count",
+            &[("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(requests("/api/auth/login", "401"), 5.0, "{text}");
+    assert_eq!(requests("/api/auth/login", "429"), 1.0, "{text}");
+    assert_eq!(requests("/api/auth/refresh", "200"), 2.0, "{text}");
+    // `/no/such/page`, and `/metrics` asked of the public address.
+    assert_eq!(requests("unmatched", "404"), 2.0, "{text}");
+    // Per registration, the strength check and the hash; per login attempt that was checked,
+    // one verification (the refused one took none).
+    let jobs = series(&text, "gatehouse_password_hash_wait_seconds_count", &[]);
+    assert_eq!(jobs, 2.0 * 2.0 + 6.0, "{text}");
+    let delivered = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        series(&text, "gatehouse_mail_sent_total", &[]),
+        delivered as f64,
+        "{text}"
+    );
+    assert!(
+        text.contains("gatehouse_db_connections{state=\"in_use\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gatehouse_password_hash_queue_depth 0"),
+        "{text}"
+    );
+}
