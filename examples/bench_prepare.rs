@@ -93,6 +93,19 @@ async fn main() {
                 expires_at: refresh.expires_at,
             },
         };
+        let event = store::Event {
+            user_id: user.id.clone(),
+            kind: if n == 0 {
+                store::EventKind::Registered
+            } else {
+                store::EventKind::LoggedIn
+            },
+            at: now,
+            actor: store::Actor::Owner,
+            ip: Some("127.0.0.1".into()),
+            device: Some("bench_prepare".into()),
+            session_id: Some(session.id.clone()),
+        };
         if n == 0 {
             let registration = store::Registration {
                 user: &user,
@@ -100,6 +113,7 @@ async fn main() {
                 verification: &verification,
                 mail: &mail,
                 session: Some(&session),
+                event: &event,
             };
             store
                 .create_user(&registration)
@@ -111,7 +125,7 @@ async fn main() {
             std::fs::write(out.join("access_token.txt"), access.token).expect("write");
         } else {
             store
-                .start_session(&session, user.credential_version, None)
+                .start_session(&session, user.credential_version, None, &event)
                 .await
                 .expect("session");
             writeln!(tokens, "{}", refresh.token).expect("write");

@@ -3,8 +3,8 @@
 use crate::{
     client::{logout_action, Auth, AuthStatus},
     pages::{
-        ConfirmEmailPage, ForgotPage, HomePage, LoginPage, NotFound, ProfilePage, RegisterPage,
-        ResetPage, SessionsPage, UndoEmailPage, VerifyPage,
+        ActivityPage, ConfirmEmailPage, ForgotPage, HomePage, LoginPage, NotFound, ProfilePage,
+        RegisterPage, ResetPage, SessionsPage, UndoEmailPage, VerifyPage,
     },
 };
 use leptos::{prelude::*, wasm_bindgen::JsCast};
@@ -16,7 +16,7 @@ use leptos_router::{
 
 /// The pages that need a login. A full load of one without a live access token goes through
 /// `GET /api/auth/resume` first (see `auth::resume`).
-pub const NEEDS_LOGIN: [&str; 2] = ["/profile", "/sessions"];
+pub const NEEDS_LOGIN: [&str; 3] = ["/profile", "/sessions", "/activity"];
 
 /// The ways in. Someone logged in who loads one is sent on to its `?next=` instead.
 pub const ENTRY_PAGES: [&str; 2] = ["/login", "/register"];
@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async/>
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/activity") view=ActivityPage ssr=SsrMode::Async/>
                     <Route path=path!("/forgot") view=ForgotPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset") view=ResetPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>
@@ -148,6 +149,7 @@ fn AccountMenu(name: String) -> impl IntoView {
             <ul id="account-menu" popover="auto">
                 <li><A href="/profile">"Profile"</A></li>
                 <li><A href="/sessions">"Devices"</A></li>
+                <li><A href="/activity">"Activity"</A></li>
                 <li>
                     <ActionForm action=logout>
                         <button type="submit" class="link">"Log out"</button>

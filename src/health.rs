@@ -34,7 +34,7 @@ pub async fn healthz() -> impl IntoResponse {
 struct Readiness {
     status: &'static str,
     database: &'static str,
-    /// `not used` on SQLite (one instance, nothing to hear).
+    /// `not used` for a store that announces nothing (both databases do).
     listener: &'static str,
     mail_worker: &'static str,
     /// Messages waiting in the outbox, and how long the oldest has: a mail server that is away

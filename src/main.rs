@@ -34,6 +34,7 @@ async fn main() -> std::process::ExitCode {
         state.store.clone(),
         state.config.access_ttl,
         gatehouse::security::limits::LONGEST_BUDGET_WINDOW,
+        state.config.audit_retention,
     );
     if let Some(metrics_addr) = state.config.serving.metrics_addr {
         if metrics_addr == addr {

@@ -94,7 +94,7 @@ pub async fn build_state(
         .map_err(StartupError::Passwords)?;
     let mailer = crate::mail::Mailer::start(&config.mail, leptos_options.site_addr, store.clone())
         .map_err(|e| StartupError::Outbox(config.mail.delivery.describe(), e))?;
-    // Only a following instance listens: there is nothing to hear on SQLite.
+    // Both databases announce changes; a store that did not would have nothing to hear.
     let listening = follower.as_ref().map(|_| caches.listening.clone());
     Ok(AppState {
         listening,

@@ -12,7 +12,7 @@ use crate::{
     error::AppError,
     error::TAKEN_BY_ANOTHER,
     mail::letters::Letter,
-    store::{PasswordChange, StoreError, UserKey},
+    store::{EventKind, PasswordChange, StoreError, UserKey},
 };
 
 pub async fn update_profile(
@@ -99,6 +99,9 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
         password_hash: &hash,
         fresh: &pair.record,
         notice: &notice,
+        event: &request
+            .event(EventKind::PasswordChanged, &user.id, now)
+            .about(&claims.sid),
         at: now,
     };
     let ended = state.endings().change_password(&change).await?;
@@ -117,9 +120,9 @@ pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
     let state = &request.state;
     let wrong = ("password", "That is not your password.");
     let user = confirm_owner(&request, &claims, &password, wrong).await?;
-    let now = now();
+    let event = request.event(EventKind::AccountDeleted, &user.id, now());
     // The sessions ended hold this one too, as in `logout_all`.
-    state.endings().delete_account(&user.id, now).await?;
+    state.endings().delete_account(&event).await?;
     tracing::info!(user_id = %user.id, "account deleted");
     request.clear_cookies();
     request.redirect_plain_form(&SignedOut::Deleted.on("/"));

@@ -22,7 +22,7 @@ use crate::{
     mail::letters::{Circumstances, Letter},
     state::AppState,
     store::{
-        AccountToken, Budget, EmailChange, EmailChangeUndo, OutgoingMail, Reservation, StoreError,
+        AccountToken, Budget, EmailChange, EmailChangeUndo, EventKind, OutgoingMail, Reservation, StoreError,
         TokenPurpose, TokenState, UndoOutcome, UserKey, UserRecord,
     },
 };
@@ -403,6 +403,7 @@ pub async fn confirm_email_change(token: String) -> Result<(), AppError> {
         email_to_key: &new.key(),
         undo: &undo_record,
         notice: &notice,
+        event: &request.event(EventKind::EmailChanged, &user_id, at),
         at,
     };
     match state.store.change_email(&change).await {
@@ -436,13 +437,16 @@ pub async fn cancel_email_change(token: String) -> Result<bool, AppError> {
         restored: email_was.clone(),
     }
     .to("", &request.circumstances(), new_id());
+    let at = now();
     let undo = EmailChangeUndo {
         token_hash: &token.hash(),
         purpose,
         email_was_key: &Email::key_of(&email_was),
         unusable_hash: state.passwords.unusable_hash(),
         notice: &notice,
-        at: now(),
+        // The account is the token's: the store names it.
+        event: &request.event(EventKind::EmailRestored, "", at),
+        at,
     };
     // This browser's own session, if any: only its cookies go if the account's sessions end.
     let caller = request.authenticated().ok().map(|claims| claims.sub);

@@ -9,8 +9,8 @@
 use crate::caches::{revoked::RevokedSessions, user_cache::UserCache};
 use crate::telemetry::metrics;
 use crate::store::{
-    EmailChangeUndo, EndReason, PasswordChange, PasswordReset, ResetOutcome, Store, StoreError,
-    UndoOutcome,
+    EmailChangeUndo, EndReason, Event, PasswordChange, PasswordReset, ResetOutcome, Store,
+    StoreError, UndoOutcome,
 };
 use time::OffsetDateTime;
 
@@ -24,16 +24,14 @@ pub struct Endings<'a> {
 impl Endings<'_> {
     /// Logs out the caller's own session (its id from its verified token). Its access tokens
     /// are refused here at once even if the database had ended it already and word of that
-    /// has not arrived yet.
-    pub async fn logout(
-        &self,
-        user_id: &str,
-        session_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    /// has not arrived yet. Each end is written to the account's trail as `event` says (its
+    /// account, time and author), in the same transaction.
+    pub async fn logout(&self, session_id: &str, event: &Event) -> Result<(), StoreError> {
+        let (user_id, now) = (&event.user_id, event.at);
+        let event = event.clone().about(session_id);
         let ended = self
             .store
-            .end_session(user_id, session_id, EndReason::Logout, now)
+            .end_session(user_id, session_id, EndReason::Logout, now, &event)
             .await?;
         metrics::sessions_ended(EndReason::Logout.as_str(), usize::from(ended));
         self.revoked.insert([session_id], now);
@@ -43,15 +41,12 @@ impl Endings<'_> {
     /// Revokes one session of `user_id` that the caller named (from the sessions page). False
     /// when there was no such live session of that user; then nothing is revoked, since the
     /// id may be anyone's.
-    pub async fn revoke(
-        &self,
-        user_id: &str,
-        session_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    pub async fn revoke(&self, session_id: &str, event: &Event) -> Result<bool, StoreError> {
+        let (user_id, now) = (&event.user_id, event.at);
+        let event = event.clone().about(session_id);
         let found = self
             .store
-            .end_session(user_id, session_id, EndReason::Revoked, now)
+            .end_session(user_id, session_id, EndReason::Revoked, now, &event)
             .await?;
         if found {
             metrics::sessions_ended(EndReason::Revoked.as_str(), 1);
@@ -61,13 +56,12 @@ impl Endings<'_> {
     }
 
     /// Ends every live session of `user_id`; the ids of those it ended.
-    pub async fn end_all(
-        &self,
-        user_id: &str,
-        reason: EndReason,
-        now: OffsetDateTime,
-    ) -> Result<Vec<String>, StoreError> {
-        let ended = self.store.end_sessions(user_id, None, reason, now).await?;
+    pub async fn end_all(&self, reason: EndReason, event: &Event) -> Result<Vec<String>, StoreError> {
+        let (user_id, now) = (&event.user_id, event.at);
+        let ended = self
+            .store
+            .end_sessions(user_id, None, reason, now, event)
+            .await?;
         metrics::sessions_ended(reason.as_str(), ended.len());
         self.revoked.insert(ended.iter().map(String::as_str), now);
         Ok(ended)
@@ -119,12 +113,9 @@ impl Endings<'_> {
     }
 
     /// Deletes the account with its sessions and tokens; the ids of the sessions it ended.
-    pub async fn delete_account(
-        &self,
-        user_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<String>, StoreError> {
-        let ended = self.store.delete_user(user_id, now).await?;
+    pub async fn delete_account(&self, event: &Event) -> Result<Vec<String>, StoreError> {
+        let (user_id, now) = (&event.user_id, event.at);
+        let ended = self.store.delete_user(user_id, now, event).await?;
         metrics::sessions_ended("account_deleted", ended.len());
         self.users.forget(user_id);
         self.revoked.insert(ended.iter().map(String::as_str), now);

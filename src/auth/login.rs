@@ -13,7 +13,7 @@ use crate::{
     error::{AppError, ErrorCode, CONFIRM_TO_LOG_IN, EMAIL_UNVERIFIED},
     mail::letters::Letter,
     security::limits,
-    store::{Registration, Reservation, UserKey, UserRecord},
+    store::{EventKind, Registration, Reservation, UserKey, UserRecord},
 };
 use time::OffsetDateTime;
 
@@ -78,6 +78,7 @@ pub async fn register(
         verification: &verification,
         mail: &mail,
         session: None,
+        event: &request.event(EventKind::Registered, &user.id, now),
     };
     if state.config.mail.require_verified_email {
         // No session until the address is proved: the account exists, and waits for its link.
@@ -196,6 +197,19 @@ async fn check_password(
     Ok(right)
 }
 
+/// Writes the failed login to the account's trail after the answer: written before it, the extra
+/// write would make a wrong password slower for an account that exists than for a name of none.
+fn record_failed_login(request: &CurrentRequest, user: &UserRecord) {
+    let event = crate::store::Event {
+        actor: crate::store::Actor::Stranger,
+        ..request.event(EventKind::LoginFailed, &user.id, now())
+    };
+    let state = request.state.clone();
+    request.state.mailer.after_answer("failed login event", async move {
+        state.store.record_event(&event).await
+    });
+}
+
 /// Queues the "account locked" notice after the answer: queued before it, the extra write
 /// would make a wrong password slower for an account that exists than for a name of none.
 fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
@@ -206,6 +220,10 @@ fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
     }
     .to(&user.email, &request.circumstances(), new_id());
     let user_id = user.id.clone();
+    let event = crate::store::Event {
+        actor: crate::store::Actor::Stranger,
+        ..request.event(EventKind::Locked, &user.id, now())
+    };
     request.state.mailer.after_answer("lockout notice", async move {
         // One per window, counted by the store: a wrong password refunded after the lock (its
         // place in the hashing queue was taken) lets a later one reach the budget's end again.
@@ -216,6 +234,7 @@ fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
         }
         state.store.queue_mail(&notice).await?;
         state.mailer.queued();
+        state.store.record_event(&event).await?;
         tracing::info!(user_id = %user_id, "account locked by wrong passwords; its owner is told");
         Ok(())
     });
@@ -256,6 +275,9 @@ async fn attempt_login(login: LoginName, password: TypedPassword) -> Result<User
     )
     .await?
     {
+        if let Some(user) = &found {
+            record_failed_login(&request, user);
+        }
         return Err(AppError::invalid_credentials());
     }
     let user = found.ok_or_else(AppError::invalid_credentials)?;
@@ -275,7 +297,11 @@ async fn attempt_login(login: LoginName, password: TypedPassword) -> Result<User
     request
         .start_session(&user, now(), |session| {
             let notice = notice.as_ref();
-            async move { state.store.start_session(&session, version, notice).await }
+            let event = request.event(EventKind::LoggedIn, &user.id, session.created_at);
+            async move {
+                let event = event.about(&session.id);
+                state.store.start_session(&session, version, notice, &event).await
+            }
         })
         .await?;
     if notice.is_some() {

@@ -5,7 +5,7 @@
 //! (400 `invalid_input` naming it) rather than by the framework.
 
 use crate::{
-    domain::{SessionInfo, User},
+    domain::{ActivityEntry, SessionInfo, User},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 server_only! {
     use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
     mod account;
+    mod activity;
     mod addresses;
     mod current_user;
     pub mod endings;
@@ -85,6 +86,13 @@ pub async fn me() -> Result<User, AppError> {
 #[server(prefix = "/api/auth", endpoint = "sessions", input = server_fn::codec::GetUrl)]
 pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
     sessions::sessions().await
+}
+
+/// What happened to the caller's account lately, newest first: logins, failed ones, logouts,
+/// changes of password and address, and an administrator's actions.
+#[server(prefix = "/api/auth", endpoint = "activity", input = server_fn::codec::GetUrl)]
+pub async fn activity() -> Result<Vec<ActivityEntry>, AppError> {
+    activity::activity().await
 }
 
 /// Ends one of the caller's sessions (the current one too: that is a logout).

@@ -22,7 +22,7 @@ use crate::{
     mail::letters::{Circumstances, Letter},
     state::AppState,
     store::{
-        AccountToken, PasswordReset, ResetOutcome, StoreError, TokenPurpose,
+        AccountToken, EventKind, PasswordReset, ResetOutcome, StoreError, TokenPurpose,
         TokenState, UserKey,
     },
 };
@@ -144,9 +144,10 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
     // What the store found, when it refused: the token was spent or outdated meanwhile.
     let refusal = Mutex::new(None);
     let at = about.when;
+    let event = request.event(EventKind::PasswordReset, &user.id, at);
     let applied = request
         .start_session(&user, at, |session| {
-            let (refusal, budget_keys, notice) = (&refusal, &budget_keys, &notice);
+            let (refusal, budget_keys, notice, event) = (&refusal, &budget_keys, &notice, &event);
             let token_hash = &token_hash;
             let password_hash = &password_hash;
             async move {
@@ -156,6 +157,7 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
                     budget_keys,
                     session: &session,
                     notice,
+                    event: &event.clone().about(&session.id),
                     at,
                 };
                 match state.endings().reset_password(&reset).await? {

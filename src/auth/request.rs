@@ -191,6 +191,25 @@ impl CurrentRequest {
         (agent, ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
+    /// An entry of the account's audit trail for what this request does, by its owner.
+    pub(super) fn event(
+        &self,
+        kind: crate::store::EventKind,
+        user_id: &str,
+        at: OffsetDateTime,
+    ) -> crate::store::Event {
+        let (device, ip) = self.device();
+        crate::store::Event {
+            user_id: user_id.to_owned(),
+            kind,
+            at,
+            actor: crate::store::Actor::Owner,
+            ip: Some(ip).filter(|ip| !ip.is_empty()),
+            device: Some(device).filter(|device| !device.is_empty()),
+            session_id: None,
+        }
+    }
+
     /// When, from which device and address: what a mail tells of the request behind it. The
     /// device in our own words only (see `recognised_device`).
     pub(super) fn circumstances(&self) -> crate::mail::letters::Circumstances {

@@ -14,7 +14,7 @@ use crate::{
     },
     error::{AppError, ErrorCode},
     mail::letters::Letter,
-    store::Rotation,
+    store::{EventKind, Rotation},
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
@@ -90,10 +90,17 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
             .map_err(|e| crate::store::StoreError::Successor(Box::new(e)))
     };
     let reuse_notice = || {
-        Letter::SessionEndedForReuse {
+        let notice = Letter::SessionEndedForReuse {
             devices: state.mailer.link("/sessions"),
         }
-        .to(&user.email, &request.circumstances(), new_id())
+        .to(&user.email, &request.circumstances(), new_id());
+        // Whoever presented the old token may be a thief or the owner's stale tab: a stranger
+        // until known otherwise, from this request's device and address.
+        let event = crate::store::Event {
+            actor: crate::store::Actor::Stranger,
+            ..request.event(EventKind::ReuseDetected, &user.id, now)
+        };
+        (notice, event.about(&claims.sid))
     };
     let rotation = state
         .store

@@ -6,7 +6,7 @@ use crate::{
     credentials::cookies::Kind,
     domain::{SessionInfo, SignedOut},
     error::{AppError, ErrorCode},
-    store::EndReason,
+    store::{EndReason, EventKind},
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
@@ -23,8 +23,8 @@ pub async fn logout() -> Result<(), AppError> {
             Some((claims.sub, claims.sid))
         });
     if let Some((user_id, session_id)) = claims {
-        let now = now();
-        state.endings().logout(&user_id, &session_id, now).await?;
+        let event = request.event(EventKind::LoggedOut, &user_id, now());
+        state.endings().logout(&session_id, &event).await?;
         tracing::info!(session_id = %session_id, "logged out");
     }
     request.clear_cookies();
@@ -62,11 +62,8 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
 pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
-    let now = now();
-    let found = state
-        .endings()
-        .revoke(&claims.sub, &session_id, now)
-        .await?;
+    let event = request.event(EventKind::SessionRevoked, &claims.sub, now());
+    let found = state.endings().revoke(&session_id, &event).await?;
     if !found {
         return Err(AppError::new(
             ErrorCode::NotFound,
@@ -86,11 +83,11 @@ pub async fn revoke_session(session_id: String) -> Result<(), AppError> {
 pub async fn logout_all() -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
-    let now = now();
+    let event = request.event(EventKind::SessionsEnded, &claims.sub, now());
     // `ended` holds this session too: it was live, or `authenticated` would have refused it.
     let ended = state
         .endings()
-        .end_all(&claims.sub, EndReason::LogoutAll, now)
+        .end_all(EndReason::LogoutAll, &event.about(&claims.sid))
         .await?;
     tracing::info!(user_id = %claims.sub, sessions = ended.len(), "logged out everywhere");
     request.clear_cookies();

@@ -1,6 +1,6 @@
 //! [ssr] Keeps this instance's caches (ended sessions, accounts) in step with changes that any
-//! instance made, as the database announces them. Only PostgreSQL announces; on SQLite there is
-//! one instance, which updates its caches itself.
+//! instance made, as the database announces them: PostgreSQL with NOTIFY, SQLite in a table
+//! that each server polls (so a change from the command line, another process, arrives too).
 
 use super::{revoked::RevokedSessions, user_cache::UserCache};
 use crate::store::{Change, Store, StoreError};

@@ -28,6 +28,8 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     /// `SESSION_MAX_LIFETIME`: no session outlives this age since its login.
     pub session_max_lifetime: Duration,
+    /// `AUDIT_RETENTION`: how long the audit trail's events are kept.
+    pub audit_retention: Duration,
     pub cookie_secure: bool,
     pub limits: Limits,
     /// Timeouts and connection caps, and how much the request log says.
@@ -75,6 +77,7 @@ pub const DEFAULT_ACCESS_TTL: &str = "15m";
 pub const DEFAULT_REFRESH_TTL: &str = "7d";
 pub const DEFAULT_REFRESH_REUSE_GRACE: &str = "10s";
 pub const DEFAULT_SESSION_MAX_LIFETIME: &str = "30d";
+pub const DEFAULT_AUDIT_RETENTION: &str = "90d";
 /// The longest grace window accepted. The window is how long a copied refresh token stays
 /// useful to a thief without tripping reuse detection; tabs need a few seconds, never minutes.
 pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -114,6 +117,7 @@ impl Config {
             refresh_ttl: lifetimes.refresh,
             refresh_reuse_grace: lifetimes.reuse_grace,
             session_max_lifetime: lifetimes.session_max,
+            audit_retention: lifetimes.audit_retention,
             cookie_secure,
             limits: Limits::from_lookup(set)?,
             serving: Serving::from_lookup(set)?,
@@ -181,6 +185,7 @@ struct Lifetimes {
     refresh: Duration,
     reuse_grace: Duration,
     session_max: Duration,
+    audit_retention: Duration,
 }
 
 impl Lifetimes {
@@ -214,6 +219,7 @@ impl Lifetimes {
             refresh,
             reuse_grace,
             session_max: ttl("SESSION_MAX_LIFETIME", DEFAULT_SESSION_MAX_LIFETIME)?,
+            audit_retention: ttl("AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION)?,
         })
     }
 }

@@ -9,7 +9,7 @@ mod user;
 
 pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
-pub use session::{ago, calendar_date, unix_seconds, SessionInfo};
+pub use session::{ago, calendar_date, unix_seconds, ActivityEntry, SessionInfo};
 #[cfg(feature = "ssr")]
 pub use session::{describe_user_agent, recognised_device};
 pub use signed_out::SignedOut;

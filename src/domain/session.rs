@@ -18,6 +18,24 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// One entry of `GET /api/auth/activity`, newest first. Worded by the server, like `device`, so
+/// that the browser carries no table of events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    /// The event's stable name (`logged_in`, `login_failed`, …).
+    pub kind: String,
+    /// What happened, in words.
+    pub what: String,
+    /// When, RFC 3339.
+    pub at: String,
+    /// The device of the request that did it, in words; empty when unknown (an administrator).
+    pub device: String,
+    /// Its address; empty when unknown.
+    pub ip: String,
+    /// Worth a look: a wrong password, a lock, a reused token, an administrator's action.
+    pub notable: bool,
+}
+
 /// Seconds since the Unix epoch of a time as the server writes them, RFC 3339 in UTC
 /// (`2026-11-24T15:43:18Z`); `None` for anything else.
 pub fn unix_seconds(rfc3339: &str) -> Option<i64> {

@@ -1,5 +1,6 @@
 //! One file per route.
 
+mod activity;
 mod home;
 mod links;
 mod login;
@@ -9,6 +10,7 @@ mod register;
 mod sessions;
 mod verify;
 
+pub use activity::ActivityPage;
 pub use home::HomePage;
 pub use links::{ConfirmEmailPage, ForgotPage, ResetPage, UndoEmailPage};
 pub use login::LoginPage;

@@ -100,6 +100,7 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                     <button type="submit" class="secondary">"Log out"</button>
                 </ActionForm>
                 <A href="/sessions" attr:class="button secondary">"Your devices"</A>
+                <A href="/activity" attr:class="button secondary">"Recent activity"</A>
                 // A plain form (see `pages::PlainForm`): the server answers with `/verify?sent=1`,
                 // where the new code can be typed. The account is named too, so that the post
                 // still works after the access token expired (a plain post refreshes nothing).

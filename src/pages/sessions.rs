@@ -9,11 +9,12 @@ use crate::{
         authed_action, last_error, leave_on_logout_elsewhere, protected_resource, use_sign_out,
         AuthedAction, AuthedForm,
     },
-    components::{FormError, NotLoaded, SubmitButton},
-    domain::{ago, unix_seconds, SessionInfo, SignedOut},
+    components::{FormError, NotLoaded, SubmitButton, When},
+    domain::{SessionInfo, SignedOut},
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
 #[component]
 pub fn SessionsPage() -> impl IntoView {
@@ -54,7 +55,11 @@ pub fn SessionsPage() -> impl IntoView {
                 Ok(sessions) => view! {
                     <section class="card wide">
                         <h1>"Your devices"</h1>
-                        <p class="hint">"Every device where you are logged in. Log out any you do not recognise."</p>
+                        <p class="hint">
+                            "Every device where you are logged in. Log out any you do not recognise. "
+                            <A href="/activity">"Recent activity"</A>
+                            " shows logins, failed ones too, and changes to your account."
+                        </p>
                         <FormError error/>
                         <ul class="sessions">
                             {sessions.into_iter().map(|session| {
@@ -110,19 +115,4 @@ fn Session(
             </AuthedForm>
         </li>
     }
-}
-
-/// A time as a person says it ("5 minutes ago"), the exact time in UTC in its tooltip and in
-/// its `datetime` for machines.
-#[component]
-fn When(at: String) -> impl IntoView {
-    let words = unix_seconds(&at).map_or_else(
-        || at.clone(),
-        |then| ago(then, crate::client::now_unix(), &at),
-    );
-    let exact = match (at.get(..10), at.get(11..16)) {
-        (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => at.clone(),
-    };
-    view! { <time datetime=at title=exact>{words}</time> }
 }

@@ -6,6 +6,7 @@
 //! sequences every database shares, the refresh exchange among them), and one folder per
 //! database with its SQL.
 
+mod events;
 mod failure;
 mod open;
 pub mod postgres;
@@ -16,6 +17,7 @@ pub mod sqlite;
 mod steps;
 
 use failure::taken_or_database;
+pub use events::{Actor, Event, EventKind, EventRecord};
 pub use failure::{StoreError, LONGEST_WAIT};
 use open::begin;
 pub use open::{connect, connect_patiently, spawn_pruning, PRUNE_EVERY};
@@ -52,6 +54,7 @@ pub trait Store: Send + Sync + 'static {
         session: &NewSession,
         credential_version: i64,
         notice: Option<&OutgoingMail>,
+        event: &Event,
     ) -> Result<(), StoreError>;
 
     /// Reserves one attempt from the budget named `key` at `now` (unix seconds), atomically:
@@ -105,6 +108,7 @@ pub trait Store: Send + Sync + 'static {
         session_id: &str,
         reason: EndReason,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<bool, StoreError>;
 
     /// Ends every live session of `user_id` except `keep`, returning the ids that ended.
@@ -114,6 +118,7 @@ pub trait Store: Send + Sync + 'static {
         keep: Option<&str>,
         reason: EndReason,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<Vec<String>, StoreError>;
 
     /// The live sessions of `user_id` at `now`, newest first.
@@ -143,6 +148,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user_id: &str,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<Vec<String>, StoreError>;
 
     /// Sessions that ended at or after `since`: their access tokens may still be around.
@@ -175,6 +181,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The pool's connections now, for metrics.
     fn connections(&self) -> PoolUse;
+
+    /// Writes one event on its own: for what changes nothing else (a failed login).
+    async fn record_event(&self, event: &Event) -> Result<(), StoreError>;
+
+    /// The account's events, newest first, at most `limit`.
+    async fn events_of(&self, user_id: &str, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
 
     /// Whether the address `key` is held at `now` for an account other than `except` (see
     /// `held_addresses`): taken, for a registration or a move, as if an account had it.
@@ -249,13 +261,15 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes what can no longer matter at `now`: refresh tokens past their expiry (their
     /// signature check refuses them before any lookup), sessions that lapsed, sessions that
     /// ended before `ended_before` (their access tokens have all expired), and attempt budgets
-    /// whose window started before `budgets_before`. Returns how many sessions and tokens went.
+    /// whose window started before `budgets_before`, and events from before `events_before`
+    /// (`AUDIT_RETENTION`). Returns how many sessions, tokens and events went.
     async fn prune(
         &self,
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
         budgets_before: i64,
-    ) -> Result<(u64, u64), StoreError>;
+        events_before: i64,
+    ) -> Result<(u64, u64, u64), StoreError>;
 }
 
 /// How many of the pool's open connections are lent out and how many wait idle.

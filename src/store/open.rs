@@ -88,11 +88,13 @@ pub const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600
 /// lapsed sessions, and sessions that ended more than one access lifetime ago (by then none of
 /// their access tokens is alive, and the revocation set has let them go too).
 ///
-/// Failure budgets go once their window (`budget_window`) has passed since their last attempt.
+/// Failure budgets go once their window (`budget_window`) has passed since their last attempt,
+/// and the audit trail's events once they are older than `audit_retention`.
 pub fn spawn_pruning(
     store: std::sync::Arc<dyn Store>,
     access_ttl: std::time::Duration,
     budget_window: std::time::Duration,
+    audit_retention: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(PRUNE_EVERY);
@@ -100,9 +102,15 @@ pub fn spawn_pruning(
             every.tick().await;
             let now = OffsetDateTime::now_utc();
             let budgets_before = now.unix_timestamp() - budget_window.as_secs() as i64;
-            match store.prune(now, now - access_ttl, budgets_before).await {
-                Ok((0, 0)) => {}
-                Ok((sessions, tokens)) => tracing::info!(sessions, tokens, "pruned"),
+            let events_before = (now - audit_retention).unix_timestamp();
+            match store
+                .prune(now, now - access_ttl, budgets_before, events_before)
+                .await
+            {
+                Ok((0, 0, 0)) => {}
+                Ok((sessions, tokens, events)) => {
+                    tracing::info!(sessions, tokens, events, "pruned")
+                }
                 Err(e) => tracing::warn!(error = %e, "pruning failed; will try again"),
             }
         }

@@ -91,6 +91,7 @@ pub struct PasswordChange<'a> {
     pub fresh: &'a RefreshRecord,
     /// The "your password was changed" mail, queued with the change.
     pub notice: &'a super::OutgoingMail,
+    pub event: &'a super::Event,
     pub at: OffsetDateTime,
 }
 

@@ -31,7 +31,7 @@ impl fmt::Debug for OutgoingMail {
 
 /// Makes the notice a refresh exchange queues when it finds reuse (and only then: the hot path
 /// of a refresh renders no mail).
-pub type ReuseNotice<'a> = dyn Fn() -> OutgoingMail + Send + Sync + 'a;
+pub type ReuseNotice<'a> = dyn Fn() -> (OutgoingMail, super::Event) + Send + Sync + 'a;
 
 /// A message a worker took from the outbox to send, with the tries made before this one.
 #[derive(Debug, Clone)]
@@ -160,6 +160,8 @@ pub struct PasswordReset<'a> {
     pub budget_keys: &'a [String],
     pub session: &'a NewSession,
     pub notice: &'a OutgoingMail,
+    /// Written for the account whose token it is.
+    pub event: &'a super::Event,
     pub at: OffsetDateTime,
 }
 
@@ -174,6 +176,7 @@ pub struct Registration<'a> {
     pub verification: &'a AccountToken,
     pub mail: &'a OutgoingMail,
     pub session: Option<&'a NewSession>,
+    pub event: &'a super::Event,
 }
 
 /// An address change confirmed with the token mailed to the new address: the token spent, the
@@ -189,6 +192,8 @@ pub struct EmailChange<'a> {
     pub email_to_key: &'a str,
     pub undo: &'a AccountToken,
     pub notice: &'a OutgoingMail,
+    /// Written for the account whose token it is.
+    pub event: &'a super::Event,
     pub at: OffsetDateTime,
 }
 
@@ -205,6 +210,8 @@ pub struct EmailChangeUndo<'a> {
     pub unusable_hash: &'a str,
     /// Told to the address an undo replaces (its recipient is set to that address).
     pub notice: &'a OutgoingMail,
+    /// Written, for the account whose token it is, when an undo restores the address.
+    pub event: &'a super::Event,
     pub at: OffsetDateTime,
 }
 

@@ -8,7 +8,7 @@
 
 use super::{
     rotation::{judge, TokenRow, Verdict},
-    AccountToken, EmailChange, EmailChangeUndo, EndReason, NewSession, OutgoingMail,
+    AccountToken, EmailChange, EmailChangeUndo, EndReason, Event, NewSession, OutgoingMail,
     PasswordChange, PasswordReset, RefreshRecord, Registration, ResetOutcome, ReuseNotice,
     Rotation, StoreError, SuccessorAt, TokenPurpose, TokenState, UndoOutcome, UserRecord,
 };
@@ -151,6 +151,9 @@ pub trait Steps: Send + Sized {
     /// a move and a hold of one address cannot interleave.
     async fn lock_addresses(&mut self, keys: &mut [&str]) -> Result<(), sqlx::Error>;
 
+    /// Writes an entry of the audit trail.
+    async fn record_event(&mut self, event: &Event) -> Result<(), sqlx::Error>;
+
     async fn commit(self) -> Result<(), sqlx::Error>;
 }
 
@@ -197,6 +200,7 @@ pub async fn reset_password(
     tx.mark_verified(&user_id, reset.at).await?;
     tx.queue_mail(reset.notice).await?;
     tx.insert_session(reset.session).await?;
+    tx.record_event(&reset.event.of(&user_id)).await?;
     tx.commit().await?;
     Ok(ResetOutcome::Done { ended })
 }
@@ -215,6 +219,7 @@ pub async fn create_user(
     if let Some(session) = registration.session {
         tx.insert_session(session).await?;
     }
+    tx.record_event(registration.event).await?;
     Ok(tx.commit().await?)
 }
 
@@ -278,6 +283,7 @@ pub async fn change_email(
         .await?;
     tx.insert_account_token(change.undo).await?;
     tx.queue_mail(change.notice).await?;
+    tx.record_event(&change.event.of(user_id)).await?;
     tx.commit().await?;
     Ok(state)
 }
@@ -342,6 +348,7 @@ pub async fn undo_email_change(
         };
         tx.queue_mail(&notice).await?;
     }
+    tx.record_event(&undo.event.of(&user_id)).await?;
     tx.commit().await?;
     Ok(UndoOutcome::Restored { user_id, ended })
 }
@@ -352,6 +359,7 @@ pub async fn start_session(
     session: &NewSession,
     credential_version: i64,
     notice: Option<&OutgoingMail>,
+    event: &Event,
 ) -> Result<(), StoreError> {
     if tx.credential_version(&session.user_id).await? != Some(credential_version) {
         return Err(StoreError::CredentialsChanged);
@@ -360,6 +368,7 @@ pub async fn start_session(
     if let Some(notice) = notice {
         tx.queue_mail(notice).await?;
     }
+    tx.record_event(event).await?;
     Ok(tx.commit().await?)
 }
 
@@ -381,6 +390,7 @@ pub async fn change_password(
     tx.revoke_tokens_of(session_id, change.at).await?;
     tx.insert_refresh(change.fresh).await?;
     tx.queue_mail(change.notice).await?;
+    tx.record_event(change.event).await?;
     tx.commit().await?;
     Ok(ended)
 }
@@ -413,7 +423,9 @@ pub async fn settle_rotation(
         Verdict::EndForReuse => {
             tx.end(Ending::One(session_id), EndReason::Reuse, now)
                 .await?;
-            tx.queue_mail(&reuse_notice()).await?;
+            let (notice, event) = reuse_notice();
+            tx.queue_mail(&notice).await?;
+            tx.record_event(&event).await?;
             tx.commit().await?;
             Ok(Rotation::Reused)
         }

@@ -13,6 +13,7 @@ mod connections;
 mod faults;
 mod health;
 mod instances;
+mod operations;
 mod outage;
 mod recovery;
 mod security;

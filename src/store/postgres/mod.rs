@@ -21,6 +21,7 @@ mod steps;
 pub use follow::CHANNEL;
 
 use super::{
+    Event, EventRecord,
     recovery::{judge_token, OutboxRow, TokenRow as AccountTokenRow, OUTBOX_COLUMNS},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
@@ -71,9 +72,10 @@ impl Store for PgStore {
         session: &NewSession,
         version: i64,
         notice: Option<&OutgoingMail>,
+        event: &Event,
     ) -> Result<(), StoreError> {
         let tx = super::begin(&self.pool, None).await?;
-        shared::start_session(tx, session, version, notice).await
+        shared::start_session(tx, session, version, notice, event).await
     }
 
     async fn reserve_attempt(
@@ -212,6 +214,7 @@ impl Store for PgStore {
         session_id: &str,
         reason: EndReason,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<bool, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
         if !lock_account(&mut tx, user_id, AccountLock::Exclusive).await? {
@@ -227,6 +230,7 @@ impl Store for PgStore {
             return Ok(false);
         }
         tx.end(Ending::One(session_id), reason, now).await?;
+        tx.record_event(event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -237,12 +241,14 @@ impl Store for PgStore {
         keep: Option<&str>,
         reason: EndReason,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
         if !lock_account(&mut tx, user_id, AccountLock::Exclusive).await? {
             return Ok(Vec::new());
         }
         let ended = tx.end(Ending::AllOf { user_id, keep }, reason, now).await?;
+        tx.record_event(event).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -289,6 +295,7 @@ impl Store for PgStore {
         &self,
         user_id: &str,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<Vec<String>, StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
         if !lock_account(&mut tx, user_id, AccountLock::Delete).await? {
@@ -307,6 +314,7 @@ impl Store for PgStore {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        tx.record_event(event).await?;
         tx.commit().await?;
         Ok(live)
     }
@@ -332,7 +340,8 @@ impl Store for PgStore {
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
         budgets_before: i64,
-    ) -> Result<(u64, u64), StoreError> {
+        events_before: i64,
+    ) -> Result<(u64, u64, u64), StoreError> {
         let mut tx = super::begin(&self.pool, None).await?;
         // The pool's 10 s bound is for requests. A first pruning after a long outage, or of a
         // large table, may take longer; cut off at 10 s it would roll back and the next hour's
@@ -391,8 +400,13 @@ impl Store for PgStore {
             .bind(now.unix_timestamp())
             .execute(&mut *tx)
             .await?;
+        let events = sqlx::query("DELETE FROM events WHERE at < $1")
+            .bind(events_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok((sessions, tokens))
+        Ok((sessions, tokens, events))
     }
 
     async fn issue_account_tokens(
@@ -529,6 +543,23 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn record_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut tx = super::begin(&self.pool, None).await?;
+        tx.record_event(event).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn events_of(&self, user_id: &str, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, kind, at, actor, ip, device, session_id FROM events
+             WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     fn connections(&self) -> crate::store::PoolUse {

@@ -6,10 +6,12 @@
 //! for WAL.
 
 mod file;
+pub mod follow;
 mod open;
 mod steps;
 
 use super::{
+    Change, Event, EventRecord,
     recovery::{judge_token, OutboxRow, TokenRow as AccountTokenRow, OUTBOX_COLUMNS},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
@@ -101,10 +103,11 @@ impl Store for SqliteStore {
         session: &NewSession,
         version: i64,
         notice: Option<&OutgoingMail>,
+        event: &Event,
     ) -> Result<(), StoreError> {
         // One writer at a time: no password change can commit between the check and the insert.
         let (_gate, tx) = self.write().await?;
-        shared::start_session(tx, session, version, notice).await
+        shared::start_session(tx, session, version, notice, event).await
     }
 
     async fn reserve_attempt(
@@ -225,6 +228,7 @@ impl Store for SqliteStore {
         session_id: &str,
         reason: EndReason,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<bool, StoreError> {
         let (_gate, mut tx) = self.write().await?;
         let owned: Option<i64> =
@@ -237,6 +241,7 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         tx.end(Ending::One(session_id), reason, now).await?;
+        tx.record_event(event).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -247,9 +252,11 @@ impl Store for SqliteStore {
         keep: Option<&str>,
         reason: EndReason,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<Vec<String>, StoreError> {
         let (_gate, mut tx) = self.write().await?;
         let ended = tx.end(Ending::AllOf { user_id, keep }, reason, now).await?;
+        tx.record_event(event).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -299,6 +306,7 @@ impl Store for SqliteStore {
         &self,
         user_id: &str,
         now: OffsetDateTime,
+        event: &Event,
     ) -> Result<Vec<String>, StoreError> {
         let (_gate, mut tx) = self.write().await?;
         let live: Vec<String> = sqlx::query_scalar(
@@ -313,6 +321,7 @@ impl Store for SqliteStore {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        tx.record_event(event).await?;
         tx.commit().await?;
         Ok(live)
     }
@@ -331,7 +340,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         ended_before: OffsetDateTime,
         budgets_before: i64,
-    ) -> Result<(u64, u64), StoreError> {
+        events_before: i64,
+    ) -> Result<(u64, u64, u64), StoreError> {
         let (_gate, mut tx) = self.write().await?;
         // A session's tokens go with it (ON DELETE CASCADE); count them first.
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= ? OR ended_at < ?")
@@ -361,8 +371,18 @@ impl Store for SqliteStore {
             .bind(unix(now))
             .execute(&mut *tx)
             .await?;
+        let events = sqlx::query("DELETE FROM events WHERE at < ?")
+            .bind(events_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        // Every server polls announcements within a second; a minute is ample.
+        sqlx::query("DELETE FROM announcements WHERE at < ?")
+            .bind(unix(now) - 60)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok((sessions, tokens))
+        Ok((sessions, tokens, events))
     }
 
     async fn issue_account_tokens(
@@ -495,6 +515,30 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         Ok(tx.commit().await?)
+    }
+
+    async fn follow(
+        &self,
+        apply: Box<dyn Fn(Change) + Send + Sync>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
+        Ok(Some(follow::follow(&self.pool, apply).await?))
+    }
+
+    async fn record_event(&self, event: &Event) -> Result<(), StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        tx.record_event(event).await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn events_of(&self, user_id: &str, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, user_id, kind, at, actor, ip, device, session_id FROM events
+             WHERE user_id = ? ORDER BY at DESC, id DESC LIMIT ?",
+        )
+        .bind(user_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     fn connections(&self) -> crate::store::PoolUse {

@@ -4,6 +4,7 @@
 
 use super::unix;
 use crate::store::{
+    Event,
     recovery::{judge_token, TokenRow},
     steps::{AddressNow, Ending, Steps},
     AccountToken, EndReason, NewSession, OutgoingMail, PasswordChange, RefreshRecord, StoreError,
@@ -400,6 +401,23 @@ impl Steps for Transaction<'static, Sqlite> {
                 .execute(&mut **self)
                 .await?;
         }
+        Ok(())
+    }
+
+    async fn record_event(&mut self, event: &Event) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO events (user_id, kind, at, actor, ip, device, session_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.user_id)
+        .bind(event.kind.as_str())
+        .bind(event.at.unix_timestamp())
+        .bind(event.actor.as_str())
+        .bind(event.ip.as_deref())
+        .bind(event.device.as_deref())
+        .bind(event.session_id.as_deref())
+        .execute(&mut **self)
+        .await?;
         Ok(())
     }
 

@@ -38,8 +38,18 @@ async fn writes_abandoned_at_any_point_leave_no_transaction_behind() {
     let jar = app.register("quitter").await;
     let store = support::open_store(&app).await;
     let now = time::OffsetDateTime::now_utc();
+    let event = gatehouse::store::Event {
+        user_id: "nobody".into(),
+        kind: gatehouse::store::EventKind::SessionsEnded,
+        at: now,
+        actor: gatehouse::store::Actor::Operator,
+        ip: None,
+        device: None,
+        session_id: None,
+    };
     for polls in 0..400 {
-        let mut write = Box::pin(store.end_sessions("nobody", None, EndReason::LogoutAll, now));
+        let ending = store.end_sessions("nobody", None, EndReason::LogoutAll, now, &event);
+        let mut write = Box::pin(ending);
         for _ in 0..polls % 40 {
             if futures::poll!(write.as_mut()).is_ready() {
                 break;
@@ -50,7 +60,7 @@ async fn writes_abandoned_at_any_point_leave_no_transaction_behind() {
     // A connection left inside a transaction would fail these: "database is locked" once the
     // busy timeout ran out, or a refused BEGIN.
     store
-        .end_sessions("nobody", None, EndReason::LogoutAll, now)
+        .end_sessions("nobody", None, EndReason::LogoutAll, now, &event)
         .await
         .expect("a write after the abandoned ones");
     let refreshed = app.post("/api/auth/refresh", &[], &jar).await;

@@ -129,8 +129,8 @@ async fn pruning_deletes_ended_and_lapsed_sessions_and_keeps_live_ones() {
     let store = support::open_store(&app).await;
     let now = time::OffsetDateTime::now_utc();
     // Ended sessions go once their access tokens can no longer be alive.
-    let (sessions, _) = store
-        .prune(now, now + Duration::from_secs(1), 0)
+    let (sessions, _, _) = store
+        .prune(now, now + Duration::from_secs(1), 0, 0)
         .await
         .unwrap();
     assert_eq!(sessions, 1, "the logged-out session");
@@ -139,7 +139,7 @@ async fn pruning_deletes_ended_and_lapsed_sessions_and_keeps_live_ones() {
 
     // A week on, the live session has lapsed and its tokens have expired: all of it goes.
     let later = now + Duration::from_secs(8 * 86_400);
-    let (sessions, _) = store.prune(later, later, 0).await.unwrap();
+    let (sessions, _, _) = store.prune(later, later, 0, 0).await.unwrap();
     assert_eq!(sessions, 1);
     let db = support::inspect(&app).await;
     let rows: (i64, i64) = sqlx::query_as(

@@ -1,0 +1,3 @@
+//! Operating the service: the audit trail and what its owner sees of it.
+
+mod events;
