@@ -20,7 +20,7 @@ for (const colorScheme of ['light', 'dark'] as const) {
         await shot(`out-${name}`);
       }
       await registerNewPerson(page, `shot${width}${colorScheme}`);
-      for (const [name, path] of [['home', '/'], ['profile', '/profile'], ['sessions', '/sessions'], ['verify', '/verify']]) {
+      for (const [name, path] of [['home', '/'], ['profile', '/profile'], ['sessions', '/sessions'], ['activity', '/activity'], ['verify', '/verify']]) {
         await page.goto(path);
         await waitForHydration(page);
         await shot(`in-${name}`);

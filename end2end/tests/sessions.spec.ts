@@ -199,3 +199,30 @@ test('the devices page says when each device was used in words, with the exact t
   await expect(times.first()).toHaveAttribute('datetime', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   await expect(times.first()).toHaveAttribute('title', /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
 });
+
+test('recent activity, reached from the profile, shows a wrong password from another browser and the login after it', async ({ page, browser }) => {
+  const name = await registerNewPerson(page, 'acts');
+  const context = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+  const other = await context.newPage();
+  await other.goto('/login');
+  await waitForHydration(other);
+  await fillLogin(other, name, 'not the password, sorry');
+  await expect(other.getByRole('alert').filter({ hasText: 'do not match an account' })).toBeVisible();
+  await fillLogin(other, name);
+  await expectProfileOf(other, name);
+  await context.close();
+
+  await page.goto('/profile');
+  await waitForHydration(page);
+  await page.getByRole('link', { name: 'Recent activity' }).click();
+  await expect(page).toHaveURL(/\/activity$/);
+  await expect(page.getByRole('heading', { name: 'Recent activity' })).toBeVisible();
+  const entries = page.getByTestId('activity');
+  // Newest first: the login, the wrong password (marked), the registration.
+  await expect(entries.nth(0)).toContainText('Logged in');
+  await expect(entries.nth(0)).toContainText('Headless Chrome on Linux');
+  await expect(entries.nth(1)).toContainText('Wrong password entered at login');
+  await expect(entries.nth(1)).toContainText('Check');
+  await expect(entries.nth(1)).toContainText('127.0.0.1');
+  await expect(entries.last()).toContainText('Account created');
+});
