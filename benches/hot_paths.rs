@@ -36,6 +36,7 @@ fn user() -> UserRecord {
         credential_version: 1,
         created_at: OffsetDateTime::now_utc(),
         email_verified_at: None,
+        disabled_at: None,
     }
 }
 

@@ -48,6 +48,7 @@ async fn main() {
         credential_version: 1,
         created_at: now,
         email_verified_at: None,
+        disabled_at: None,
     };
     // Every registration carries its verification; this one is never sent (discarded at once).
     let verification = store::AccountToken {

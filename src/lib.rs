@@ -17,6 +17,7 @@ pub mod error;
 pub mod pages;
 
 server_only! {
+    pub mod admin;
     pub mod caches;
     pub mod config;
     pub mod connections;

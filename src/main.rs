@@ -1,11 +1,15 @@
-//! The server: config -> state (database, migrations) -> router -> serve. Wiring only.
+//! The server: config -> state (database, migrations) -> router -> serve. Wiring only. With a
+//! command (`gatehouse users list`), the command line instead (see `admin`).
 
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    use gatehouse::{config::Config, server, telemetry};
+    use clap::Parser;
+    use gatehouse::{admin, config::Config, server, telemetry};
     use leptos::config::get_configuration;
     use std::process::ExitCode;
+
+    let cli = admin::Cli::parse();
 
     let fail = |message: String| {
         eprintln!("gatehouse: {message}");
@@ -15,7 +19,14 @@ async fn main() -> std::process::ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e.to_string()),
     };
-    telemetry::init(config.serving.log_format);
+    let serving = matches!(cli.command, None | Some(admin::Command::Serve));
+    telemetry::init(config.serving.log_format, !serving);
+    if let Some(command) = cli.command.filter(|c| !matches!(c, admin::Command::Serve)) {
+        return match admin::run(command, cli.json, &config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(gatehouse::error::chain(&e)),
+        };
+    }
     let leptos_options = match get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(e) => return fail(format!("LEPTOS_SITE_ADDR or other LEPTOS_* setting: {e}")),

@@ -25,10 +25,13 @@ pub async fn current_user(state: &AppState, headers: &http::HeaderMap) -> Result
 /// The account a valid token names. It can be gone only if it was deleted, which ended all its
 /// sessions: the token is refused as such.
 pub(super) async fn account(state: &AppState, user_id: &str) -> Result<UserRecord, AppError> {
+    // A disabled account's sessions ended when it was disabled: a token still in flight from
+    // one does nothing (no refresh, no change).
     state
         .store
         .find_user(user_id)
         .await?
+        .filter(|user| user.disabled_at.is_none())
         .ok_or_else(AppError::session_ended)
 }
 

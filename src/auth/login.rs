@@ -10,7 +10,7 @@ use super::{
 use crate::{
     credentials::{password_policy, tokens::AccessClaims},
     domain::{Email, FullName, LoginName, Password, TypedPassword, User, Username},
-    error::{AppError, ErrorCode, CONFIRM_TO_LOG_IN, EMAIL_UNVERIFIED},
+    error::{AppError, ErrorCode, ACCOUNT_DISABLED, CONFIRM_TO_LOG_IN, EMAIL_UNVERIFIED},
     mail::letters::Letter,
     security::limits,
     store::{EventKind, Registration, Reservation, UserKey, UserRecord},
@@ -70,6 +70,7 @@ pub async fn register(
         created_at: now,
         credential_version: 1,
         email_verified_at: None,
+        disabled_at: None,
     };
     let (verification, mail) = addresses::verification(state, &user, &request.circumstances());
     let registration = Registration {
@@ -246,7 +247,14 @@ pub async fn login(login: LoginName, password: TypedPassword) -> Result<User, Ap
     match &outcome {
         Ok(_) => metrics::login(Login::Ok),
         Err(e) if e.code == ErrorCode::RateLimited => metrics::login(Login::Limited),
-        Err(e) if matches!(e.code, ErrorCode::InvalidCredentials | ErrorCode::EmailUnverified) => {
+        Err(e)
+            if matches!(
+                e.code,
+                ErrorCode::InvalidCredentials
+                    | ErrorCode::EmailUnverified
+                    | ErrorCode::AccountDisabled
+            ) =>
+        {
             metrics::login(Login::Failed)
         }
         // The database or the hashing queue away: no verdict on the attempt.
@@ -284,6 +292,9 @@ async fn attempt_login(login: LoginName, password: TypedPassword) -> Result<User
     // Only once the password is right: the refusal tells nobody else that the account exists.
     if state.config.mail.require_verified_email && user.email_verified_at.is_none() {
         return Err(AppError::new(ErrorCode::EmailUnverified, EMAIL_UNVERIFIED));
+    }
+    if user.disabled_at.is_some() {
+        return Err(AppError::new(ErrorCode::AccountDisabled, ACCOUNT_DISABLED));
     }
     let version = user.credential_version;
     // A browser without this account's device cookie has not logged in to it before (or not

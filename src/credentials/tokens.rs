@@ -334,6 +334,7 @@ mod tests {
             credential_version: 1,
             created_at: OffsetDateTime::now_utc(),
             email_verified_at: None,
+        disabled_at: None,
         }
     }
 

@@ -32,6 +32,8 @@ pub enum ErrorCode {
     /// The password was right, and the account's address is not verified yet while logins
     /// require it (`REQUIRE_VERIFIED_EMAIL`).
     EmailUnverified,
+    /// The password was right, and an operator has disabled the account.
+    AccountDisabled,
     /// The database cannot take the request now (its disk is full, its lock is held, it is
     /// away): try again after `Retry-After`.
     Unavailable,
@@ -45,7 +47,7 @@ impl ErrorCode {
             Self::InvalidInput => 400,
             Self::Conflict => 409,
             Self::RateLimited => 429,
-            Self::Forbidden | Self::EmailUnverified => 403,
+            Self::Forbidden | Self::EmailUnverified | Self::AccountDisabled => 403,
             Self::NotFound => 404,
             Self::InvalidCredentials
             | Self::Unauthenticated
@@ -104,6 +106,9 @@ pub const UNDO_LINK_INVALID: &str = "This link cannot be used: it was used alrea
 /// A login or registration refused until the address is confirmed.
 pub const EMAIL_UNVERIFIED: &str = "Confirm your address first: open the link we sent to it. \
      No mail? Send a new one from the confirmation page.";
+/// A disabled account's answer, once its password was right.
+pub const ACCOUNT_DISABLED: &str =
+    "This account has been disabled. Contact the site's administrator.";
 /// What is wrong with a verification code (`field`: `code`), kept through a plain form post.
 pub const CODE_SHAPE: &str = "Enter the six digits from the mail.";
 pub const CODE_WRONG: &str = "That code is not right. Check the newest mail, or send a new one.";
@@ -215,6 +220,7 @@ impl AppError {
             | ErrorCode::TokenRevoked
             | ErrorCode::TokenReused => "Your session has ended. Please log in again.",
             ErrorCode::EmailUnverified => EMAIL_UNVERIFIED,
+            ErrorCode::AccountDisabled => ACCOUNT_DISABLED,
             ErrorCode::Unavailable => UNAVAILABLE,
             ErrorCode::Internal => "Something went wrong on our side. Please try again.",
         };

@@ -182,6 +182,22 @@ pub trait Store: Send + Sync + 'static {
     /// The pool's connections now, for metrics.
     fn connections(&self) -> PoolUse;
 
+    /// Accounts, oldest first, at most `limit` (for the command line).
+    async fn list_users(&self, limit: u32) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Disables the account (at `event.at`; its sessions end, as revoked) or enables it again,
+    /// writing `event` with it. `None` when there is no such account; otherwise the sessions
+    /// it ended.
+    async fn set_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        event: &Event,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+
+    /// The account a session belongs to, live or not.
+    async fn session_owner(&self, session_id: &str) -> Result<Option<String>, StoreError>;
+
     /// Writes one event on its own: for what changes nothing else (a failed login).
     async fn record_event(&self, event: &Event) -> Result<(), StoreError>;
 

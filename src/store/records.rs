@@ -20,6 +20,8 @@ pub struct UserRecord {
     pub credential_version: i64,
     /// When the address was last proved its owner's; `None` while it never was.
     pub email_verified_at: Option<OffsetDateTime>,
+    /// When an operator disabled the account (unix seconds); `None` while it is enabled.
+    pub disabled_at: Option<i64>,
 }
 
 impl fmt::Debug for UserRecord {

@@ -49,8 +49,8 @@ pub trait Steps: Send + Sized {
     /// Inserts a refresh token, and makes its session lapse when it does and count as used now.
     async fn insert_refresh(&mut self, record: &RefreshRecord) -> Result<(), sqlx::Error>;
 
-    /// The account's credential version, read so that no password change can commit between
-    /// this read and the commit.
+    /// The account's credential version, read so that no password change (nor disabling) can
+    /// commit between this read and the commit; `None` for a disabled account.
     async fn credential_version(&mut self, user_id: &str) -> Result<Option<i64>, sqlx::Error>;
 
     /// Sets the new password hash and bumps the credential version, if it still is the one
@@ -189,6 +189,10 @@ pub async fn reset_password(
         TokenState::Usable { .. } => return Ok(ResetOutcome::Refused(TokenState::Invalid)),
         refused => return Ok(ResetOutcome::Refused(refused)),
     };
+    // A disabled account starts no session, by a reset either (the transaction rolls back).
+    if tx.credential_version(&user_id).await?.is_none() {
+        return Ok(ResetOutcome::Refused(TokenState::Invalid));
+    }
     tx.replace_password(&user_id, reset.password_hash).await?;
     let every = Ending::AllOf {
         user_id: &user_id,

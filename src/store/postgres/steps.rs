@@ -106,7 +106,7 @@ impl Steps for Transaction<'static, Postgres> {
     /// row exclusively) either commits before this reads, or waits until this commits and then
     /// ends the session this inserts.
     async fn credential_version(&mut self, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT credential_version FROM users WHERE id = $1 FOR SHARE")
+        sqlx::query_scalar("SELECT credential_version FROM users WHERE id = $1 AND disabled_at IS NULL FOR SHARE")
             .bind(user_id)
             .fetch_optional(&mut **self)
             .await

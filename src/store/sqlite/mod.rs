@@ -78,7 +78,7 @@ fn unix(at: OffsetDateTime) -> i64 {
 
 const USER_COLUMNS: &str =
     "id, email, username, full_name, password_hash, created_at, credential_version,
-     email_verified_at";
+     email_verified_at, disabled_at";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -522,6 +522,61 @@ impl Store for SqliteStore {
         apply: Box<dyn Fn(Change) + Send + Sync>,
     ) -> Result<Option<tokio::task::JoinHandle<()>>, StoreError> {
         Ok(Some(follow::follow(&self.pool, apply).await?))
+    }
+
+    async fn list_users(&self, limit: u32) -> Result<Vec<UserRecord>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id LIMIT ?"
+        ))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn set_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        event: &Event,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        let at = disabled.then(|| event.at.unix_timestamp());
+        // Disabling again keeps the first time it was disabled.
+        let found = sqlx::query(
+            "UPDATE users SET disabled_at = CASE WHEN ? IS NULL THEN NULL
+                                                 ELSE COALESCE(disabled_at, ?) END
+             WHERE id = ?",
+        )
+        .bind(at)
+        .bind(at)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if found == 0 {
+            return Ok(None);
+        }
+        let ended = if disabled {
+            let every = Ending::AllOf {
+                user_id,
+                keep: None,
+            };
+            tx.end(every, EndReason::Revoked, event.at).await?
+        } else {
+            Vec::new()
+        };
+        tx.record_event(event).await?;
+        tx.commit().await?;
+        Ok(Some(ended))
+    }
+
+    async fn session_owner(&self, session_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = ?")
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn record_event(&self, event: &Event) -> Result<(), StoreError> {

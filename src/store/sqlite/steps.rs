@@ -106,7 +106,7 @@ impl Steps for Transaction<'static, Sqlite> {
     }
 
     async fn credential_version(&mut self, user_id: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT credential_version FROM users WHERE id = ?")
+        sqlx::query_scalar("SELECT credential_version FROM users WHERE id = ? AND disabled_at IS NULL")
             .bind(user_id)
             .fetch_optional(&mut **self)
             .await

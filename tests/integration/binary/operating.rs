@@ -222,3 +222,197 @@ async fn metrics_count_a_scripted_sequence_exactly_on_their_own_address() {
         "{text}"
     );
 }
+
+/// `gatehouse <args>` on the database of the server in `dir`, as an operator runs it.
+async fn gatehouse(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .current_dir(dir)
+        .envs(base_settings(dir).await)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+async fn me(server: &Server, jar: &Jar) -> StatusCode {
+    client()
+        .get(format!("{}/api/auth/me", server.base))
+        .header(reqwest::header::COOKIE, jar.header())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn login(server: &Server, name: &str) -> reqwest::Response {
+    server
+        .post(
+            "/api/auth/login",
+            &[("login", name), ("password", PASSWORD)],
+            &Jar::default(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn an_account_disabled_from_the_command_line_is_refused_by_the_running_server_within_a_second(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let jar = server.register("dora").await;
+    let other = server.register("otto").await;
+    assert_eq!(me(&server, &jar).await, StatusCode::OK);
+
+    let (ok, out, err) = gatehouse(dir.path(), &["users", "disable", "dora@example.org"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("dora") && out.contains("disabled; 1 session(s) ended"),
+        "{out}"
+    );
+    let took = support::within(Duration::from_secs(1), "the session refused", || async {
+        me(&server, &jar).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    println!("refused after {took:?}");
+    assert_eq!(
+        support::error_code(login(&server, "dora").await)
+            .await
+            .as_deref(),
+        Some("account_disabled")
+    );
+    // A wrong password still says only that: the refusal is for the owner's password alone.
+    let wrong = server
+        .post(
+            "/api/auth/login",
+            &[("login", "dora"), ("password", "wrong, sorry")],
+            &Jar::default(),
+        )
+        .await;
+    assert_eq!(
+        support::error_code(wrong).await.as_deref(),
+        Some("invalid_credentials")
+    );
+    // Other accounts go on.
+    assert_eq!(me(&server, &other).await, StatusCode::OK);
+
+    let (ok, out, _) = gatehouse(dir.path(), &["--json", "users", "show", "dora"]).await;
+    assert!(ok);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(shown["disabled_at"].is_string(), "{shown}");
+    assert_eq!(shown["sessions"].as_array().unwrap().len(), 0, "{shown}");
+
+    let (ok, _, err) = gatehouse(dir.path(), &["users", "enable", "dora"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(login(&server, "dora").await.status(), StatusCode::OK);
+    let (ok, out, _) = gatehouse(dir.path(), &["--json", "events", "dora"]).await;
+    assert!(ok);
+    let events: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("logged_in", "owner"),
+            ("account_enabled", "operator"),
+            ("login_failed", "stranger"),
+            ("account_disabled", "operator"),
+            ("registered", "owner"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn sessions_revoked_from_the_command_line_are_refused_by_the_running_server_within_a_second()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let first = server.register("sal").await;
+    let mut second = Jar::default();
+    second.absorb(&login(&server, "sal").await);
+
+    let (ok, out, err) = gatehouse(dir.path(), &["--json", "sessions", "list", "sal"]).await;
+    assert!(ok, "{err}");
+    let sessions: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{out}");
+    // Newest first: the login's.
+    let newest = sessions[0]["id"].as_str().unwrap();
+    let (ok, _, err) = gatehouse(dir.path(), &["sessions", "revoke", newest]).await;
+    assert!(ok, "{err}");
+    support::within(
+        Duration::from_secs(1),
+        "the revoked session refused",
+        || async { me(&server, &second).await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+    assert_eq!(
+        me(&server, &first).await,
+        StatusCode::OK,
+        "the other session goes on"
+    );
+
+    let (ok, out, _) = gatehouse(dir.path(), &["sessions", "revoke-all", "sal"]).await;
+    assert!(ok);
+    assert!(out.contains("1 session(s) ended"), "{out}");
+    support::within(Duration::from_secs(1), "every session refused", || async {
+        me(&server, &first).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    let refreshed = server.post("/api/auth/refresh", &[], &first).await;
+    assert_eq!(refreshed.status(), StatusCode::UNAUTHORIZED);
+
+    let (ok, _, err) = gatehouse(dir.path(), &["sessions", "revoke", "no-such-session"]).await;
+    assert!(!ok);
+    assert!(err.contains("no session has the id"), "{err}");
+}
+
+#[tokio::test]
+async fn an_account_deleted_from_the_command_line_needs_yes_and_is_gone_from_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let jar = server.register("del").await;
+    server.register("keep").await;
+
+    let (ok, out, _) = gatehouse(dir.path(), &["users", "list"]).await;
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("USERNAME"),
+        "{out}"
+    );
+    assert_eq!(lines.len(), 3, "a header and two accounts: {out}");
+
+    let (ok, _, err) = gatehouse(dir.path(), &["users", "delete", "del"]).await;
+    assert!(!ok);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(
+        me(&server, &jar).await,
+        StatusCode::OK,
+        "nothing was deleted"
+    );
+
+    let (ok, _, err) = gatehouse(dir.path(), &["users", "delete", "del", "--yes"]).await;
+    assert!(ok, "{err}");
+    support::within(
+        Duration::from_secs(1),
+        "the deleted account's session refused",
+        || async { me(&server, &jar).await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+    assert_eq!(
+        login(&server, "del").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (ok, _, err) = gatehouse(dir.path(), &["users", "show", "del"]).await;
+    assert!(!ok && err.contains("no account has"), "{err}");
+    let (ok, out, _) = gatehouse(dir.path(), &["migrate"]).await;
+    assert!(ok && out.contains("up to date"), "{out}");
+}

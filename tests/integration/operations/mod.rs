@@ -1,3 +1,4 @@
 //! Operating the service: the audit trail and what its owner sees of it.
 
+mod disable;
 mod events;
