@@ -70,6 +70,7 @@ pub async fn build_state(
         store: store.clone(),
         revoked: Arc::new(RevokedSessions::new(config.access_ttl)),
         users: Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY)),
+        tokens: Arc::new(TokenKeys::new(&config)),
         listening: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     // Following starts before the load below, so a session ending in between is not missed.
@@ -84,6 +85,7 @@ pub async fn build_state(
         .load_revoked()
         .await
         .map_err(StartupError::Database)?;
+    caches.load_keys().await.map_err(StartupError::Database)?;
     let cookie_prefixes_since = store
         .upgraded_at("cookie_prefixes")
         .await
@@ -102,7 +104,7 @@ pub async fn build_state(
         revoked: caches.revoked,
         users: caches.users,
         leptos_options,
-        tokens: Arc::new(TokenKeys::new(&config)),
+        tokens: caches.tokens,
         limits: Arc::new(AttemptLimits::new(&config)),
         devices: Arc::new(DeviceKeys::new(&config)),
         config: Arc::new(config),

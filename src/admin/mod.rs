@@ -12,7 +12,9 @@ use crate::{
     caches::{revoked::RevokedSessions, user_cache::UserCache},
     config::{Config, DatabaseKind},
     domain::Email,
-    store::{Actor, EndReason, Event, EventKind, Store, StoreError, UserKey, UserRecord},
+    store::{
+        Actor, EndReason, Event, EventKind, Retirement, Store, StoreError, UserKey, UserRecord,
+    },
 };
 use clap::{Parser, Subcommand};
 use output::Output;
@@ -51,6 +53,24 @@ pub enum Command {
     /// Apply the migrations this build knows, then exit (the server applies them at start-up
     /// too).
     Migrate,
+    /// List, rotate or retire the token signing keys.
+    #[command(subcommand)]
+    Keys(Keys),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// Every signing key, newest first: the newest live one signs, every live one verifies.
+    List,
+    /// Start signing with a new key. Tokens of the others stay valid for their remaining
+    /// lifetime, so nobody is logged out.
+    Rotate {
+        /// Retire every other key at once (a key leaked): everyone logs in again.
+        #[arg(long)]
+        retire_others: bool,
+    },
+    /// Stop accepting one key's tokens now: everyone holding one logs in again.
+    Retire { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +119,10 @@ pub enum AdminError {
          run `gatehouse migrate`"
     )]
     NoDatabase(String),
+    #[error("no live signing key has the id {0:?}; see `gatehouse keys list`")]
+    NoSuchKey(String),
+    #[error("{0:?} is the only live signing key: run `gatehouse keys rotate` first")]
+    LastKey(String),
     #[error("DATABASE_URL: cannot open the database")]
     Open(#[source] StoreError),
     #[error(transparent)]
@@ -189,6 +213,27 @@ impl Admin {
                 let ended = self.endings().end_all(EndReason::Revoked, &event).await?;
                 self.out.changed("logged out everywhere", &user, ended.len())
             }
+            Command::Keys(Keys::List) => {
+                let keys = self.store.signing_keys().await?;
+                self.out.keys(&keys)
+            }
+            Command::Keys(Keys::Rotate { retire_others }) => {
+                let kid = new_kid();
+                self.store
+                    .add_signing_key(&kid, now(), retire_others)
+                    .await?;
+                let keys = self.store.signing_keys().await?;
+                self.out.keys(&keys)
+            }
+            Command::Keys(Keys::Retire { kid }) => {
+                match self.store.retire_signing_key(&kid, now()).await? {
+                    Retirement::Retired => {}
+                    Retirement::NotLive => return Err(AdminError::NoSuchKey(kid)),
+                    Retirement::LastLive => return Err(AdminError::LastKey(kid)),
+                }
+                let keys = self.store.signing_keys().await?;
+                self.out.keys(&keys)
+            }
             Command::Events { user, limit } => {
                 let user = self.user(&user).await?;
                 let events = self.store.events_of(&user.id, limit).await?;
@@ -239,6 +284,12 @@ impl Admin {
 
 fn now() -> OffsetDateTime {
     crate::store::clock()
+}
+
+/// A new key id: 48 random bits in hex, never `0` (the original key's).
+fn new_kid() -> String {
+    use rand::Rng;
+    format!("{:012x}", rand::thread_rng().gen_range(1..1u64 << 48))
 }
 
 fn operator(kind: EventKind, user_id: &str) -> Event {

@@ -1,7 +1,7 @@
 //! [ssr] What the command line prints: aligned columns for people, or one JSON document for
 //! scripts (`--json`). Never a password hash: nothing here reads one.
 
-use crate::store::{EventRecord, SessionRecord, UserRecord};
+use crate::store::{EventRecord, SessionRecord, SigningKeyRecord, UserRecord};
 use serde_json::{json, Value};
 use std::io::Write;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -107,6 +107,49 @@ impl Output {
             ]
         });
         table(&["AT", "KIND", "BY", "ADDRESS", "DEVICE", "SESSION"], rows)
+    }
+
+    /// The signing keys, newest first, as the database lists them (none: only the original).
+    pub fn keys(&self, keys: &[SigningKeyRecord]) -> std::io::Result<()> {
+        let original = [SigningKeyRecord {
+            kid: crate::credentials::key_ring::ORIGINAL.to_owned(),
+            created_at: 0,
+            retired_at: None,
+        }];
+        let keys = if keys.is_empty() { &original[..] } else { keys };
+        let signer = keys.iter().position(|k| k.retired_at.is_none());
+        let state = |n: usize, key: &SigningKeyRecord| match (key.retired_at, Some(n) == signer) {
+            (Some(_), _) => "retired",
+            (None, true) => "signs",
+            (None, false) => "verifies",
+        };
+        let created = |key: &SigningKeyRecord| {
+            if key.created_at == 0 {
+                "the secret itself".to_owned()
+            } else {
+                unix(key.created_at)
+            }
+        };
+        if self.json {
+            let all = keys.iter().enumerate().map(|(n, key)| {
+                json!({
+                    "kid": key.kid,
+                    "state": state(n, key),
+                    "created_at": (key.created_at != 0).then(|| unix(key.created_at)),
+                    "retired_at": key.retired_at.map(unix),
+                })
+            });
+            return print_json(&Value::Array(all.collect()));
+        }
+        let rows = keys.iter().enumerate().map(|(n, key)| {
+            vec![
+                key.kid.clone(),
+                state(n, key).to_owned(),
+                created(key),
+                key.retired_at.map_or_else(String::new, unix),
+            ]
+        });
+        table(&["KID", "STATE", "CREATED", "RETIRED"], rows)
     }
 
     /// An account changed: `what` happened to it, ending `ended` sessions.

@@ -82,10 +82,14 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
     // The successor is fully determined by the old token and the rotation time: see
     // `TokenKeys::successor`. The database row, not the signature, decides whether it is due,
     // and the store picks the rotation time once it holds the lock.
+    // One snapshot of the keys: the successor is signed twice (for its hash in the store, and
+    // for the cookie) and both must be the same token even if the keys change in between.
+    let ring = state.tokens.ring();
+    let signer = ring.signer();
     let successor_at = |at: OffsetDateTime| {
         state
             .tokens
-            .successor(token, &claims, at, ends_by)
+            .successor(signer, token, &claims, at, ends_by)
             .map(|successor| CurrentRequest::record_of(&successor, &claims.sub, &claims.sid, at))
             .map_err(|e| crate::store::StoreError::Successor(Box::new(e)))
     };
@@ -117,21 +121,30 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
     };
     let fresh = matches!(rotation, Rotation::Rotated { .. });
     let refresh = match rotation {
-        Rotation::Rotated { at } => state.tokens.successor(token, &claims, at, ends_by)?,
+        Rotation::Rotated { at } => {
+            state
+                .tokens
+                .successor(signer, token, &claims, at, ends_by)?
+        }
         Rotation::Recent {
             rotated_at,
             successor_hash,
         } => {
             // Another request rotated this token moments ago (a second tab, a retry): answer
-            // with the same successor, so the session stays one chain.
-            let again = state
-                .tokens
-                .successor(token, &claims, rotated_at, ends_by)?;
-            if refresh_token_hash(&again.token) != successor_hash {
-                // Only if the refresh key or lifetime changed in between.
+            // with the same successor, so the session stays one chain. It was signed by the
+            // signing key then, which a rotation of keys since may have made another live one.
+            let again = ring.keys.iter().find_map(|key| {
+                let again = state
+                    .tokens
+                    .successor(key, token, &claims, rotated_at, ends_by)
+                    .ok()?;
+                (refresh_token_hash(&again.token) == successor_hash).then_some(again)
+            });
+            let Some(again) = again else {
+                // Only if the refresh secret or lifetime changed, or its key was retired.
                 tracing::warn!(session_id = %claims.sid, "grace-window successor mismatch");
                 return Err(AppError::session_ended());
-            }
+            };
             again
         }
         Rotation::Reused => {

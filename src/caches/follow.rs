@@ -3,6 +3,7 @@
 //! that each server polls (so a change from the command line, another process, arrives too).
 
 use super::{revoked::RevokedSessions, user_cache::UserCache};
+use crate::credentials::tokens::TokenKeys;
 use crate::store::{Change, Store, StoreError};
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -16,6 +17,8 @@ pub struct Caches {
     pub store: Arc<dyn Store>,
     pub revoked: Arc<RevokedSessions>,
     pub users: Arc<UserCache>,
+    /// The signing keys, read again when the database's list changes.
+    pub tokens: Arc<TokenKeys>,
     /// Whether announcements are being heard (for `/readyz`): false between a failed
     /// notification connection and its return.
     pub listening: Arc<AtomicBool>,
@@ -26,6 +29,15 @@ impl Caches {
         match change {
             Change::SessionEnded { id, ended_at } => self.revoked.insert([id], ended_at),
             Change::UserChanged { id } => self.users.forget(&id),
+            Change::KeysChanged => {
+                let caches = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = caches.load_keys().await {
+                        // Missed, in effect: the next reconnection or change reads them again.
+                        tracing::error!(error = %e, "cannot read the signing keys after a change");
+                    }
+                });
+            }
             Change::Disconnected => self.listening.store(false, Ordering::Relaxed),
             Change::Missed => {
                 self.listening.store(true, Ordering::Relaxed);
@@ -36,7 +48,7 @@ impl Caches {
                 // sessions ended meanwhile working here until their access tokens expire.
                 tokio::spawn(async move {
                     let mut wait = std::time::Duration::from_secs(1);
-                    while let Err(e) = caches.load_revoked().await {
+                    while let Err(e) = caches.load_revoked().await.and(caches.load_keys().await) {
                         tracing::warn!(error = %e, "cannot reload ended sessions yet; retrying");
                         tokio::time::sleep(wait).await;
                         wait = (wait * 2).min(std::time::Duration::from_secs(30));
@@ -44,6 +56,20 @@ impl Caches {
                 });
             }
         }
+    }
+
+    /// Reads the live signing keys and signs and verifies with them from now on.
+    pub async fn load_keys(&self) -> Result<(), StoreError> {
+        let live: Vec<String> = self
+            .store
+            .signing_keys()
+            .await?
+            .into_iter()
+            .filter(|key| key.retired_at.is_none())
+            .map(|key| key.kid)
+            .collect();
+        self.tokens.install(&live);
+        Ok(())
     }
 
     /// Loads the sessions that ended within one access lifetime: at start-up, since their access

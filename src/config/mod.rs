@@ -22,6 +22,10 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub access_secret: Secret,
     pub refresh_secret: Secret,
+    /// `ACCESS_TOKEN_SECRET_PREVIOUS`: a secret being replaced; its tokens still verify.
+    pub access_secret_previous: Option<Secret>,
+    /// `REFRESH_TOKEN_SECRET_PREVIOUS`: likewise for refresh tokens.
+    pub refresh_secret_previous: Option<Secret>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     /// `REFRESH_REUSE_GRACE`: how long a just-rotated refresh token still gets its successor.
@@ -113,6 +117,8 @@ impl Config {
             database,
             access_secret: keys.access,
             refresh_secret: keys.refresh,
+            access_secret_previous: keys.access_previous,
+            refresh_secret_previous: keys.refresh_previous,
             access_ttl: lifetimes.access,
             refresh_ttl: lifetimes.refresh,
             refresh_reuse_grace: lifetimes.reuse_grace,
@@ -132,6 +138,8 @@ impl Config {
 struct Keys {
     access: Secret,
     refresh: Secret,
+    access_previous: Option<Secret>,
+    refresh_previous: Option<Secret>,
     file: Option<PathBuf>,
     /// The secrets file records that the database was created (see `Config`).
     database_created: bool,
@@ -170,7 +178,19 @@ impl Keys {
                 "must differ from ACCESS_TOKEN_SECRET",
             ));
         }
+        let previous = |name: &'static str, current: &Secret| -> Result<_, ConfigError> {
+            let Some(value) = set(name) else {
+                return Ok(None);
+            };
+            let value = secret(name, value)?;
+            if &value == current {
+                return Err(ConfigError::new(name, "is the current secret: leave it unset"));
+            }
+            Ok(Some(value))
+        };
         Ok(Self {
+            access_previous: previous("ACCESS_TOKEN_SECRET_PREVIOUS", &access)?,
+            refresh_previous: previous("REFRESH_TOKEN_SECRET_PREVIOUS", &refresh)?,
             access,
             refresh,
             file,

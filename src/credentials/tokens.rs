@@ -1,14 +1,18 @@
 //! [ssr] Access and refresh JWTs: HS256 only, each kind under its own key, and a `typ` claim
 //! checked on every verification so one kind can never stand in for the other.
 
+use super::key_ring::{KindKeys, Ring, RingKey, Secrets};
 use crate::{config::Config, store::UserRecord};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{
-    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+    decode, encode, errors::ErrorKind, Algorithm, DecodingKey, Header, Validation,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::time::Duration;
+use std::{
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,17 +89,22 @@ pub struct Issued {
     pub expires_at: OffsetDateTime,
 }
 
-/// Both keys and lifetimes, built once at start-up.
+/// The signing keys (see `key_ring`) and lifetimes, built once at start-up; the live keys are
+/// replaced whenever the database's list changes (`install`).
 pub struct TokenKeys {
-    access_encoding: EncodingKey,
-    access_decoding: DecodingKey,
-    refresh_encoding: EncodingKey,
-    refresh_decoding: DecodingKey,
+    secrets: Secrets,
+    ring: RwLock<Arc<Ring>>,
     /// Derived from the refresh secret: the key of successor jtis (see [`TokenKeys::successor`]).
     successor_key: Vec<u8>,
     access_ttl: Duration,
     refresh_ttl: Duration,
     validation: Validation,
+}
+
+/// Why one key did not verify a token: its signature (another key may), or anything else.
+enum Failure {
+    Signature,
+    Refused(TokenError),
 }
 
 impl TokenKeys {
@@ -105,19 +114,38 @@ impl TokenKeys {
         // skew to forgive: an expired token is refused the second it expires.
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        let secrets = Secrets {
+            access: config.access_secret.clone(),
+            refresh: config.refresh_secret.clone(),
+            access_previous: config.access_secret_previous.clone(),
+            refresh_previous: config.refresh_secret_previous.clone(),
+        };
         Self {
-            access_encoding: EncodingKey::from_secret(config.access_secret.expose()),
-            access_decoding: DecodingKey::from_secret(config.access_secret.expose()),
-            refresh_encoding: EncodingKey::from_secret(config.refresh_secret.expose()),
-            refresh_decoding: DecodingKey::from_secret(config.refresh_secret.expose()),
+            ring: RwLock::new(Arc::new(Ring::derive(&secrets, &[]))),
             successor_key: derive_key(
                 config.refresh_secret.expose(),
                 "gatehouse refresh successor v1",
             ),
+            secrets,
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             validation,
         }
+    }
+
+    /// Makes `live` (key ids, newest first, as `signing_keys` lists them) the keys that sign
+    /// and verify from now on.
+    pub fn install(&self, live: &[String]) {
+        let ring = Arc::new(Ring::derive(&self.secrets, live));
+        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = ring;
+    }
+
+    /// The live keys now: one snapshot for work that signs more than once.
+    pub fn ring(&self) -> Arc<Ring> {
+        self.ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -149,11 +177,9 @@ impl TokenKeys {
             username: user.username.clone(),
             full_name: user.full_name.clone(),
         };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.access_encoding,
-        )?;
+        let ring = self.ring();
+        let signer = ring.signer();
+        let token = encode(&header(signer), &claims, &signer.access.encoding)?;
         Ok(Issued { token, expires_at })
     }
 
@@ -167,17 +193,21 @@ impl TokenKeys {
         ends_by: OffsetDateTime,
     ) -> Result<Issued, jsonwebtoken::errors::Error> {
         let jti = uuid::Uuid::new_v4().to_string();
-        self.sign_refresh(user_id, session_id, jti, now, ends_by)
+        let ring = self.ring();
+        self.sign_refresh(ring.signer(), user_id, session_id, jti, now, ends_by)
     }
 
-    /// The one refresh token that replaces `old` when it is rotated at `rotated_at`.
+    /// The one refresh token that replaces `old` when it is rotated at `rotated_at`, signed by
+    /// `key` (the signer of a [`Self::ring`] snapshot, so that a rotation signs its successor
+    /// twice with one key even if the keys change in between).
     ///
-    /// Everything in it follows from `old`, the rotation time and the session's cap, and HS256
-    /// signing is deterministic, so computing it again gives the very same token. That is how
-    /// a presentation of `old` within the grace window gets the successor the first one got,
-    /// while the database keeps only the successor's hash.
+    /// Everything in it follows from `old`, the rotation time, the session's cap and the key,
+    /// and HS256 signing is deterministic, so computing it again gives the very same token.
+    /// That is how a presentation of `old` within the grace window gets the successor the first
+    /// one got, while the database keeps only the successor's hash.
     pub fn successor(
         &self,
+        key: &RingKey,
         old: &str,
         claims: &RefreshClaims,
         rotated_at: OffsetDateTime,
@@ -193,11 +223,12 @@ impl TokenKeys {
         )
         .into_uuid()
         .to_string();
-        self.sign_refresh(&claims.sub, &claims.sid, jti, rotated_at, ends_by)
+        self.sign_refresh(key, &claims.sub, &claims.sid, jti, rotated_at, ends_by)
     }
 
     fn sign_refresh(
         &self,
+        key: &RingKey,
         user_id: &str,
         session_id: &str,
         jti: String,
@@ -213,11 +244,7 @@ impl TokenKeys {
             exp: expires_at.unix_timestamp(),
             typ: TokenType::Refresh,
         };
-        let token = encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.refresh_encoding,
-        )?;
+        let token = encode(&header(key), &claims, &key.refresh.encoding)?;
         Ok(Issued { token, expires_at })
     }
 
@@ -227,9 +254,9 @@ impl TokenKeys {
     /// would outlive its session's place in the set (logged out under `1h`, restarted with
     /// `5s`, the old token was accepted again).
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = verify(
+        let claims: AccessClaims = self.verify(
             token,
-            &self.access_decoding,
+            |key| &key.access,
             &self.validation,
             TokenType::Access,
         )?;
@@ -241,9 +268,9 @@ impl TokenKeys {
     }
 
     pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, TokenError> {
-        verify(
+        self.verify(
             token,
-            &self.refresh_decoding,
+            |key| &key.refresh,
             &self.validation,
             TokenType::Refresh,
         )
@@ -254,26 +281,66 @@ impl TokenKeys {
     pub fn refresh_claims_of(&self, token: &str) -> Option<(String, String)> {
         let mut lenient = self.validation.clone();
         lenient.validate_exp = false;
-        verify::<RefreshClaims>(token, &self.refresh_decoding, &lenient, TokenType::Refresh)
+        self.verify::<RefreshClaims>(token, |key| &key.refresh, &lenient, TokenType::Refresh)
             .ok()
             .map(|claims| (claims.sub, claims.sid))
     }
+
+    /// Verifies under the signing key first (nearly every token), then under the live key the
+    /// token names, with the current secret and then the previous one. A retired key is not in
+    /// the ring, so its tokens are refused.
+    fn verify<C: DeserializeOwned + Checked>(
+        &self,
+        token: &str,
+        kind: fn(&RingKey) -> &KindKeys,
+        validation: &Validation,
+        expected: TokenType,
+    ) -> Result<C, TokenError> {
+        let ring = self.ring();
+        let signer = ring.signer();
+        match check(token, &kind(signer).decoding[0], validation, expected) {
+            Err(Failure::Signature) => {}
+            Err(Failure::Refused(why)) => return Err(why),
+            Ok(claims) => return Ok(claims),
+        }
+        let named = jsonwebtoken::decode_header(token)
+            .ok()
+            .and_then(|header| header.kid);
+        let key = ring.by_kid(named.as_deref()).ok_or(TokenError::Invalid)?;
+        let tried_already = usize::from(key.kid == signer.kid);
+        for decoding in kind(key).decoding.iter().skip(tried_already) {
+            match check(token, decoding, validation, expected) {
+                Err(Failure::Signature) => continue,
+                Err(Failure::Refused(why)) => return Err(why),
+                Ok(claims) => return Ok(claims),
+            }
+        }
+        Err(TokenError::Invalid)
+    }
 }
 
-fn verify<C: DeserializeOwned + Checked>(
+fn header(key: &RingKey) -> Header {
+    Header {
+        kid: key.header_kid(),
+        ..Header::new(Algorithm::HS256)
+    }
+}
+
+fn check<C: DeserializeOwned + Checked>(
     token: &str,
     key: &DecodingKey,
     validation: &Validation,
     expected: TokenType,
-) -> Result<C, TokenError> {
+) -> Result<C, Failure> {
     let data = decode::<C>(token, key, validation).map_err(|e| match e.kind() {
-        ErrorKind::ExpiredSignature => TokenError::Expired,
-        _ => TokenError::Invalid,
+        ErrorKind::InvalidSignature => Failure::Signature,
+        ErrorKind::ExpiredSignature => Failure::Refused(TokenError::Expired),
+        _ => Failure::Refused(TokenError::Invalid),
     })?;
     let issued_in_the_future =
         data.claims.iat() > OffsetDateTime::now_utc().unix_timestamp() + IAT_LEEWAY_SECS;
     if data.claims.typ() != expected || issued_in_the_future {
-        return Err(TokenError::Invalid);
+        return Err(Failure::Refused(TokenError::Invalid));
     }
     Ok(data.claims)
 }
@@ -306,6 +373,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    use jsonwebtoken::EncodingKey;
 
     const ACCESS: &str = "test-access-secret-0123456789-abcdefghij";
     const REFRESH: &str = "test-refresh-secret-0123456789-abcdefghij";
@@ -388,10 +456,10 @@ mod tests {
         let claims = keys.verify_refresh(&old.token).unwrap();
         let rotated_at = now();
         let first = keys
-            .successor(&old.token, &claims, rotated_at, far())
+            .successor(keys.ring().signer(), &old.token, &claims, rotated_at, far())
             .unwrap();
         let again = keys
-            .successor(&old.token, &claims, rotated_at, far())
+            .successor(keys.ring().signer(), &old.token, &claims, rotated_at, far())
             .unwrap();
         assert_eq!(first.token, again.token);
         let next = keys.verify_refresh(&first.token).unwrap();
@@ -409,7 +477,7 @@ mod tests {
         let b = keys.issue_refresh("u", "s", now(), far()).unwrap();
         let successor = |old: &Issued| {
             let claims = keys.verify_refresh(&old.token).unwrap();
-            keys.successor(&old.token, &claims, now(), far())
+            keys.successor(keys.ring().signer(), &old.token, &claims, now(), far())
                 .unwrap()
                 .token
         };
@@ -561,6 +629,65 @@ mod tests {
         assert_eq!(hash, refresh_token_hash("abc"));
         assert_eq!(hash.len(), 64);
         assert_ne!(hash, refresh_token_hash("abd"));
+    }
+
+    #[test]
+    fn tokens_of_the_key_before_a_rotation_verify_and_new_ones_carry_the_new_kid() {
+        let keys = keys();
+        let before = keys.issue_access(&user(), "s", now(), far()).unwrap();
+        let refresh_before = keys.issue_refresh("u", "s", now(), far()).unwrap();
+        keys.install(&["k2".into(), "0".into()]);
+        let after = keys.issue_access(&user(), "s", now(), far()).unwrap();
+        let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid;
+        assert_eq!(kid(&before.token), None);
+        assert_eq!(kid(&after.token).as_deref(), Some("k2"));
+        assert!(keys.verify_access(&before.token).is_ok());
+        assert!(keys.verify_refresh(&refresh_before.token).is_ok());
+        assert!(keys.verify_access(&after.token).is_ok());
+        // Another server with the same secret and list verifies it too: nothing is stored.
+        let elsewhere = self::keys();
+        elsewhere.install(&["k2".into(), "0".into()]);
+        assert!(elsewhere.verify_access(&after.token).is_ok());
+    }
+
+    #[test]
+    fn a_retired_keys_tokens_are_refused() {
+        let keys = keys();
+        keys.install(&["k2".into(), "0".into()]);
+        let old = keys.issue_access(&user(), "s", now(), far()).unwrap();
+        keys.install(&["k3".into(), "k2".into()]);
+        assert!(keys.verify_access(&old.token).is_ok());
+        keys.install(&["k3".into()]);
+        assert_eq!(keys.verify_access(&old.token).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn a_token_naming_a_live_kid_but_signed_with_a_retired_key_is_refused() {
+        let keys = keys();
+        let original = keys.issue_access(&user(), "s", now(), far()).unwrap();
+        keys.install(&["k2".into()]);
+        // Re-label the token as k2's: the signature is still the original key's.
+        let mut parts: Vec<&str> = original.token.split('.').collect();
+        let header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"HS256","kid":"k2"}"#);
+        parts[0] = &header;
+        assert_eq!(keys.verify_access(&parts.join(".")).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn a_previous_secret_in_the_settings_still_verifies_its_tokens() {
+        let old = keys_with(ACCESS, REFRESH);
+        let token = old.issue_access(&user(), "s", now(), far()).unwrap();
+        let config = Config::from_lookup(|name| match name {
+            "ACCESS_TOKEN_SECRET" => Some("a-new-access-secret-0123456789-abcdef".into()),
+            "REFRESH_TOKEN_SECRET" => Some("a-new-refresh-secret-0123456789-abcdef".into()),
+            "ACCESS_TOKEN_SECRET_PREVIOUS" => Some(ACCESS.into()),
+            _ => None,
+        })
+        .unwrap();
+        let new = TokenKeys::new(&config);
+        assert!(new.verify_access(&token.token).is_ok());
+        let fresh = new.issue_access(&user(), "s", now(), far()).unwrap();
+        assert_eq!(old.verify_access(&fresh.token).unwrap_err(), TokenError::Invalid, "signed with the new secret");
     }
 
     proptest::proptest! {

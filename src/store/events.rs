@@ -141,6 +141,25 @@ pub struct EventRecord {
     pub session_id: Option<String>,
 }
 
+/// A signing key's id and times (see `credentials::key_ring`); never key material.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    /// Unix seconds; 0 for the original key (the secret itself), listed at the first rotation.
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+/// What retiring a signing key came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retirement {
+    Retired,
+    /// No live key has that id.
+    NotLive,
+    /// It is the only live key: nothing could sign. Rotate first.
+    LastLive,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ pub mod sqlite;
 mod steps;
 
 use failure::taken_or_database;
-pub use events::{Actor, Event, EventKind, EventRecord};
+pub use events::{Actor, Event, EventKind, EventRecord, Retirement, SigningKeyRecord};
 pub use failure::{StoreError, LONGEST_WAIT};
 use open::begin;
 pub use open::{connect, connect_patiently, spawn_pruning, PRUNE_EVERY};
@@ -197,6 +197,25 @@ pub trait Store: Send + Sync + 'static {
 
     /// The account a session belongs to, live or not.
     async fn session_owner(&self, session_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// Every signing key, newest first (empty until the first rotation).
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Adds the signing key `kid`, made at `at`, which signs from now on; with
+    /// `retire_others`, every other key is retired in the same transaction.
+    async fn add_signing_key(
+        &self,
+        kid: &str,
+        at: OffsetDateTime,
+        retire_others: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Retires the live key `kid` at `at`, unless it is the last live one.
+    async fn retire_signing_key(
+        &self,
+        kid: &str,
+        at: OffsetDateTime,
+    ) -> Result<Retirement, StoreError>;
 
     /// Writes one event on its own: for what changes nothing else (a failed login).
     async fn record_event(&self, event: &Event) -> Result<(), StoreError>;

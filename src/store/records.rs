@@ -149,6 +149,8 @@ pub enum Change {
     },
     /// An account was updated or deleted: its cached public view is stale.
     UserChanged { id: String },
+    /// A signing key was added or retired: the live keys must be read again.
+    KeysChanged,
     /// Announcements may have been lost: whatever is cached must be reloaded. Also said when
     /// the notification connection is back after [`Change::Disconnected`].
     Missed,
@@ -157,8 +159,12 @@ pub enum Change {
 }
 
 impl Change {
-    /// Reads a notification payload: `session_ended <id> <unix seconds>` or `user_changed <id>`.
+    /// Reads a notification payload: `session_ended <id> <unix seconds>`, `user_changed <id>`
+    /// or `keys_changed`.
     pub fn parse(payload: &str) -> Option<Self> {
+        if payload == "keys_changed" {
+            return Some(Self::KeysChanged);
+        }
         let mut words = payload.split(' ');
         let change = match (words.next()?, words.next()?) {
             ("session_ended", id) => {

@@ -200,3 +200,61 @@ async fn reuse_after_the_window_on_one_instance_ends_the_session_on_both() {
     refused_within_a_second(&a, &current).await;
     refused_within_a_second(&b, &current).await;
 }
+
+/// A key rotated while two instances run (`gatehouse keys rotate` writes the same rows): both
+/// sign with it and accept each other's tokens within a second; retiring the original key
+/// refuses its tokens on both.
+#[tokio::test]
+#[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
+async fn a_signing_key_rotated_under_two_instances_is_used_and_accepted_by_both() {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let (a, b) = two_instances(&[]).await;
+    let original = a.register("kira").await;
+    let store = support::open_store(&a).await;
+    let now = time::OffsetDateTime::now_utc();
+    store.add_signing_key("k2test", now, false).await.unwrap();
+    let kid_of = |jar: &support::Jar| {
+        let token = jar.get(support::ACCESS).unwrap().to_owned();
+        let header = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
+        let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+        header["kid"].as_str().map(str::to_owned)
+    };
+    for (signer, checker) in [(&a, &b), (&b, &a)] {
+        let jar = std::sync::Mutex::new(support::Jar::default());
+        support::within(
+            Duration::from_secs(1),
+            "signing with the new key",
+            || async {
+                let mut fresh = support::Jar::default();
+                fresh.absorb(&signer.try_login("kira", support::PASSWORD).await);
+                let anew = kid_of(&fresh).as_deref() == Some("k2test");
+                *jar.lock().unwrap() = fresh;
+                anew
+            },
+        )
+        .await;
+        let jar = jar.into_inner().unwrap();
+        assert_eq!(
+            checker.get("/api/auth/me", &jar).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        b.get("/api/auth/me", &original).await.status(),
+        StatusCode::OK
+    );
+    store.retire_signing_key("0", now).await.unwrap();
+    for app in [&a, &b] {
+        support::within(
+            Duration::from_secs(1),
+            "the original key's token refused",
+            || async {
+                app.get("/api/auth/me", &original).await.status() == StatusCode::UNAUTHORIZED
+            },
+        )
+        .await;
+    }
+    support::log::assert_no_internal_errors();
+}

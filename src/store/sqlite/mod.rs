@@ -11,7 +11,7 @@ mod open;
 mod steps;
 
 use super::{
-    Change, Event, EventRecord,
+    Change, Event, EventRecord, Retirement, SigningKeyRecord,
     recovery::{judge_token, OutboxRow, TokenRow as AccountTokenRow, OUTBOX_COLUMNS},
     rotation::TokenRow,
     steps::{self as shared, Ending, Steps},
@@ -577,6 +577,70 @@ impl Store for SqliteStore {
                 .fetch_optional(&self.pool)
                 .await?,
         )
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kid, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, kid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn add_signing_key(
+        &self,
+        kid: &str,
+        at: OffsetDateTime,
+        retire_others: bool,
+    ) -> Result<(), StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        // The first rotation lists the original key (the secret itself), so that it stays
+        // live, and can be retired, like any other.
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, created_at)
+             SELECT '0', 0 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        if retire_others {
+            sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE retired_at IS NULL")
+                .bind(at.unix_timestamp())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("INSERT INTO signing_keys (kid, created_at) VALUES (?, ?)")
+            .bind(kid)
+            .bind(at.unix_timestamp())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx.commit().await?)
+    }
+
+    async fn retire_signing_key(
+        &self,
+        kid: &str,
+        at: OffsetDateTime,
+    ) -> Result<Retirement, StoreError> {
+        let (_gate, mut tx) = self.write().await?;
+        let live: Vec<String> =
+            sqlx::query_scalar("SELECT kid FROM signing_keys WHERE retired_at IS NULL")
+                .fetch_all(&mut *tx)
+                .await?;
+        // Before the first rotation the original key is the only one, listed or not.
+        let live = if live.is_empty() { vec![crate::credentials::key_ring::ORIGINAL.to_owned()] } else { live };
+        if !live.iter().any(|k| k == kid) {
+            return Ok(Retirement::NotLive);
+        }
+        if live.len() == 1 {
+            return Ok(Retirement::LastLive);
+        }
+        sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE kid = ?")
+            .bind(at.unix_timestamp())
+            .bind(kid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Retirement::Retired)
     }
 
     async fn record_event(&self, event: &Event) -> Result<(), StoreError> {

@@ -416,3 +416,102 @@ async fn an_account_deleted_from_the_command_line_needs_yes_and_is_gone_from_the
     let (ok, out, _) = gatehouse(dir.path(), &["migrate"]).await;
     assert!(ok && out.contains("up to date"), "{out}");
 }
+
+/// The `kid` in the header of the access token in `jar`, if any.
+fn access_kid(jar: &Jar) -> Option<String> {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let token = jar.get(support::ACCESS).expect("an access token");
+    let header = URL_SAFE_NO_PAD
+        .decode(token.split('.').next().unwrap())
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().map(str::to_owned)
+}
+
+async fn keys(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json", "keys"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = gatehouse(dir, &all).await;
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[tokio::test]
+async fn a_key_rotation_logs_nobody_out_and_retiring_the_old_key_refuses_its_tokens_within_a_second(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let before = server.register("rota").await;
+    assert_eq!(
+        access_kid(&before),
+        None,
+        "the original key: no kid, as before"
+    );
+
+    let listed = keys(dir.path(), &["rotate"]).await;
+    let new_kid = listed[0]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(listed[0]["state"], "signs");
+    assert_eq!(
+        (listed[1]["kid"].as_str(), listed[1]["state"].as_str()),
+        (Some("0"), Some("verifies"))
+    );
+    // Within a second the server signs with the new key; the old tokens still work meanwhile.
+    let after = std::sync::Mutex::new(Jar::default());
+    support::within(
+        Duration::from_secs(1),
+        "signing with the new key",
+        || async {
+            let mut jar = Jar::default();
+            jar.absorb(&login(&server, "rota").await);
+            let signed_anew = access_kid(&jar).as_deref() == Some(new_kid.as_str());
+            *after.lock().unwrap() = jar;
+            signed_anew
+        },
+    )
+    .await;
+    let after = after.into_inner().unwrap();
+    assert_eq!(
+        me(&server, &before).await,
+        StatusCode::OK,
+        "nobody is logged out"
+    );
+    let refreshed = server.post("/api/auth/refresh", &[], &before).await;
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::OK,
+        "the old refresh token rotates"
+    );
+    let mut rotated = before.clone();
+    rotated.absorb(&refreshed);
+    assert_eq!(access_kid(&rotated).as_deref(), Some(new_kid.as_str()));
+
+    // The last live key cannot go; the original can, and its tokens stop at once.
+    let (ok, _, err) = gatehouse(dir.path(), &["keys", "retire", "nope"]).await;
+    assert!(!ok && err.contains("no live signing key"), "{err}");
+    let listed = keys(dir.path(), &["retire", "0"]).await;
+    assert_eq!(listed[1]["state"], "retired");
+    support::within(
+        Duration::from_secs(1),
+        "the retired key's token refused",
+        || async { me(&server, &before).await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+    assert_eq!(me(&server, &after).await, StatusCode::OK);
+    assert_eq!(me(&server, &rotated).await, StatusCode::OK);
+    let (ok, _, err) = gatehouse(dir.path(), &["keys", "retire", &new_kid]).await;
+    assert!(!ok && err.contains("only live signing key"), "{err}");
+
+    // A leaked key: a new one, every other retired, everyone logs in again.
+    keys(dir.path(), &["rotate", "--retire-others"]).await;
+    support::within(
+        Duration::from_secs(1),
+        "every older token refused",
+        || async { me(&server, &after).await == StatusCode::UNAUTHORIZED },
+    )
+    .await;
+    assert_eq!(
+        server.post("/api/auth/refresh", &[], &after).await.status(),
+        401
+    );
+    assert_eq!(login(&server, "rota").await.status(), StatusCode::OK);
+}
