@@ -216,10 +216,9 @@ async fn boundary(State(state): State<AppState>, request: Request, next: Next) -
 
 async fn answer(state: AppState, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|matched| matched.as_str().to_owned());
+    // The route pattern, when metrics are recorded (a shared string: no copy per request).
+    let route = crate::telemetry::metrics::enabled()
+        .then(|| request.extensions().get::<axum::extract::MatchedPath>().cloned());
     let log = state.config.serving.log_requests;
     // A probe every few seconds would bury the log: health answers are logged only when they
     // fail.
@@ -257,11 +256,10 @@ async fn answer(state: AppState, request: Request, next: Next) -> Response {
     };
     set_fixed_headers(state.config.cookie_secure, response.headers_mut());
     let status = response.status().as_u16();
-    crate::telemetry::metrics::request(
-        route.as_deref().unwrap_or("unmatched"),
-        status,
-        started.elapsed(),
-    );
+    if let Some(route) = &route {
+        let route = route.as_ref().map_or("unmatched", |matched| matched.as_str());
+        crate::telemetry::metrics::request(route, status, started.elapsed());
+    }
     let quiet = probe && response.status().is_success();
     if let Some((method, path)) = logged.filter(|_| log.includes(status) && !quiet) {
         tracing::info!(

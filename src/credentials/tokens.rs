@@ -9,10 +9,8 @@ use jsonwebtoken::{
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::{
-    sync::{Arc, PoisonError, RwLock},
-    time::Duration,
-};
+use arc_swap::ArcSwap;
+use std::{sync::Arc, time::Duration};
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +91,9 @@ pub struct Issued {
 /// replaced whenever the database's list changes (`install`).
 pub struct TokenKeys {
     secrets: Secrets,
-    ring: RwLock<Arc<Ring>>,
+    /// Read on every verification: an `ArcSwap`, since a lock's shared counter, written by
+    /// every reader on every core, cost `/me` measurably.
+    ring: ArcSwap<Ring>,
     /// Derived from the refresh secret: the key of successor jtis (see [`TokenKeys::successor`]).
     successor_key: Vec<u8>,
     access_ttl: Duration,
@@ -121,7 +121,7 @@ impl TokenKeys {
             refresh_previous: config.refresh_secret_previous.clone(),
         };
         Self {
-            ring: RwLock::new(Arc::new(Ring::derive(&secrets, &[]))),
+            ring: ArcSwap::from_pointee(Ring::derive(&secrets, &[])),
             successor_key: derive_key(
                 config.refresh_secret.expose(),
                 "gatehouse refresh successor v1",
@@ -136,16 +136,12 @@ impl TokenKeys {
     /// Makes `live` (key ids, newest first, as `signing_keys` lists them) the keys that sign
     /// and verify from now on.
     pub fn install(&self, live: &[String]) {
-        let ring = Arc::new(Ring::derive(&self.secrets, live));
-        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = ring;
+        self.ring.store(Arc::new(Ring::derive(&self.secrets, live)));
     }
 
     /// The live keys now: one snapshot for work that signs more than once.
     pub fn ring(&self) -> Arc<Ring> {
-        self.ring
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.ring.load_full()
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -296,7 +292,7 @@ impl TokenKeys {
         validation: &Validation,
         expected: TokenType,
     ) -> Result<C, TokenError> {
-        let ring = self.ring();
+        let ring = self.ring.load();
         let signer = ring.signer();
         match check(token, &kind(signer).decoding[0], validation, expected) {
             Err(Failure::Signature) => {}

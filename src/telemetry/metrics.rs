@@ -1,16 +1,41 @@
 //! [ssr] What the server counts, in Prometheus' text format on its own address
 //! (`METRICS_ADDR`, off by default), never on the public one.
 //!
-//! The `metrics` facade does nothing until [`serve`] installs the Prometheus recorder, so a
-//! server without `METRICS_ADDR` pays one atomic load per count. Every label value is from a
-//! fixed set (a route pattern, a status, an outcome), so no client can grow the series without
-//! bound. Queue lengths and pool use are read when scraped, not tracked on every change.
+//! Nothing is recorded until [`serve`] installs the Prometheus recorder: a server without
+//! `METRICS_ADDR` pays one relaxed load per count. Every label value is from a fixed set (a
+//! route pattern, a status, an outcome), so no client can grow the series without bound. Queue
+//! lengths and pool use are read when scraped, not tracked on every change.
+//!
+//! The request histogram is the one on every request, `/me` included: each thread keeps its
+//! handles per route and status (`REQUEST_HANDLES`), since building the labelled key on each
+//! request (two allocations, a hash, the registry's lookup) or taking a shared lock cost `/me`
+//! 17% (`scripts/bench-compare`).
 
 use crate::state::AppState;
 use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    net::SocketAddr,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+/// Whether the recorder is installed: nothing is counted before.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// This thread's handles of the request histogram, by route pattern and then status.
+    static REQUEST_HANDLES: RefCell<HashMap<String, HashMap<u16, metrics::Histogram>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Whether metrics are being recorded (`METRICS_ADDR` is set).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 pub const PATH: &str = "/metrics";
 
@@ -45,6 +70,9 @@ pub enum Refresh {
 }
 
 pub fn login(outcome: Login) {
+    if !enabled() {
+        return;
+    }
     let outcome = match outcome {
         Login::Ok => "ok",
         Login::Failed => "failed",
@@ -54,6 +82,9 @@ pub fn login(outcome: Login) {
 }
 
 pub fn refresh(outcome: Refresh) {
+    if !enabled() {
+        return;
+    }
     let outcome = match outcome {
         Refresh::Ok => "ok",
         Refresh::Grace => "grace",
@@ -65,13 +96,16 @@ pub fn refresh(outcome: Refresh) {
 }
 
 pub fn session_started() {
+    if !enabled() {
+        return;
+    }
     counter!("gatehouse_sessions_started_total").increment(1);
 }
 
 /// `count` sessions ended for `reason` (a `store::EndReason`, or `account_deleted`,
 /// `password_reset`, `email_restored`, `account_disabled`).
 pub fn sessions_ended(reason: &'static str, count: usize) {
-    if count > 0 {
+    if count > 0 && enabled() {
         counter!("gatehouse_sessions_ended_total", "reason" => reason).increment(count as u64);
     }
 }
@@ -79,25 +113,44 @@ pub fn sessions_ended(reason: &'static str, count: usize) {
 /// A request answered: `route` is the pattern it matched (`/api/auth/login`, `/profile`), or
 /// `unmatched`.
 pub fn request(route: &str, status: u16, took: Duration) {
-    histogram!(
-        "gatehouse_http_request_duration_seconds",
-        "route" => route.to_owned(),
-        "status" => status.to_string()
-    )
-    .record(took.as_secs_f64());
+    let seconds = took.as_secs_f64();
+    REQUEST_HANDLES.with_borrow_mut(|handles| {
+        if let Some(handle) = handles.get(route).and_then(|by| by.get(&status)) {
+            return handle.record(seconds);
+        }
+        let handle = histogram!(
+            "gatehouse_http_request_duration_seconds",
+            "route" => route.to_owned(),
+            "status" => status.to_string()
+        );
+        handle.record(seconds);
+        handles
+            .entry(route.to_owned())
+            .or_default()
+            .insert(status, handle);
+    });
 }
 
 /// How long a password hash or check waited in the queue for a worker thread.
 pub fn hash_waited(waited: Duration) {
+    if !enabled() {
+        return;
+    }
     histogram!("gatehouse_password_hash_wait_seconds").record(waited.as_secs_f64());
 }
 
 pub fn mail_sent() {
+    if !enabled() {
+        return;
+    }
     counter!("gatehouse_mail_sent_total").increment(1);
 }
 
 /// A delivery attempt that failed (the message stays queued and is tried again).
 pub fn mail_failed() {
+    if !enabled() {
+        return;
+    }
     counter!("gatehouse_mail_failed_total").increment(1);
 }
 
@@ -120,6 +173,17 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), MetricsError
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| MetricsError::Listen(addr, e))?;
+    ENABLED.store(true, Ordering::Relaxed);
+    // Histogram samples pile up until upkeep folds them in: done here every few seconds, so
+    // memory stays flat when nobody scrapes.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     tracing::info!("metrics on http://{addr}{PATH}");
     let app = Router::new()
         .route(PATH, get(scrape))

@@ -447,6 +447,11 @@ async fn a_key_rotation_logs_nobody_out_and_retiring_the_old_key_refuses_its_tok
         None,
         "the original key: no kid, as before"
     );
+    let listed = keys(dir.path(), &["list"]).await;
+    let original = serde_json::json!([
+        {"kid": "0", "state": "signs", "created_at": null, "retired_at": null}
+    ]);
+    assert_eq!(listed, original);
 
     let listed = keys(dir.path(), &["rotate"]).await;
     let new_kid = listed[0]["kid"].as_str().unwrap().to_owned();
