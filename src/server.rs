@@ -71,6 +71,7 @@ pub async fn build_state(
         revoked: Arc::new(RevokedSessions::new(config.access_ttl)),
         users: Arc::new(UserCache::new(UserCache::DEFAULT_CAPACITY)),
         tokens: Arc::new(TokenKeys::new(&config)),
+        keys_reload: Arc::default(),
         listening: Arc::new(std::sync::atomic::AtomicBool::new(true)),
     };
     // Following starts before the load below, so a session ending in between is not missed.

@@ -110,7 +110,7 @@ pub enum Sessions {
 pub enum AdminError {
     #[error("no account has the id, email or username {0:?}")]
     NoSuchUser(String),
-    #[error("no session has the id {0:?}")]
+    #[error("no live session has the id {0:?}")]
     NoSuchSession(String),
     #[error("deleting {0:?} cannot be undone: run again with --yes")]
     NotConfirmed(String),
@@ -204,7 +204,9 @@ impl Admin {
                     .await?
                     .ok_or_else(|| AdminError::NoSuchSession(session_id.clone()))?;
                 let event = operator(EventKind::SessionRevoked, &owner);
-                self.endings().revoke(&session_id, &event).await?;
+                if !self.endings().revoke(&session_id, &event).await? {
+                    return Err(AdminError::NoSuchSession(session_id));
+                }
                 self.out.revoked(&session_id, &owner)
             }
             Command::Sessions(Sessions::RevokeAll { user }) => {
@@ -286,10 +288,13 @@ fn now() -> OffsetDateTime {
     crate::store::clock()
 }
 
-/// A new key id: 48 random bits in hex, never `0` (the original key's).
+/// A new key id: the time in milliseconds then 20 random bits, in hex, so that ids sort as
+/// they were made (two rotations within a second still pick the later one to sign), and never
+/// `0` (the original key's).
 fn new_kid() -> String {
     use rand::Rng;
-    format!("{:012x}", rand::thread_rng().gen_range(1..1u64 << 48))
+    let millis = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    format!("{millis:011x}{:05x}", rand::thread_rng().gen_range(0..1u32 << 20))
 }
 
 fn operator(kind: EventKind, user_id: &str) -> Event {

@@ -117,10 +117,20 @@ impl Output {
             retired_at: None,
         }];
         let keys = if keys.is_empty() { &original[..] } else { keys };
-        let signer = keys.iter().position(|k| k.retired_at.is_none());
+        // The servers' rule (`key_ring::Ring::signer`): the newest live key that has been live
+        // for ACTIVATION_SECS, or the oldest live one while none has.
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let activation = crate::credentials::key_ring::ACTIVATION_SECS;
+        let live: Vec<usize> = (0..keys.len()).filter(|&n| keys[n].retired_at.is_none()).collect();
+        let signer = live
+            .iter()
+            .copied()
+            .find(|&n| keys[n].created_at <= now - activation)
+            .or(live.last().copied());
         let state = |n: usize, key: &SigningKeyRecord| match (key.retired_at, Some(n) == signer) {
             (Some(_), _) => "retired",
             (None, true) => "signs",
+            (None, false) if signer.is_some_and(|s| n < s) => "next",
             (None, false) => "verifies",
         };
         let created = |key: &SigningKeyRecord| {

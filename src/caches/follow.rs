@@ -19,6 +19,7 @@ pub struct Caches {
     pub users: Arc<UserCache>,
     /// The signing keys, read again when the database's list changes.
     pub tokens: Arc<TokenKeys>,
+    pub keys_reload: Arc<tokio::sync::Mutex<()>>,
     /// Whether announcements are being heard (for `/readyz`): false between a failed
     /// notification connection and its return.
     pub listening: Arc<AtomicBool>,
@@ -31,10 +32,14 @@ impl Caches {
             Change::UserChanged { id } => self.users.forget(&id),
             Change::KeysChanged => {
                 let caches = self.clone();
+                // Until it works: a key left unread here would be refused here once another
+                // instance signs with it, and a retired one still accepted.
                 tokio::spawn(async move {
-                    if let Err(e) = caches.load_keys().await {
-                        // Missed, in effect: the next reconnection or change reads them again.
-                        tracing::error!(error = %e, "cannot read the signing keys after a change");
+                    let mut wait = std::time::Duration::from_millis(250);
+                    while let Err(e) = caches.load_keys().await {
+                        tracing::warn!(error = %e, "cannot read the signing keys yet; retrying");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(10));
                     }
                 });
             }
@@ -60,13 +65,15 @@ impl Caches {
 
     /// Reads the live signing keys and signs and verifies with them from now on.
     pub async fn load_keys(&self) -> Result<(), StoreError> {
-        let live: Vec<String> = self
+        // One reload at a time, so that an older read is never installed after a newer one.
+        let _one = self.keys_reload.lock().await;
+        let live: Vec<(String, i64)> = self
             .store
             .signing_keys()
             .await?
             .into_iter()
             .filter(|key| key.retired_at.is_none())
-            .map(|key| key.kid)
+            .map(|key| (key.kid, key.created_at))
             .collect();
         self.tokens.install(&live);
         Ok(())

@@ -16,6 +16,11 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 /// The id of the configured secret itself.
 pub const ORIGINAL: &str = "0";
 
+/// How long a new key only verifies before it signs: every instance has read it by then (they
+/// hear of it within a second), so none refuses a token it signed. Alone among live keys (a
+/// rotation that retired the others), it signs at once.
+pub const ACTIVATION_SECS: i64 = 5;
+
 /// The keys of one kind of token (access or refresh) under one id.
 pub struct KindKeys {
     pub encoding: EncodingKey,
@@ -26,11 +31,13 @@ pub struct KindKeys {
 /// One live id and its keys for both kinds.
 pub struct RingKey {
     pub kid: String,
+    /// Unix seconds (0 for [`ORIGINAL`]).
+    pub created_at: i64,
     pub access: KindKeys,
     pub refresh: KindKeys,
 }
 
-/// The live keys, the signing one first.
+/// The live keys, newest first.
 pub struct Ring {
     pub keys: Vec<RingKey>,
 }
@@ -44,9 +51,10 @@ pub struct Secrets {
 }
 
 impl Ring {
-    /// The ring of `live` ids, newest first (the first signs); `[ORIGINAL]` when none is listed.
-    pub fn derive(secrets: &Secrets, live: &[String]) -> Self {
-        let original = [ORIGINAL.to_owned()];
+    /// The ring of `live` ids with their creation times, newest first; `[ORIGINAL]` when none
+    /// is listed.
+    pub fn derive(secrets: &Secrets, live: &[(String, i64)]) -> Self {
+        let original = [(ORIGINAL.to_owned(), 0)];
         let live = if live.is_empty() { &original[..] } else { live };
         let kind_keys = |secret: &Secret, previous: Option<&Secret>, label: &str, kid: &str| {
             let key = |secret: &Secret| key_of(secret, label, kid);
@@ -60,8 +68,9 @@ impl Ring {
         };
         let keys = live
             .iter()
-            .map(|kid| RingKey {
+            .map(|(kid, created_at)| RingKey {
                 kid: kid.clone(),
+                created_at: *created_at,
                 access: kind_keys(&secrets.access, secrets.access_previous.as_ref(), "access", kid),
                 refresh: kind_keys(
                     &secrets.refresh,
@@ -74,10 +83,19 @@ impl Ring {
         Self { keys }
     }
 
-    /// The key that signs.
+    /// The key that signs now: the newest that has been live for [`ACTIVATION_SECS`], or
+    /// the oldest live one while none has.
     pub fn signer(&self) -> &RingKey {
+        self.signer_at(time::OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    fn signer_at(&self, now: i64) -> &RingKey {
+        let active = |key: &&RingKey| key.created_at <= now - ACTIVATION_SECS;
         // `derive` never builds an empty ring.
-        &self.keys[0]
+        self.keys
+            .iter()
+            .find(active)
+            .unwrap_or(&self.keys[self.keys.len() - 1])
     }
 
     /// The live key with id `kid` (a token without one names [`ORIGINAL`]).
@@ -127,10 +145,22 @@ mod tests {
 
     #[test]
     fn the_newest_live_key_signs_and_a_retired_one_is_not_found() {
-        let ring = Ring::derive(&secrets(), &["b2".into(), ORIGINAL.into()]);
+        let ring = Ring::derive(&secrets(), &[("b2".into(), 1), (ORIGINAL.into(), 0)]);
         assert_eq!(ring.signer().header_kid().as_deref(), Some("b2"));
         assert!(ring.by_kid(None).is_some(), "the original still verifies");
         assert!(ring.by_kid(Some("a1")).is_none(), "not live");
+    }
+
+    #[test]
+    fn a_new_key_signs_only_once_every_instance_has_had_time_to_read_it() {
+        let now = 1_000_000;
+        let ring = Ring::derive(&secrets(), &[("new".into(), now), (ORIGINAL.into(), 0)]);
+        assert_eq!(ring.signer_at(now).kid, ORIGINAL);
+        assert_eq!(ring.signer_at(now + ACTIVATION_SECS - 1).kid, ORIGINAL);
+        assert_eq!(ring.signer_at(now + ACTIVATION_SECS).kid, "new");
+        // Alone (the others retired because one leaked), it signs at once.
+        let alone = Ring::derive(&secrets(), &[("new".into(), now)]);
+        assert_eq!(alone.signer_at(now).kid, "new");
     }
 
     #[test]

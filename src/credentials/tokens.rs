@@ -133,9 +133,9 @@ impl TokenKeys {
         }
     }
 
-    /// Makes `live` (key ids, newest first, as `signing_keys` lists them) the keys that sign
-    /// and verify from now on.
-    pub fn install(&self, live: &[String]) {
+    /// Makes `live` (key ids and creation times, newest first, as `signing_keys` lists them)
+    /// the keys that sign and verify from now on.
+    pub fn install(&self, live: &[(String, i64)]) {
         self.ring.store(Arc::new(Ring::derive(&self.secrets, live)));
     }
 
@@ -632,7 +632,7 @@ mod tests {
         let keys = keys();
         let before = keys.issue_access(&user(), "s", now(), far()).unwrap();
         let refresh_before = keys.issue_refresh("u", "s", now(), far()).unwrap();
-        keys.install(&["k2".into(), "0".into()]);
+        keys.install(&[("k2".into(), 1), ("0".into(), 0)]);
         let after = keys.issue_access(&user(), "s", now(), far()).unwrap();
         let kid = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid;
         assert_eq!(kid(&before.token), None);
@@ -642,18 +642,18 @@ mod tests {
         assert!(keys.verify_access(&after.token).is_ok());
         // Another server with the same secret and list verifies it too: nothing is stored.
         let elsewhere = self::keys();
-        elsewhere.install(&["k2".into(), "0".into()]);
+        elsewhere.install(&[("k2".into(), 1), ("0".into(), 0)]);
         assert!(elsewhere.verify_access(&after.token).is_ok());
     }
 
     #[test]
     fn a_retired_keys_tokens_are_refused() {
         let keys = keys();
-        keys.install(&["k2".into(), "0".into()]);
+        keys.install(&[("k2".into(), 1), ("0".into(), 0)]);
         let old = keys.issue_access(&user(), "s", now(), far()).unwrap();
-        keys.install(&["k3".into(), "k2".into()]);
+        keys.install(&[("k3".into(), 2), ("k2".into(), 1)]);
         assert!(keys.verify_access(&old.token).is_ok());
-        keys.install(&["k3".into()]);
+        keys.install(&[("k3".into(), 2)]);
         assert_eq!(keys.verify_access(&old.token).unwrap_err(), TokenError::Invalid);
     }
 
@@ -661,7 +661,7 @@ mod tests {
     fn a_token_naming_a_live_kid_but_signed_with_a_retired_key_is_refused() {
         let keys = keys();
         let original = keys.issue_access(&user(), "s", now(), far()).unwrap();
-        keys.install(&["k2".into()]);
+        keys.install(&[("k2".into(), 1)]);
         // Re-label the token as k2's: the signature is still the original key's.
         let mut parts: Vec<&str> = original.token.split('.').collect();
         let header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"HS256","kid":"k2"}"#);

@@ -100,8 +100,8 @@ pub trait Store: Send + Sync + 'static {
         reuse_notice: &ReuseNotice<'_>,
     ) -> Result<Rotation, StoreError>;
 
-    /// Ends one session of `user_id`. `false` when the user has no such session (never a
-    /// session of another user); `true` also when it had already ended.
+    /// Ends one live session of `user_id`, writing `event` with it. `false` when the user has
+    /// no such live session (never a session of another user, nor one that had ended).
     async fn end_session(
         &self,
         user_id: &str,

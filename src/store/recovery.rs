@@ -247,6 +247,8 @@ pub struct TokenRow {
     pub current_version: i64,
     /// The account's address now.
     pub current_email: String,
+    /// Whether an operator has disabled the account: its links do nothing meanwhile.
+    pub account_disabled: bool,
 }
 
 /// What a presented token is worth at `now` (unix seconds) for `purpose`: one rule, shared by
@@ -265,7 +267,8 @@ pub fn judge_token(row: Option<TokenRow>, purpose: TokenPurpose, now: i64) -> To
     };
     let bound = purpose == TokenPurpose::UndoEmailChange
         || (row.credential_version == row.current_version && row.current_email == row.email_was);
-    if row.purpose != purpose.as_str() || row.used_at.is_some() || !bound {
+    if row.purpose != purpose.as_str() || row.used_at.is_some() || !bound || row.account_disabled
+    {
         TokenState::Invalid
     } else if row.expires_at <= now {
         TokenState::Expired
@@ -293,6 +296,19 @@ mod tests {
             email_to: None,
             current_version: 3,
             current_email: "old@example.com".into(),
+            account_disabled: false,
+        }
+    }
+
+    #[test]
+    fn no_link_of_a_disabled_account_works_not_even_an_undo() {
+        for purpose in [RESET, UNDO] {
+            let disabled = TokenRow {
+                purpose: purpose.as_str().into(),
+                account_disabled: true,
+                ..row()
+            };
+            assert_eq!(judge_token(Some(disabled), purpose, 500), TokenState::Invalid);
         }
     }
 

@@ -17,7 +17,8 @@ use time::OffsetDateTime;
 /// A mailed token's row with its account's credential version now, as `judge_token` reads it.
 pub(super) const ACCOUNT_TOKEN_ROW: &str =
     "SELECT t.user_id, t.purpose, t.credential_version, t.expires_at, t.used_at, t.email_was,
-            t.email_to, u.credential_version AS current_version, u.email AS current_email
+            t.email_to, u.credential_version AS current_version, u.email AS current_email,
+            u.disabled_at IS NOT NULL AS account_disabled
      FROM account_tokens t JOIN users u ON u.id = t.user_id
      WHERE t.token_hash = $1";
 
@@ -117,7 +118,7 @@ impl Steps for Transaction<'static, Postgres> {
     async fn set_password(&mut self, change: &PasswordChange<'_>) -> Result<bool, sqlx::Error> {
         let changed = sqlx::query(
             "UPDATE users SET password_hash = $1, credential_version = credential_version + 1
-             WHERE id = $2 AND credential_version = $3",
+             WHERE id = $2 AND credential_version = $3 AND disabled_at IS NULL",
         )
         .bind(change.password_hash)
         .bind(change.user_id)

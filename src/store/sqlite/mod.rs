@@ -240,7 +240,12 @@ impl Store for SqliteStore {
         if owned.is_none() {
             return Ok(false);
         }
-        tx.end(Ending::One(session_id), reason, now).await?;
+        // Only a session that was live ends, and only that is an event: a dead session's
+        // cookie, posted again and again, writes nothing.
+        let ended = tx.end(Ending::One(session_id), reason, now).await?;
+        if ended.is_empty() {
+            return Ok(false);
+        }
         tx.record_event(event).await?;
         tx.commit().await?;
         Ok(true)
@@ -561,7 +566,20 @@ impl Store for SqliteStore {
                 user_id,
                 keep: None,
             };
-            tx.end(every, EndReason::Revoked, event.at).await?
+            let ended = tx.end(every, EndReason::Revoked, event.at).await?;
+            // Links mailed before do nothing while it is disabled (the judge refuses them),
+            // and nothing after either: a change of address or password asked for by whoever
+            // was using the account must not land once it is enabled again. Undo links stay:
+            // they are the owner's way back.
+            let pending = [
+                TokenPurpose::PasswordReset,
+                TokenPurpose::VerifyEmail,
+                TokenPurpose::ChangeEmail,
+                TokenPurpose::CancelEmailChange,
+            ];
+            tx.retire_account_tokens(user_id, &pending, event.at)
+                .await?;
+            ended
         } else {
             Vec::new()
         };

@@ -277,3 +277,18 @@ async fn events_older_than_the_retention_are_pruned_and_newer_ones_kept() {
     assert_eq!(pruned, 1);
     assert_eq!(kinds(&events_of(&app, "gil").await), ["registered"]);
 }
+
+/// Found in review: a dead session's cookie posted to `/logout` again and again wrote a
+/// `logged_out` event each time, pushing what mattered off the owner's activity page.
+#[tokio::test]
+async fn logging_out_an_ended_session_again_writes_nothing() {
+    let app = spawn_app().await;
+    let jar = app.register("lou").await;
+    assert_eq!(app.post("/api/auth/logout", &[], &jar).await.status(), 200);
+    let attacker = app.visitor_from(62);
+    for _ in 0..20 {
+        attacker.post("/api/auth/logout", &[], &jar).await;
+    }
+    let events = events_of(&app, "lou").await;
+    assert_eq!(kinds(&events), ["registered", "logged_out"]);
+}
