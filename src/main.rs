@@ -54,7 +54,12 @@ async fn main() -> std::process::ExitCode {
                     .into(),
             );
         }
-        if let Err(e) = gatehouse::telemetry::metrics::serve(metrics_addr, state.clone()).await {
+        let passwords = state.passwords.clone();
+        let levels = gatehouse::telemetry::metrics::Levels {
+            store: state.store.clone(),
+            hash_queue: std::sync::Arc::new(move || passwords.queued()),
+        };
+        if let Err(e) = gatehouse::telemetry::metrics::serve(metrics_addr, levels).await {
             return fail(gatehouse::error::chain(&e));
         }
     }

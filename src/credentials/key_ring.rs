@@ -9,7 +9,7 @@
 //! A previous secret (`ACCESS_TOKEN_SECRET_PREVIOUS`, `REFRESH_TOKEN_SECRET_PREVIOUS`) verifies
 //! too, under every live id: how a new secret in the settings logs nobody out.
 
-use super::tokens::derive_key;
+use super::kdf::derive_key;
 use crate::config::Secret;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 

@@ -5,6 +5,7 @@
 
 pub mod cookies;
 pub mod devices;
+pub mod kdf;
 pub mod key_ring;
 pub mod mail_tokens;
 pub mod password_policy;

@@ -1,6 +1,7 @@
 //! [ssr] Access and refresh JWTs: HS256 only, each kind under its own key, and a `typ` claim
 //! checked on every verification so one kind can never stand in for the other.
 
+pub use super::kdf::derive_key;
 use super::key_ring::{KindKeys, Ring, RingKey, Secrets};
 use crate::{config::Config, store::UserRecord};
 use hmac::{Hmac, Mac};
@@ -339,15 +340,6 @@ fn check<C: DeserializeOwned + Checked>(
         return Err(Failure::Refused(TokenError::Invalid));
     }
     Ok(data.claims)
-}
-
-/// A key for one `purpose`, derived from a secret (HMAC-SHA256 of the purpose's label), so that
-/// one configured secret serves several uses without any two sharing a key.
-pub fn derive_key(secret: &[u8], purpose: &str) -> Vec<u8> {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(purpose.as_bytes());
-    mac.finalize().into_bytes().to_vec()
 }
 
 /// HMAC-SHA256 of `data` under `key`, in hex.

@@ -11,7 +11,7 @@
 //! request (two allocations, a hash, the registry's lookup) or taking a shared lock cost `/me`
 //! 17% (`scripts/bench-compare`).
 
-use crate::state::AppState;
+use crate::store::Store;
 use axum::{extract::State, http::header, response::IntoResponse, routing::get, Router};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -19,6 +19,7 @@ use std::{
     cell::RefCell,
     collections::HashMap,
     net::SocketAddr,
+    sync::Arc,
     sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
@@ -163,8 +164,16 @@ pub enum MetricsError {
     Listen(SocketAddr, #[source] std::io::Error),
 }
 
+/// What a scrape reads rather than counts: the database (its pool and outbox) and the hashing
+/// queue's length. Passed in, not the whole app state, so this module depends on little.
+#[derive(Clone)]
+pub struct Levels {
+    pub store: Arc<dyn Store>,
+    pub hash_queue: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
 /// Installs the recorder and serves `GET /metrics` on `addr` until the process ends.
-pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), MetricsError> {
+pub async fn serve(addr: SocketAddr, levels: Levels) -> Result<(), MetricsError> {
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), BUCKETS)
         .map_err(MetricsError::Install)?
@@ -187,7 +196,7 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), MetricsError
     tracing::info!("metrics on http://{addr}{PATH}");
     let app = Router::new()
         .route(PATH, get(scrape))
-        .with_state((state, handle));
+        .with_state((levels, handle));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the metrics listener stopped");
@@ -197,13 +206,13 @@ pub async fn serve(addr: SocketAddr, state: AppState) -> Result<(), MetricsError
 }
 
 /// The text format, with the levels that are read rather than counted brought up to date.
-async fn scrape(State((state, handle)): State<(AppState, PrometheusHandle)>) -> impl IntoResponse {
-    let pool = state.store.connections();
+async fn scrape(State((levels, handle)): State<(Levels, PrometheusHandle)>) -> impl IntoResponse {
+    let pool = levels.store.connections();
     gauge!("gatehouse_db_connections", "state" => "in_use").set(pool.in_use as f64);
     gauge!("gatehouse_db_connections", "state" => "idle").set(pool.idle as f64);
-    gauge!("gatehouse_password_hash_queue_depth").set(state.passwords.queued() as f64);
+    gauge!("gatehouse_password_hash_queue_depth").set((levels.hash_queue)() as f64);
     // The outbox is a table: read it only if the database answers soon.
-    let backlog = tokio::time::timeout(Duration::from_secs(1), state.store.outbox_backlog()).await;
+    let backlog = tokio::time::timeout(Duration::from_secs(1), levels.store.outbox_backlog()).await;
     if let Ok(Ok((waiting, _))) = backlog {
         gauge!("gatehouse_mail_queued").set(waiting as f64);
     }
