@@ -147,25 +147,7 @@ async fn an_address_change_link_does_nothing_for_a_disabled_account_nor_once_it_
 async fn a_reset_link_does_not_open_a_disabled_account() {
     let app = spawn_app().await;
     app.register("joan").await;
-    let ask = app
-        .post(
-            "/api/auth/request_password_reset",
-            &[("email", "joan@example.org")],
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(ask.status(), StatusCode::OK);
-    let mail = &support::mail::mails_where(&app, "joan@example.org", 1, |m| {
-        m.link_to("/reset").is_some()
-    })
-    .await[0];
-    let token = mail
-        .link_to("/reset")
-        .unwrap()
-        .split_once("token=")
-        .unwrap()
-        .1
-        .to_owned();
+    let token = super::reset_token(&app, "joan@example.org").await;
     let store = open_store(&app).await;
     let user = store
         .find_user_by(UserKey::Username("joan"))

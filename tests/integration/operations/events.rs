@@ -2,7 +2,7 @@
 //! the account's owner on `/api/auth/activity`, pruned after `AUDIT_RETENTION`.
 
 use crate::support::{
-    self, assert_error, log, open_store, spawn_app, spawn_app_with, Jar, TestApp, PASSWORD,
+    assert_error, log, open_store, spawn_app, spawn_app_with, Jar, TestApp, PASSWORD,
 };
 use gatehouse::store::{Actor, Event, EventKind, EventRecord, UserKey};
 use reqwest::StatusCode;
@@ -161,25 +161,7 @@ async fn wrong_passwords_sent_all_at_once_write_one_event_per_checked_guess_and_
 async fn a_reset_link_used_many_times_at_once_writes_one_password_reset_event() {
     let app = spawn_app().await;
     app.register("dot").await;
-    let ask = app
-        .post(
-            "/api/auth/request_password_reset",
-            &[("email", "dot@example.org")],
-            &Jar::default(),
-        )
-        .await;
-    assert_eq!(ask.status(), StatusCode::OK);
-    let mail = &support::mail::mails_where(&app, "dot@example.org", 1, |m| {
-        m.link_to("/reset").is_some()
-    })
-    .await[0];
-    let token = mail
-        .link_to("/reset")
-        .unwrap()
-        .split_once("token=")
-        .unwrap()
-        .1
-        .to_owned();
+    let token = super::reset_token(&app, "dot@example.org").await;
     let attempts = (0..8u8).map(|n| {
         let visitor = app.visitor_from(60 + n);
         let token = token.clone();
