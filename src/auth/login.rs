@@ -201,10 +201,7 @@ async fn check_password(
 /// Writes the failed login to the account's trail after the answer: written before it, the extra
 /// write would make a wrong password slower for an account that exists than for a name of none.
 fn record_failed_login(request: &CurrentRequest, user: &UserRecord) {
-    let event = crate::store::Event {
-        actor: crate::store::Actor::Stranger,
-        ..request.event(EventKind::LoginFailed, &user.id, now())
-    };
+    let event = request.event(EventKind::LoginFailed, &user.id, now());
     let state = request.state.clone();
     request.state.mailer.after_answer("failed login event", async move {
         state.store.record_event(&event).await
@@ -221,10 +218,7 @@ fn notify_locked(request: &CurrentRequest, user: &UserRecord) {
     }
     .to(&user.email, &request.circumstances(), new_id());
     let user_id = user.id.clone();
-    let event = crate::store::Event {
-        actor: crate::store::Actor::Stranger,
-        ..request.event(EventKind::Locked, &user.id, now())
-    };
+    let event = request.event(EventKind::Locked, &user.id, now());
     request.state.mailer.after_answer("lockout notice", async move {
         // One per window, counted by the store: a wrong password refunded after the lock (its
         // place in the hashing queue was taken) lets a later one reach the budget's end again.

@@ -120,12 +120,6 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
         .find_user(&user_id)
         .await?
         .ok_or_else(|| refused(&TokenState::Invalid))?;
-    if user.disabled_at.is_some() {
-        return Err(AppError::new(
-            crate::error::ErrorCode::AccountDisabled,
-            crate::error::ACCOUNT_DISABLED,
-        ));
-    }
     // Stored names were valid when stored; the policy needs them as validated types.
     let username = Username::parse(&user.username)?;
     let email = Email::parse(&user.email)?;

@@ -191,7 +191,8 @@ impl CurrentRequest {
         (agent, ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
-    /// An entry of the account's audit trail for what this request does, by its owner.
+    /// An entry of the account's audit trail for what this request does (its author as
+    /// [`EventKind::requested_by`](crate::store::EventKind::requested_by) says).
     pub(super) fn event(
         &self,
         kind: crate::store::EventKind,
@@ -203,7 +204,7 @@ impl CurrentRequest {
             user_id: user_id.to_owned(),
             kind,
             at,
-            actor: crate::store::Actor::Owner,
+            actor: kind.requested_by(),
             ip: Some(ip).filter(|ip| !ip.is_empty()),
             device: Some(device).filter(|device| !device.is_empty()),
             session_id: None,

@@ -99,11 +99,8 @@ pub(super) async fn rotate(request: &CurrentRequest) -> Result<Refreshed, AppErr
         }
         .to(&user.email, &request.circumstances(), new_id());
         // Whoever presented the old token may be a thief or the owner's stale tab: a stranger
-        // until known otherwise, from this request's device and address.
-        let event = crate::store::Event {
-            actor: crate::store::Actor::Stranger,
-            ..request.event(EventKind::ReuseDetected, &user.id, now)
-        };
+        // until known otherwise (`EventKind::requested_by`), from this request's device.
+        let event = request.event(EventKind::ReuseDetected, &user.id, now);
         (notice, event.about(&claims.sid))
     };
     let rotation = state

@@ -71,6 +71,16 @@ impl EventKind {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
+
+    /// Who a web request that does this is taken to be: someone without the password (a wrong
+    /// one, the lock it causes, a rotated token presented again) is a stranger until known
+    /// otherwise; everything else needs the account's session or a link mailed to it.
+    pub fn requested_by(self) -> Actor {
+        match self {
+            Self::LoginFailed | Self::Locked | Self::ReuseDetected => Actor::Stranger,
+            _ => Actor::Owner,
+        }
+    }
 }
 
 /// Who did it.
