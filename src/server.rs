@@ -26,7 +26,7 @@ use axum::{
     Router,
 };
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
+use leptos_axum::{generate_route_list_with_exclusions, AxumRouteListing, LeptosRoutes};
 use std::{sync::Arc, time::Instant};
 
 /// Request bodies above this are refused with 413: every real form here is far smaller.
@@ -138,10 +138,19 @@ fn database_witness(config: &Config) -> Result<Option<&std::path::Path>, Startup
     })
 }
 
+/// The app's pages, listed once per process. Listing them walks the app with resource loading
+/// switched off for the whole process (leptos 0.8's `SuppressResourceLoad` is a global flag): a
+/// page rendering meanwhile, for another router of the same process, had its data wait forever
+/// (leptos issue #4773). The test suite builds hundreds of routers in one process.
+fn page_routes() -> &'static [AxumRouteListing] {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    // `GET /api/auth/me` is a plain route (see `auth::me_route`), not a server-function one.
+    ROUTES.get_or_init(|| generate_route_list_with_exclusions(App, Some(vec![ME_PATH.to_owned()])))
+}
+
 /// Pages, server functions and static files, behind the logging and `/api` boundary layers.
 pub fn router(state: AppState) -> Router {
-    // `GET /api/auth/me` is a plain route (see `auth::me_route`), not a server-function one.
-    let routes = generate_route_list_with_exclusions(App, Some(vec![ME_PATH.to_owned()]));
+    let routes = page_routes().to_vec();
     // The client bundle: a release build (`cargo leptos build --release --precompress`) puts
     // `.br` and `.gz` files beside each asset, sent to browsers that accept them (the WASM
     // client: 837 KB as built, 250 KB in brotli). Without them, the file itself is sent.

@@ -16,6 +16,7 @@ mod instances;
 mod operations;
 mod outage;
 mod recovery;
+mod rendering;
 mod security;
 mod sessions;
 mod support;

@@ -228,13 +228,26 @@ pub fn raise_descriptor_limit() -> u64 {
 }
 
 async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<()>) {
-    log::watch();
     let descriptors = raise_descriptor_limit();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = app_state(dir, vars, addr).await;
+    let handle = tokio::spawn(async move {
+        server::serve(listener, state, descriptors, std::future::pending()).await;
+    });
+    (format!("http://{addr}"), handle)
+}
+
+/// What a server in `dir` with these settings serves from, before it listens on `addr`.
+pub async fn app_state(
+    dir: &Path,
+    vars: &[(&str, &str)],
+    addr: std::net::SocketAddr,
+) -> gatehouse::state::AppState {
+    log::watch();
     let mut settings: HashMap<String, String> = base_settings(dir).await.into_iter().collect();
     settings.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = Config::from_lookup(|name| settings.get(name).cloned()).expect("test config");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let mut options = LeptosOptions::builder()
         .output_name("gatehouse")
         .site_addr(addr)
@@ -242,13 +255,9 @@ async fn start_server(dir: &Path, vars: &[(&str, &str)]) -> (String, JoinHandle<
     if let Some(root) = settings.get("LEPTOS_SITE_ROOT") {
         options.site_root = root.as_str().into();
     }
-    let state = server::build_state(config, options)
+    server::build_state(config, options)
         .await
-        .expect("app state");
-    let handle = tokio::spawn(async move {
-        server::serve(listener, state, descriptors, std::future::pending()).await;
-    });
-    (format!("http://{addr}"), handle)
+        .expect("app state")
 }
 
 pub fn client() -> reqwest::Client {
