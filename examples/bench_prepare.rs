@@ -86,6 +86,7 @@ async fn main() {
             ends_by,
             user_agent: "bench_prepare".into(),
             ip: "127.0.0.1".into(),
+            method: store::SignInMethod::Password,
             first: RefreshRecord {
                 token_hash: refresh_token_hash(&refresh.token),
                 session_id: id,

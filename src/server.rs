@@ -8,6 +8,7 @@ use crate::{
     config::{Config, DatabaseKind, LogRequests},
     credentials::{
         devices::DeviceKeys,
+        factors::FactorKeys,
         passwords::{Passwords, QueueLimits},
         tokens::TokenKeys,
     },
@@ -108,6 +109,7 @@ pub async fn build_state(
         tokens: caches.tokens,
         limits: Arc::new(AttemptLimits::new(&config)),
         devices: Arc::new(DeviceKeys::new(&config)),
+        factors: Arc::new(FactorKeys::new(config.factor_secret.expose())),
         config: Arc::new(config),
         store,
         passwords: Arc::new(passwords),

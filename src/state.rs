@@ -3,7 +3,9 @@
 use crate::{
     caches::{revoked::RevokedSessions, user_cache::UserCache},
     config::Config,
-    credentials::{devices::DeviceKeys, passwords::Passwords, tokens::TokenKeys},
+    credentials::{
+        devices::DeviceKeys, factors::FactorKeys, passwords::Passwords, tokens::TokenKeys,
+    },
     security::limits::AttemptLimits,
     store::Store,
 };
@@ -21,6 +23,8 @@ pub struct AppState {
     pub limits: Arc<AttemptLimits>,
     /// Signs and checks the trusted-device cookies.
     pub devices: Arc<DeviceKeys>,
+    /// Seals authenticator secrets and hashes recovery codes.
+    pub factors: Arc<FactorKeys>,
     /// Sessions ended within one access-token lifetime: refused without a query.
     pub revoked: Arc<RevokedSessions>,
     /// What `/me` answers with, without a query.

@@ -5,6 +5,7 @@ use super::{
     current_user::account,
     login::{account_key, admit_hashing, confirm_owner},
     request::{new_id, now, CurrentRequest},
+    second_factor::require_recent_proof,
 };
 use crate::{
     credentials::password_policy,
@@ -27,6 +28,9 @@ pub async fn update_profile(
     if let Some(email) = email {
         let user = account(&request.state, &claims.sub).await?;
         if email.key() != Email::key_of(&user.email) {
+            // Moving the account to another mailbox is how a thief keeps it: a recent proof of
+            // who is asking, not just a live session.
+            require_recent_proof(&request, &user, &claims.sid, false).await?;
             // A taken username is refused before any mail goes out for the address.
             let holder = request
                 .state
@@ -62,6 +66,9 @@ pub async fn change_password(current: TypedPassword, new: Password) -> Result<()
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let wrong = ("current_password", "That is not your current password.");
+    // First, before the password's hashing: an account with a second factor needs more than it.
+    let owner = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &owner, &claims.sid, true).await?;
     let user = confirm_owner(&request, &claims, &current, wrong).await?;
     if new.expose() == current.expose() {
         return Err(AppError::invalid_input(
@@ -119,6 +126,8 @@ pub async fn delete_account(password: TypedPassword) -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let wrong = ("password", "That is not your password.");
+    let owner = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &owner, &claims.sid, true).await?;
     let user = confirm_owner(&request, &claims, &password, wrong).await?;
     let event = request.event(EventKind::AccountDeleted, &user.id, now());
     // The sessions ended hold this one too, as in `logout_all`.

@@ -92,7 +92,7 @@ impl Endings<'_> {
             metrics::sessions_ended("password_reset", ended.len());
             self.revoked.insert(ended.iter().map(String::as_str), reset.at);
             // The reset proved the address: the cached view's `email_verified` is stale.
-            self.users.forget(&reset.session.user_id);
+            self.users.forget(reset.user_id);
         }
         Ok(outcome)
     }

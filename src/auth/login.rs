@@ -5,6 +5,9 @@
 use super::{
     addresses,
     current_user::account,
+    admission::Admitted,
+    second_factor::{self, Gate},
+    sign_in::start_login_session,
     request::{new_id, now, CurrentRequest},
 };
 use crate::{
@@ -90,7 +93,7 @@ pub async fn register(
     }
     let store = &state.store;
     request
-        .start_session(&user, now, move |session| async move {
+        .start_session(&user, &Admitted::new_account(), now, move |session| async move {
             let registration = Registration {
                 session: Some(&session),
                 ..registration
@@ -291,32 +294,12 @@ async fn attempt_login(login: LoginName, password: TypedPassword) -> Result<User
         return Err(AppError::new(ErrorCode::AccountDisabled, ACCOUNT_DISABLED));
     }
     let version = user.credential_version;
-    // A browser without this account's device cookie has not logged in to it before (or not
-    // since the password changed): the owner hears of it.
-    let notice = request.trusted_device(&user).is_none().then(|| {
-        Letter::NewSignIn {
-            devices: state.mailer.link("/sessions"),
+    match second_factor::after_password(&request, &user).await? {
+        Gate::Open(admitted) => start_login_session(&request, &user, version, admitted).await?,
+        Gate::SecondStep => {
+            return Err(second_factor::start_second_step(&request, &user, version).await?)
         }
-        .to(&user.email, &request.circumstances(), new_id())
-    });
-    request
-        .start_session(&user, now(), |session| {
-            let notice = notice.as_ref();
-            let event = request.event(EventKind::LoggedIn, &user.id, session.created_at);
-            async move {
-                let event = event.about(&session.id);
-                state.store.start_session(&session, version, notice, &event).await
-            }
-        })
-        .await?;
-    if notice.is_some() {
-        state.mailer.queued();
     }
-    // This browser has proved it knows the password (still the account's: the session is
-    // stored): from now on it has a budget of its own.
-    request.trust_device(&user.id, version);
-    tracing::info!(user_id = %user.id, "logged in");
-    request.redirect_plain_form(request.next_from_referer().as_str());
     Ok(user.to_public())
 }
 

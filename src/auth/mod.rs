@@ -5,7 +5,7 @@
 //! (400 `invalid_input` naming it) rather than by the framework.
 
 use crate::{
-    domain::{ActivityEntry, SessionInfo, User},
+    domain::{ActivityEntry, FactorStatus, SecondStepOptions, SessionInfo, TotpEnrolment, User},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 server_only! {
     use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
     mod account;
+    mod admission;
     mod activity;
+    mod authenticator;
     mod addresses;
     mod current_user;
     pub mod endings;
@@ -24,6 +26,9 @@ server_only! {
     mod request;
     mod resume;
     mod rotation;
+    mod second_factor;
+    mod sign_in;
+    mod step_up;
     mod sessions;
     pub use current_user::{me_route, ME_PATH};
     pub use links::link_detour;
@@ -61,6 +66,60 @@ pub async fn login(
     let login = LoginName::parse(&login)?;
     let password = TypedPassword::parse("password", &password)?;
     login::login(login, password).await
+}
+
+/// What this browser's login waiting for its second step can be completed with.
+#[server(prefix = "/api/auth", endpoint = "second_step", input = server_fn::codec::GetUrl)]
+pub async fn second_step() -> Result<SecondStepOptions, AppError> {
+    second_factor::second_step_methods().await
+}
+
+/// Completes a login waiting for its second step (`mfa_required`) with a `code`: the
+/// authenticator app's six digits, or a recovery code.
+#[server(prefix = "/api/auth", endpoint = "complete_login")]
+pub async fn complete_login(#[server(default)] code: String) -> Result<User, AppError> {
+    second_factor::complete_second_step(code).await
+}
+
+/// Proves, for `STEP_UP_WINDOW`, that the person behind this session is its owner: the
+/// password, and the authenticator's `code` when the account has one.
+#[server(prefix = "/api/auth", endpoint = "confirm_identity")]
+pub async fn confirm_identity(
+    #[server(default)] password: String,
+    #[server(default)] code: String,
+) -> Result<(), AppError> {
+    let password = TypedPassword::parse("password", &password)?;
+    step_up::confirm_identity(password, code).await
+}
+
+/// What protects the caller's account besides its password.
+#[server(prefix = "/api/auth", endpoint = "factors", input = server_fn::codec::GetUrl)]
+pub async fn factors() -> Result<FactorStatus, AppError> {
+    authenticator::factors().await
+}
+
+/// Starts setting up an authenticator app: its secret, as a QR code and as text.
+#[server(prefix = "/api/auth", endpoint = "totp_begin")]
+pub async fn totp_begin() -> Result<TotpEnrolment, AppError> {
+    authenticator::begin().await
+}
+
+/// Turns the authenticator app on with its first right `code`; answers the recovery codes.
+#[server(prefix = "/api/auth", endpoint = "totp_confirm")]
+pub async fn totp_confirm(#[server(default)] code: String) -> Result<Vec<String>, AppError> {
+    authenticator::confirm(code).await
+}
+
+/// Turns the authenticator app off.
+#[server(prefix = "/api/auth", endpoint = "totp_disable")]
+pub async fn totp_disable() -> Result<(), AppError> {
+    authenticator::disable().await
+}
+
+/// Ten new recovery codes; the old ones stop working.
+#[server(prefix = "/api/auth", endpoint = "recovery_codes")]
+pub async fn recovery_codes() -> Result<Vec<String>, AppError> {
+    authenticator::new_recovery_codes().await
 }
 
 /// Exchanges the `refresh_token` cookie for a new pair (rotation).

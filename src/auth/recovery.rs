@@ -6,13 +6,16 @@
 //! transaction with the new password, the end of every session, the cleared lockout and the
 //! notice. The reset logs the person in on this device: they have just proved they read the
 //! account's mail and chose its password, which is what a login proves; sending them to log in
-//! again would only ask for the password they typed a second ago.
+//! again would only ask for the password they typed a second ago. Unless the account has a
+//! second factor: the mailbox is not one, so the password is set and the browser goes on to
+//! the second step, as after a login's password.
 
 use super::{
     addresses::cap_wait,
     links::{self, link_path, link_state},
     login::{account_key, admit_hashing},
     request::{new_id, CurrentRequest},
+    second_factor::{self, Gate},
 };
 use crate::{
     credentials::{mail_tokens::MailToken, password_policy},
@@ -141,24 +144,43 @@ pub async fn reset_password(token: String, new_password: Password) -> Result<Use
     }
     .to(&user.email, &about, new_id());
     let budget_keys = [state.limits.budget_key(&account_key(&user))];
-    // What the store found, when it refused: the token was spent or outdated meanwhile.
-    let refusal = Mutex::new(None);
     let at = about.when;
     let event = request.event(EventKind::PasswordReset, &user.id, at);
+    let without_session = PasswordReset {
+        token_hash: &token_hash,
+        user_id: &user.id,
+        password_hash: &password_hash,
+        budget_keys: &budget_keys,
+        session: None,
+        notice: &notice,
+        event: &event,
+        at,
+    };
+    // The mailbox is no second factor: an account that has one is not signed in by the link.
+    // Its password is set all the same, and this browser goes on to the second step.
+    let admitted = match second_factor::after_password(&request, &user).await? {
+        Gate::Open(admitted) => admitted,
+        Gate::SecondStep => {
+            match state.endings().reset_password(&without_session).await? {
+                ResetOutcome::Done { .. } => {}
+                ResetOutcome::Refused(why) => return Err(refused(&why)),
+            }
+            state.mailer.queued();
+            tracing::info!(user_id = %user.id, "password reset; second step asked for");
+            let version = user.credential_version + 1;
+            return Err(second_factor::start_second_step(&request, &user, version).await?);
+        }
+    };
+    // What the store found, when it refused: the token was spent or outdated meanwhile.
+    let refusal = Mutex::new(None);
     let applied = request
-        .start_session(&user, at, |session| {
-            let (refusal, budget_keys, notice, event) = (&refusal, &budget_keys, &notice, &event);
-            let token_hash = &token_hash;
-            let password_hash = &password_hash;
+        .start_session(&user, &admitted, at, |session| {
+            let (refusal, without_session, event) = (&refusal, &without_session, &event);
             async move {
                 let reset = PasswordReset {
-                    token_hash,
-                    password_hash,
-                    budget_keys,
-                    session: &session,
-                    notice,
+                    session: Some(&session),
                     event: &event.clone().about(&session.id),
-                    at,
+                    ..*without_session
                 };
                 match state.endings().reset_password(&reset).await? {
                     ResetOutcome::Done { .. } => Ok(()),

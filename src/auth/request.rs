@@ -123,6 +123,22 @@ impl CurrentRequest {
         );
     }
 
+    /// Binds a challenge (a second step, a passkey ceremony) to this browser for `lifetime`.
+    pub(super) fn set_challenge(&self, value: &str, lifetime: std::time::Duration) {
+        let secure = self.state.config.cookie_secure;
+        self.set_cookies([cookies::set(
+            Kind::Challenge,
+            value.to_owned(),
+            lifetime,
+            secure,
+        )]);
+    }
+
+    /// The challenge is done with: its cookie goes.
+    pub(super) fn clear_challenge(&self) {
+        self.set_challenge("", std::time::Duration::ZERO);
+    }
+
     pub(super) fn clear_cookies(&self) {
         self.set_cookies(cookies::cleared(self.state.config.cookie_secure));
     }
@@ -263,10 +279,12 @@ impl CurrentRequest {
     }
 
     /// Starts a new session for `user` on this device: the session and its first refresh
-    /// record go in by `store`, then both cookies are set.
+    /// record go in by `store`, then both cookies are set. Only with leave to
+    /// (`second_factor::Admitted`): every way in passes the second factor.
     pub(super) async fn start_session<F, Fut>(
         &self,
         user: &UserRecord,
+        admitted: &super::admission::Admitted,
         now: OffsetDateTime,
         store: F,
     ) -> Result<(), AppError>
@@ -285,6 +303,7 @@ impl CurrentRequest {
             ends_by,
             user_agent,
             ip,
+            method: admitted.method(),
             first: pair.record,
         };
         store(session).await?;

@@ -6,7 +6,7 @@ use crate::{
     credentials::cookies::Kind,
     domain::{SessionInfo, SignedOut},
     error::{AppError, ErrorCode},
-    store::{EndReason, EventKind},
+    store::{EndReason, EventKind, SignInMethod},
 };
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
@@ -53,6 +53,8 @@ pub async fn sessions() -> Result<Vec<SessionInfo>, AppError> {
             expires_at: rfc3339(session.expires_at),
             id: session.id,
             device: crate::domain::describe_user_agent(&session.user_agent),
+            signed_in_with: signed_in_with(&session.method).to_owned(),
+            method: session.method,
             user_agent: session.user_agent,
             ip: session.ip,
         })
@@ -97,4 +99,14 @@ pub async fn logout_all() -> Result<(), AppError> {
 
 fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// How a session signed in, in words.
+fn signed_in_with(method: &str) -> &'static str {
+    match SignInMethod::parse(method) {
+        Some(SignInMethod::Password) | None => "Password",
+        Some(SignInMethod::PasswordAndCode) => "Password and authenticator code",
+        Some(SignInMethod::PasswordAndRecoveryCode) => "Password and recovery code",
+        Some(SignInMethod::Passkey) => "Passkey",
+    }
 }

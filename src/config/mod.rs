@@ -26,6 +26,9 @@ pub struct Config {
     pub access_secret_previous: Option<Secret>,
     /// `REFRESH_TOKEN_SECRET_PREVIOUS`: likewise for refresh tokens.
     pub refresh_secret_previous: Option<Secret>,
+    /// `FACTOR_SECRET`: seals second-factor secrets in the database. Never rotated: losing it
+    /// turns every authenticator app off.
+    pub factor_secret: Secret,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     /// `REFRESH_REUSE_GRACE`: how long a just-rotated refresh token still gets its successor.
@@ -34,6 +37,8 @@ pub struct Config {
     pub session_max_lifetime: Duration,
     /// `AUDIT_RETENTION`: how long the audit trail's events are kept.
     pub audit_retention: Duration,
+    /// `STEP_UP_WINDOW`: how recent a proof of who is asking must be for a sensitive change.
+    pub step_up_window: Duration,
     pub cookie_secure: bool,
     pub limits: Limits,
     /// Timeouts and connection caps, and how much the request log says.
@@ -82,6 +87,7 @@ pub const DEFAULT_REFRESH_TTL: &str = "7d";
 pub const DEFAULT_REFRESH_REUSE_GRACE: &str = "10s";
 pub const DEFAULT_SESSION_MAX_LIFETIME: &str = "30d";
 pub const DEFAULT_AUDIT_RETENTION: &str = "90d";
+pub const DEFAULT_STEP_UP_WINDOW: &str = "5m";
 /// The longest grace window accepted. The window is how long a copied refresh token stays
 /// useful to a thief without tripping reuse detection; tabs need a few seconds, never minutes.
 pub const MAX_REFRESH_REUSE_GRACE: Duration = Duration::from_secs(60);
@@ -119,11 +125,13 @@ impl Config {
             refresh_secret: keys.refresh,
             access_secret_previous: keys.access_previous,
             refresh_secret_previous: keys.refresh_previous,
+            factor_secret: keys.factor,
             access_ttl: lifetimes.access,
             refresh_ttl: lifetimes.refresh,
             refresh_reuse_grace: lifetimes.reuse_grace,
             session_max_lifetime: lifetimes.session_max,
             audit_retention: lifetimes.audit_retention,
+            step_up_window: lifetimes.step_up_window,
             cookie_secure,
             limits: Limits::from_lookup(set)?,
             serving: Serving::from_lookup(set)?,
@@ -140,6 +148,7 @@ struct Keys {
     refresh: Secret,
     access_previous: Option<Secret>,
     refresh_previous: Option<Secret>,
+    factor: Secret,
     file: Option<PathBuf>,
     /// The secrets file records that the database was created (see `Config`).
     database_created: bool,
@@ -150,19 +159,31 @@ impl Keys {
         set: impl Fn(&str) -> Option<String>,
         database: &DatabaseUrl,
     ) -> Result<Self, ConfigError> {
-        let (access, refresh, file, database_created) =
-            match (set("ACCESS_TOKEN_SECRET"), set("REFRESH_TOKEN_SECRET")) {
-                (Some(access), Some(refresh)) => (access, refresh, None, false),
-                (access, refresh) => {
-                    let generated = database.generated_secrets()?;
-                    (
-                        access.unwrap_or(generated.access),
-                        refresh.unwrap_or(generated.refresh),
-                        Some(generated.path),
-                        generated.database_created,
-                    )
-                }
-            };
+        let (access, refresh, factor, file, database_created) = match (
+            set("ACCESS_TOKEN_SECRET"),
+            set("REFRESH_TOKEN_SECRET"),
+            set("FACTOR_SECRET"),
+        ) {
+            (Some(access), Some(refresh), Some(factor)) => (access, refresh, factor, None, false),
+            (Some(access), Some(refresh), None) if database.kind != DatabaseKind::Postgres => {
+                // The token keys are set, the factor key is not: it is kept in the file alone.
+                let generated = database.generated_secrets("FACTOR_SECRET")?;
+                (access, refresh, generated.factor, None, false)
+            }
+            (access, refresh, factor) => {
+                let generated = database.generated_secrets(match (&access, &refresh) {
+                    (Some(_), Some(_)) => "FACTOR_SECRET",
+                    _ => "ACCESS_TOKEN_SECRET",
+                })?;
+                (
+                    access.unwrap_or(generated.access),
+                    refresh.unwrap_or(generated.refresh),
+                    factor.unwrap_or(generated.factor),
+                    Some(generated.path),
+                    generated.database_created,
+                )
+            }
+        };
         let secret = |name: &'static str, value: String| {
             if value.len() < Secret::MIN_BYTES {
                 Err(ConfigError::new(name, "must be at least 32 bytes long"))
@@ -172,6 +193,7 @@ impl Keys {
         };
         let access = secret("ACCESS_TOKEN_SECRET", access)?;
         let refresh = secret("REFRESH_TOKEN_SECRET", refresh)?;
+        let factor = secret("FACTOR_SECRET", factor)?;
         if access == refresh {
             return Err(ConfigError::new(
                 "REFRESH_TOKEN_SECRET",
@@ -193,6 +215,7 @@ impl Keys {
             refresh_previous: previous("REFRESH_TOKEN_SECRET_PREVIOUS", &refresh)?,
             access,
             refresh,
+            factor,
             file,
             database_created,
         })
@@ -206,6 +229,7 @@ struct Lifetimes {
     reuse_grace: Duration,
     session_max: Duration,
     audit_retention: Duration,
+    step_up_window: Duration,
 }
 
 impl Lifetimes {
@@ -240,6 +264,7 @@ impl Lifetimes {
             reuse_grace,
             session_max: ttl("SESSION_MAX_LIFETIME", DEFAULT_SESSION_MAX_LIFETIME)?,
             audit_retention: ttl("AUDIT_RETENTION", DEFAULT_AUDIT_RETENTION)?,
+            step_up_window: ttl("STEP_UP_WINDOW", DEFAULT_STEP_UP_WINDOW)?,
         })
     }
 }
@@ -341,8 +366,11 @@ impl DatabaseUrl {
 
     /// Secrets for a database that has none configured: kept beside the database file, or
     /// fresh for each start of an in-memory database (whose data dies with the process anyway).
-    fn generated_secrets(&self) -> Result<secrets::GeneratedSecrets, ConfigError> {
-        let var = "ACCESS_TOKEN_SECRET";
+    /// The generated secrets, for the unset setting `var`.
+    fn generated_secrets(
+        &self,
+        var: &'static str,
+    ) -> Result<secrets::GeneratedSecrets, ConfigError> {
         match &self.kind {
             DatabaseKind::SqliteFile(file) => {
                 secrets::load_or_create(&file.with_extension("secrets"))
@@ -352,8 +380,8 @@ impl DatabaseUrl {
             // invent its own.
             DatabaseKind::Postgres => Err(ConfigError::new(
                 var,
-                "must be set, with REFRESH_TOKEN_SECRET, when DATABASE_URL is PostgreSQL: \
-                 every instance needs the same secrets",
+                "must be set, with ACCESS_TOKEN_SECRET, REFRESH_TOKEN_SECRET and FACTOR_SECRET, \
+                 when DATABASE_URL is PostgreSQL: every instance needs the same secrets",
             )),
             DatabaseKind::SqliteMemory => {
                 let dir = std::env::temp_dir().join(format!("gatehouse-{}", uuid::Uuid::new_v4()));

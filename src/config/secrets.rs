@@ -42,6 +42,8 @@ impl fmt::Debug for Secret {
 pub struct GeneratedSecrets {
     pub access: String,
     pub refresh: String,
+    /// The key that seals second-factor secrets in the database (`FACTOR_SECRET`).
+    pub factor: String,
     pub path: PathBuf,
     /// Whether the file records that the database beside it was created (see
     /// [`mark_database_created`]): then a missing database was deleted, not yet to be made.
@@ -106,6 +108,7 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
                 Secret::generate(),
                 Secret::generate()
             );
+            let contents = contents + &factor_line();
             file.write_all(contents.as_bytes())
                 .and_then(|()| file.sync_all())
                 .map_err(io_err)?;
@@ -120,27 +123,45 @@ pub fn load_or_create(path: &Path) -> Result<GeneratedSecrets, SecretsFileError>
         }
         Err(e) => return Err(io_err(e)),
     }
-    let text = fs::read_to_string(path).map_err(io_err)?;
-    let value_of = |name: &str| {
+    let mut text = fs::read_to_string(path).map_err(io_err)?;
+    let value_of = |text: &str, name: &str| {
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
             .map(|v| v.trim().to_owned())
             .filter(|v| v.len() >= Secret::MIN_BYTES)
     };
-    match (
-        value_of("ACCESS_TOKEN_SECRET"),
-        value_of("REFRESH_TOKEN_SECRET"),
-    ) {
-        (Some(access), Some(refresh)) => Ok(GeneratedSecrets {
-            access,
-            refresh,
-            path: path.to_owned(),
-            database_created: text.lines().any(|line| line.starts_with(DATABASE_CREATED)),
-        }),
-        _ => Err(SecretsFileError::Malformed {
-            path: path.to_owned(),
-        }),
+    let malformed = || SecretsFileError::Malformed {
+        path: path.to_owned(),
+    };
+    let access = value_of(&text, "ACCESS_TOKEN_SECRET").ok_or_else(malformed)?;
+    let refresh = value_of(&text, "REFRESH_TOKEN_SECRET").ok_or_else(malformed)?;
+    // A file from before second factors: the key they need is added once, and kept.
+    if !text.lines().any(|line| line.starts_with("FACTOR_SECRET=")) {
+        let line = factor_line();
+        let mut file = OpenOptions::new().append(true).open(path).map_err(io_err)?;
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(io_err)?;
+        text.push_str(&line);
     }
+    Ok(GeneratedSecrets {
+        access,
+        refresh,
+        factor: value_of(&text, "FACTOR_SECRET").ok_or_else(malformed)?,
+        path: path.to_owned(),
+        database_created: text.lines().any(|line| line.starts_with(DATABASE_CREATED)),
+    })
+}
+
+/// The generated `FACTOR_SECRET` line, with what it is for: unlike the token keys, it must never
+/// be lost, or every second factor stops working.
+fn factor_line() -> String {
+    format!(
+        "# Seals second-factor secrets (authenticator apps) in the database. Losing or changing it\n\
+         # turns every authenticator app off: its owners sign in with a recovery code.\n\
+         FACTOR_SECRET={}\n",
+        Secret::generate()
+    )
 }
 
 #[cfg(test)]
@@ -155,10 +176,28 @@ mod tests {
         let second = load_or_create(&path).unwrap();
         assert_eq!(first.access, second.access);
         assert_eq!(first.refresh, second.refresh);
+        assert_eq!(first.factor, second.factor);
         assert_ne!(first.access, first.refresh);
         assert!(first.access.len() >= Secret::MIN_BYTES);
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_secrets_file_from_before_second_factors_gets_its_factor_key_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gatehouse.secrets");
+        let (access, refresh) = ("a".repeat(40), "r".repeat(40));
+        fs::write(
+            &path,
+            format!("ACCESS_TOKEN_SECRET={access}\nREFRESH_TOKEN_SECRET={refresh}\n"),
+        )
+        .unwrap();
+        let first = load_or_create(&path).unwrap();
+        let second = load_or_create(&path).unwrap();
+        assert_eq!((first.access, first.refresh), (access, refresh), "kept");
+        assert!(first.factor.len() >= Secret::MIN_BYTES);
+        assert_eq!(first.factor, second.factor, "added once");
     }
 
     #[test]

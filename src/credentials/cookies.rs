@@ -21,6 +21,9 @@ pub enum Kind {
     Access,
     Refresh,
     Device,
+    /// What this browser is in the middle of: a login's second step, or a passkey ceremony
+    /// (the random value whose hash keys its row in `challenges`).
+    Challenge,
 }
 
 /// The refresh and device cookies go only to the auth endpoints, never to pages or other APIs.
@@ -36,6 +39,7 @@ impl Kind {
             Self::Access => "__Host-access_token",
             Self::Refresh => "__Secure-refresh_token",
             Self::Device => "__Secure-device",
+            Self::Challenge => "__Secure-challenge",
         }
     }
 
@@ -45,6 +49,7 @@ impl Kind {
             Self::Access => "access_token",
             Self::Refresh => "refresh_token",
             Self::Device => "device",
+            Self::Challenge => "challenge",
         }
     }
 
@@ -59,14 +64,14 @@ impl Kind {
     fn path(self) -> &'static str {
         match self {
             Self::Access => "/",
-            Self::Refresh | Self::Device => AUTH_PATH,
+            Self::Refresh | Self::Device | Self::Challenge => AUTH_PATH,
         }
     }
 
     fn same_site(self) -> SameSite {
         match self {
             Self::Access => SameSite::Lax,
-            Self::Refresh | Self::Device => SameSite::Strict,
+            Self::Refresh | Self::Device | Self::Challenge => SameSite::Strict,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod cookies;
 pub mod devices;
+pub mod factors;
 pub mod kdf;
 pub mod key_ring;
 pub mod mail_tokens;

@@ -1,12 +1,14 @@
 //! Validated input and the public user type, shared by the browser and the server so that both
 //! apply exactly the same rules.
 
+mod factors;
 mod input;
 mod next_path;
 mod session;
 mod signed_out;
 mod user;
 
+pub use factors::{FactorStatus, SecondStepOptions, TotpEnrolment};
 pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
 pub use session::{ago, calendar_date, unix_seconds, ActivityEntry, SessionInfo};

@@ -14,6 +14,10 @@ pub struct SessionInfo {
     /// that every client says the same and the browser carries no table of agents.
     pub device: String,
     pub ip: String,
+    /// How it signed in: `password`, `password_totp`, `password_recovery_code` or `passkey`.
+    pub method: String,
+    /// The same in words ("Password and authenticator code").
+    pub signed_in_with: String,
     /// The session this request was made in.
     pub current: bool,
 }

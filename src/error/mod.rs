@@ -34,6 +34,12 @@ pub enum ErrorCode {
     EmailUnverified,
     /// The password was right, and an operator has disabled the account.
     AccountDisabled,
+    /// The password was right, and the account has a second factor: no session yet, but a
+    /// second step bound to this browser, which a code or a passkey completes.
+    MfaRequired,
+    /// A sensitive change needs a fresh proof of who is asking (password and second factor, or
+    /// a passkey) within the last minutes: `POST /api/auth/confirm_identity` gives one.
+    StepUpRequired,
     /// The database cannot take the request now (its disk is full, its lock is held, it is
     /// away): try again after `Retry-After`.
     Unavailable,
@@ -47,9 +53,13 @@ impl ErrorCode {
             Self::InvalidInput => 400,
             Self::Conflict => 409,
             Self::RateLimited => 429,
-            Self::Forbidden | Self::EmailUnverified | Self::AccountDisabled => 403,
+            Self::Forbidden
+            | Self::EmailUnverified
+            | Self::AccountDisabled
+            | Self::StepUpRequired => 403,
             Self::NotFound => 404,
             Self::InvalidCredentials
+            | Self::MfaRequired
             | Self::Unauthenticated
             | Self::TokenInvalid
             | Self::TokenExpired
@@ -63,7 +73,7 @@ impl ErrorCode {
     /// True for the 401s of a protected call: the access token is missing or unusable, so a
     /// refresh may still help. A failed login is a 401 too, but refreshing cannot fix it.
     pub fn is_session_failure(self) -> bool {
-        self.status() == 401 && self != Self::InvalidCredentials
+        self.status() == 401 && !matches!(self, Self::InvalidCredentials | Self::MfaRequired)
     }
 }
 
@@ -103,6 +113,16 @@ pub const UNDO_LINK_EXPIRED: &str = "This link has expired, so it can no longer 
 pub const UNDO_LINK_INVALID: &str = "This link cannot be used: it was used already, or the \
      change it was about has been made since. If so, the mail that told of the change has a link \
      that undoes it.";
+/// A login whose password was right, waiting for its second step.
+pub const MFA_REQUIRED: &str =
+    "Enter the code from your authenticator app, or one of your recovery codes.";
+/// A sensitive change asked for too long after the last proof of who is asking.
+pub const STEP_UP_REQUIRED: &str = "Confirm it's you to continue.";
+/// A second step that cannot go on: expired, used, or never started in this browser.
+pub const SECOND_STEP_GONE: &str = "This sign-in has expired. Please log in again.";
+/// A wrong authenticator or recovery code (`field`: `code`).
+pub const FACTOR_CODE_WRONG: &str =
+    "That code is not right. Enter the current code from your app, or an unused recovery code.";
 /// A login or registration refused until the address is confirmed.
 pub const EMAIL_UNVERIFIED: &str = "Confirm your address first: open the link we sent to it. \
      No mail? Send a new one from the confirmation page.";
@@ -199,7 +219,8 @@ impl AppError {
             return self;
         }
         if self.code == ErrorCode::InvalidInput
-            && [CODE_SHAPE, CODE_WRONG, CODE_EXPIRED].contains(&self.message.as_str())
+            && [CODE_SHAPE, CODE_WRONG, CODE_EXPIRED, FACTOR_CODE_WRONG]
+                .contains(&self.message.as_str())
         {
             return self;
         }
@@ -221,6 +242,8 @@ impl AppError {
             | ErrorCode::TokenReused => "Your session has ended. Please log in again.",
             ErrorCode::EmailUnverified => EMAIL_UNVERIFIED,
             ErrorCode::AccountDisabled => ACCOUNT_DISABLED,
+            ErrorCode::MfaRequired => MFA_REQUIRED,
+            ErrorCode::StepUpRequired => STEP_UP_REQUIRED,
             ErrorCode::Unavailable => UNAVAILABLE,
             ErrorCode::Internal => "Something went wrong on our side. Please try again.",
         };

@@ -27,10 +27,20 @@ pub enum EventKind {
     AccountDisabled,
     AccountEnabled,
     AccountDeleted,
+    /// An authenticator app was turned on (with new recovery codes).
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodesReplaced,
+    /// A recovery code was spent (it works once).
+    RecoveryCodeUsed,
+    /// A wrong authenticator or recovery code, after a right password.
+    SecondFactorFailed,
+    PasskeyAdded,
+    PasskeyRemoved,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 22] = [
         Self::Registered,
         Self::LoggedIn,
         Self::LoginFailed,
@@ -46,6 +56,13 @@ impl EventKind {
         Self::AccountDisabled,
         Self::AccountEnabled,
         Self::AccountDeleted,
+        Self::TotpEnabled,
+        Self::TotpDisabled,
+        Self::RecoveryCodesReplaced,
+        Self::RecoveryCodeUsed,
+        Self::SecondFactorFailed,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +82,13 @@ impl EventKind {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
+            Self::TotpEnabled => "totp_enabled",
+            Self::TotpDisabled => "totp_disabled",
+            Self::RecoveryCodesReplaced => "recovery_codes_replaced",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
         }
     }
 
@@ -77,7 +101,9 @@ impl EventKind {
     /// otherwise; everything else needs the account's session or a link mailed to it.
     pub fn requested_by(self) -> Actor {
         match self {
-            Self::LoginFailed | Self::Locked | Self::ReuseDetected => Actor::Stranger,
+            Self::LoginFailed | Self::Locked | Self::ReuseDetected | Self::SecondFactorFailed => {
+                Actor::Stranger
+            }
             _ => Actor::Owner,
         }
     }

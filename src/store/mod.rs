@@ -7,6 +7,7 @@
 //! database with its SQL.
 
 mod events;
+mod factors;
 mod failure;
 mod open;
 pub mod postgres;
@@ -18,6 +19,10 @@ mod steps;
 
 use failure::taken_or_database;
 pub use events::{Actor, Event, EventKind, EventRecord, Retirement, SigningKeyRecord};
+pub use factors::{
+    ChallengePurpose, ChallengeRecord, FactorSummary, Factors, PasskeyRecord, SessionProof,
+    SignInMethod, TotpRecord,
+};
 pub use failure::{StoreError, LONGEST_WAIT};
 use open::begin;
 pub use open::{connect, connect_patiently, spawn_pruning, PRUNE_EVERY};
@@ -34,7 +39,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: Factors + Send + Sync + 'static {
     /// Creates an account with its verification token and mail, and its first session with
     /// that session's first refresh token, atomically: a registration either fully happened or
     /// not at all (see [`Registration`]).

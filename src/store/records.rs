@@ -77,6 +77,8 @@ pub struct NewSession {
     pub ends_by: OffsetDateTime,
     pub user_agent: String,
     pub ip: String,
+    /// How it signed in; its `created_at` is its first proof of who is behind it.
+    pub method: super::SignInMethod,
     pub first: RefreshRecord,
 }
 
@@ -107,6 +109,8 @@ pub struct SessionRecord {
     pub expires_at: OffsetDateTime,
     pub user_agent: String,
     pub ip: String,
+    /// How it signed in (a [`SignInMethod`](super::SignInMethod)'s name).
+    pub method: String,
 }
 
 /// Why a session ended, as recorded in its row.

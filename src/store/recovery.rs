@@ -151,14 +151,17 @@ pub enum TokenState {
 
 /// A password reset as the store applies it, in one transaction: the token is spent, the
 /// password set, every session ended, the account's lockout cleared, the notice queued, and
-/// this browser's new session started.
+/// this browser's new session started (unless the account has a second factor: then the
+/// browser goes on to a second step instead).
 /// No `Debug`: it holds a password hash.
 pub struct PasswordReset<'a> {
     pub token_hash: &'a str,
+    /// The account the token was judged to be of, before the transaction.
+    pub user_id: &'a str,
     pub password_hash: &'a str,
     /// The keys of the account's failed-password budgets, cleared with the reset.
     pub budget_keys: &'a [String],
-    pub session: &'a NewSession,
+    pub session: Option<&'a NewSession>,
     pub notice: &'a OutgoingMail,
     /// Written for the account whose token it is.
     pub event: &'a super::Event,

@@ -185,7 +185,7 @@ pub async fn reset_password(
         .spend_account_token(reset.token_hash, TokenPurpose::PasswordReset, reset.at)
         .await?;
     let user_id = match state {
-        TokenState::Usable { user_id, .. } if user_id == reset.session.user_id => user_id,
+        TokenState::Usable { user_id, .. } if user_id == reset.user_id => user_id,
         TokenState::Usable { .. } => return Ok(ResetOutcome::Refused(TokenState::Invalid)),
         refused => return Ok(ResetOutcome::Refused(refused)),
     };
@@ -203,7 +203,9 @@ pub async fn reset_password(
     // The link came by mail to the account's address: that proves the address too.
     tx.mark_verified(&user_id, reset.at).await?;
     tx.queue_mail(reset.notice).await?;
-    tx.insert_session(reset.session).await?;
+    if let Some(session) = reset.session {
+        tx.insert_session(session).await?;
+    }
     tx.record_event(&reset.event.of(&user_id)).await?;
     tx.commit().await?;
     Ok(ResetOutcome::Done { ended })

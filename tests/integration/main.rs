@@ -10,6 +10,7 @@ mod api;
 mod binary;
 mod concurrency;
 mod connections;
+mod factors;
 mod faults;
 mod health;
 mod instances;

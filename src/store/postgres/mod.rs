@@ -49,6 +49,16 @@ const USER_COLUMNS: &str =
     "id, email, username, full_name, password_hash, created_at, credential_version,
      email_verified_at, disabled_at";
 
+impl PgStore {
+    /// A write transaction, as [`super::factors::factor_queries`] opens one on either database:
+    /// PostgreSQL needs no gate before it (rows lock themselves).
+    async fn write(&self) -> Result<((), sqlx::Transaction<'static, sqlx::Postgres>), StoreError> {
+        Ok(((), super::begin(&self.pool, None).await?))
+    }
+}
+
+super::factors::factor_queries!(PgStore, sqlx::Postgres);
+
 #[async_trait]
 impl Store for PgStore {
     async fn create_user(&self, registration: &Registration<'_>) -> Result<(), StoreError> {
@@ -264,7 +274,7 @@ impl Store for PgStore {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip, method FROM sessions
              WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2
              ORDER BY created_at DESC, seq DESC",
         )
@@ -379,6 +389,11 @@ impl Store for PgStore {
         .rows_affected();
         sqlx::query("DELETE FROM attempt_budgets WHERE window_start < $1")
             .bind(budgets_before)
+            .execute(&mut *tx)
+            .await?;
+        // A challenge taken meanwhile is gone already: nothing here waits on one.
+        sqlx::query("DELETE FROM challenges WHERE expires_at <= $1")
+            .bind(now.unix_timestamp())
             .execute(&mut *tx)
             .await?;
         // Rows a reset holds are skipped, as above: waiting on one while holding what the

@@ -80,6 +80,8 @@ const USER_COLUMNS: &str =
     "id, email, username, full_name, password_hash, created_at, credential_version,
      email_verified_at, disabled_at";
 
+super::factors::factor_queries!(SqliteStore, sqlx::Sqlite);
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_user(&self, registration: &Registration<'_>) -> Result<(), StoreError> {
@@ -272,7 +274,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip, method FROM sessions
              WHERE user_id = ? AND ended_at IS NULL AND expires_at > ?
              ORDER BY created_at DESC, rowid DESC",
         )
@@ -373,6 +375,10 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM held_addresses WHERE until <= ?")
+            .bind(unix(now))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM challenges WHERE expires_at <= ?")
             .bind(unix(now))
             .execute(&mut *tx)
             .await?;

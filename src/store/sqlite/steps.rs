@@ -69,8 +69,8 @@ impl Steps for Transaction<'static, Sqlite> {
     async fn insert_session(&mut self, session: &NewSession) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, ends_by,
-                                   user_agent, ip)
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7)",
+                                   user_agent, ip, method, verified_at)
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(&session.id)
         .bind(&session.user_id)
@@ -79,6 +79,8 @@ impl Steps for Transaction<'static, Sqlite> {
         .bind(unix(session.ends_by))
         .bind(&session.user_agent)
         .bind(&session.ip)
+        .bind(session.method.as_str())
+        .bind(session.created_at.unix_timestamp())
         .execute(&mut **self)
         .await?;
         self.insert_refresh(&session.first).await

@@ -29,7 +29,7 @@ async fn each_login_is_a_session_listed_newest_first_with_device_address_and_tim
         );
     }
     let keys: Vec<&String> = newest.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 8, "{keys:?}");
+    assert_eq!(keys.len(), 10, "{keys:?}");
 }
 
 #[tokio::test]

@@ -146,7 +146,7 @@ pub fn on_postgres() -> bool {
 
 /// Fixed secrets for PostgreSQL runs: the app generates none there (every instance must share
 /// them), and restarts and second instances must agree.
-pub const POSTGRES_SECRETS: [(&str, &str); 2] = [
+pub const POSTGRES_SECRETS: [(&str, &str); 3] = [
     (
         "ACCESS_TOKEN_SECRET",
         "test-access-secret-for-postgres-runs-0000",
@@ -155,6 +155,7 @@ pub const POSTGRES_SECRETS: [(&str, &str); 2] = [
         "REFRESH_TOKEN_SECRET",
         "test-refresh-secret-for-postgres-runs-111",
     ),
+    ("FACTOR_SECRET", "test-factor-secret-for-postgres-runs-2222"),
 ];
 
 /// The database of the app in `dir`: a SQLite file in it, or a PostgreSQL database named after

@@ -1,0 +1,139 @@
+//! [ssr] An account's authenticator app and recovery codes, managed from its profile: turned on
+//! in two steps (a secret shown as a QR code and as text, then a first right code), turned off,
+//! and new recovery codes. Each needs a recent proof of who is asking (see `second_factor`).
+
+use super::{
+    current_user::account,
+    request::{now, CurrentRequest},
+    second_factor::require_recent_proof,
+};
+use crate::{
+    credentials::factors::{Authenticator, FactorKeys},
+    domain::{FactorStatus, TotpEnrolment},
+    error::{AppError, ErrorCode, FACTOR_CODE_WRONG},
+    store::EventKind,
+};
+
+/// `GET factors`: what protects the caller's account besides its password.
+pub async fn factors() -> Result<FactorStatus, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let summary = request.state.store.factor_summary(&claims.sub).await?;
+    Ok(FactorStatus {
+        totp: summary.totp,
+        recovery_codes_left: summary.recovery_codes_left,
+    })
+}
+
+/// `POST totp_begin`: a new secret for the caller's authenticator app, waiting for its first
+/// code. Asked again, it starts over with another secret.
+pub async fn begin() -> Result<TotpEnrolment, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let secret = FactorKeys::new_secret();
+    let sealed = state.factors.seal(&secret);
+    if !state
+        .store
+        .begin_totp(&user.id, &sealed, now().unix_timestamp())
+        .await?
+    {
+        return Err(AppError::conflict(
+            "code",
+            "An authenticator app is on already. Turn it off first to set up another.",
+        ));
+    }
+    let app = Authenticator::new(secret, &user.email);
+    Ok(TotpEnrolment {
+        secret: app.secret_text(),
+        url: app.url(),
+        qr_svg: app.qr_svg(),
+    })
+}
+
+/// `POST totp_confirm`: the first right code turns the app on; the answer is the ten recovery
+/// codes, shown this once.
+pub async fn confirm(code: String) -> Result<Vec<String>, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let pending = state
+        .store
+        .totp_factor(&user.id)
+        .await?
+        .filter(|factor| factor.confirmed_at.is_none())
+        .ok_or_else(|| {
+            AppError::conflict("code", "Start again: set up the authenticator app first.")
+        })?;
+    let secret = state
+        .factors
+        .open(&pending.secret)
+        .ok_or_else(AppError::opaque_internal)?;
+    let step = Authenticator::new(secret, &user.email)
+        .check(&code, now().unix_timestamp())
+        .ok_or_else(|| AppError::invalid_input("code", FACTOR_CODE_WRONG))?;
+    let codes = FactorKeys::new_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|code| state.factors.recovery_code_hash(code))
+        .collect();
+    let event = request
+        .event(EventKind::TotpEnabled, &user.id, now())
+        .about(&claims.sid);
+    if !state
+        .store
+        .confirm_totp(&user.id, step, &hashes, &event)
+        .await?
+    {
+        return Err(AppError::invalid_input("code", FACTOR_CODE_WRONG));
+    }
+    tracing::info!(user_id = %user.id, "authenticator app turned on");
+    Ok(codes)
+}
+
+/// `POST totp_disable`: turns the app off, with its recovery codes.
+pub async fn disable() -> Result<(), AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let event = request
+        .event(EventKind::TotpDisabled, &user.id, now())
+        .about(&claims.sid);
+    if !state.store.remove_totp(&user.id, &event).await? {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            "No authenticator app is on for this account.",
+        ));
+    }
+    tracing::info!(user_id = %user.id, "authenticator app turned off");
+    Ok(())
+}
+
+/// `POST recovery_codes`: ten new codes; the old ones stop working.
+pub async fn new_recovery_codes() -> Result<Vec<String>, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let codes = FactorKeys::new_recovery_codes();
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|code| state.factors.recovery_code_hash(code))
+        .collect();
+    let event = request
+        .event(EventKind::RecoveryCodesReplaced, &user.id, now())
+        .about(&claims.sid);
+    if !state
+        .store
+        .replace_recovery_codes(&user.id, &hashes, &event)
+        .await?
+    {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            "Recovery codes come with an authenticator app: set one up first.",
+        ));
+    }
+    Ok(codes)
+}

@@ -1,0 +1,32 @@
+//! Second factors as the contract shows them: what protects an account, an authenticator app
+//! being set up, and the second step of a login.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/auth/factors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactorStatus {
+    /// An authenticator app is on.
+    pub totp: bool,
+    /// Recovery codes not used yet (they come with the app).
+    pub recovery_codes_left: i64,
+}
+
+/// `POST /api/auth/totp_begin`: what a person puts into their authenticator app. The secret
+/// goes to its owner this once, to be scanned or typed; it is never shown again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolment {
+    /// Base32, as apps take it typed.
+    pub secret: String,
+    /// The `otpauth://` address the QR code carries.
+    pub url: String,
+    /// The QR code, an SVG element for the page.
+    pub qr_svg: String,
+}
+
+/// `GET /api/auth/second_step`: what this browser's pending login can be completed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondStepOptions {
+    pub totp: bool,
+    pub passkey: bool,
+}
