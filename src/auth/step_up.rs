@@ -47,5 +47,7 @@ pub async fn confirm_identity(password: TypedPassword, code: String) -> Result<(
         .then_some(())
         .ok_or_else(AppError::session_ended)?;
     tracing::info!(user_id = %user.id, "identity confirmed");
+    // Without JavaScript, back to the page the change was refused on, to try it again.
+    request.redirect_plain_form(request.referring_page().as_str());
     Ok(())
 }

@@ -104,3 +104,47 @@ async fn without_a_factor_the_password_typed_is_the_proof_and_an_address_change_
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn without_javascript_the_profile_asks_to_confirm_and_comes_back_to_try_again() {
+    let app = crate::support::spawn_app_with(&WINDOW).await;
+    let jar = app.register("nojsconfirm").await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let profile = app.url("/profile");
+    let plain = [("accept", "text/html"), ("referer", profile.as_str())];
+    let move_to = [
+        ("username", "nojsconfirm"),
+        ("full_name", "Test Person"),
+        ("email", "moved@example.org"),
+    ];
+    let refused = app
+        .post_with("/api/auth/update_profile", &move_to, &jar, &plain)
+        .await;
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    let back = refused.headers()["location"].to_str().unwrap().to_owned();
+    let back = back.strip_prefix(&app.base).unwrap_or(&back).to_owned();
+    assert!(back.starts_with("/profile?"), "{back}");
+    let page = app.get(&back, &jar).await.text().await.unwrap();
+    assert!(
+        page.contains("Confirm it&#x27;s you") || page.contains("Confirm it's you"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"action="/api/auth/confirm_identity""#),
+        "{page}"
+    );
+    let confirmed = app
+        .post_with(
+            "/api/auth/confirm_identity",
+            &[("password", PASSWORD)],
+            &jar,
+            &plain,
+        )
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::FOUND);
+    assert_eq!(confirmed.headers()["location"], "/profile");
+    let moved = app
+        .post_with("/api/auth/update_profile", &move_to, &jar, &plain)
+        .await;
+    assert_eq!(moved.headers()["location"], "/profile?email_change=1");
+}
