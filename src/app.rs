@@ -4,7 +4,7 @@ use crate::{
     client::{logout_action, Auth, AuthStatus},
     pages::{
         ActivityPage, ConfirmEmailPage, ForgotPage, HomePage, LoginPage, NotFound, ProfilePage,
-        RegisterPage, ResetPage, SessionsPage, UndoEmailPage, VerifyPage,
+        RegisterPage, ResetPage, SecurityPage, SessionsPage, UndoEmailPage, VerifyPage,
     },
 };
 use leptos::{prelude::*, wasm_bindgen::JsCast};
@@ -16,7 +16,7 @@ use leptos_router::{
 
 /// The pages that need a login. A full load of one without a live access token goes through
 /// `GET /api/auth/resume` first (see `auth::resume`).
-pub const NEEDS_LOGIN: [&str; 3] = ["/profile", "/sessions", "/activity"];
+pub const NEEDS_LOGIN: [&str; 4] = ["/profile", "/sessions", "/activity", "/security"];
 
 /// The ways in. Someone logged in who loads one is sent on to its `?next=` instead.
 pub const ENTRY_PAGES: [&str; 2] = ["/login", "/register"];
@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::Async/>
                     <Route path=path!("/activity") view=ActivityPage ssr=SsrMode::Async/>
+                    <Route path=path!("/security") view=SecurityPage ssr=SsrMode::Async/>
                     <Route path=path!("/forgot") view=ForgotPage ssr=SsrMode::Async/>
                     <Route path=path!("/reset") view=ResetPage ssr=SsrMode::Async/>
                     <Route path=path!("/verify") view=VerifyPage ssr=SsrMode::Async/>

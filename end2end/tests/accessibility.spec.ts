@@ -7,7 +7,7 @@ const PUBLIC_PAGES = [
   '/confirm-email?link=expired', '/undo-email?link=invalid', '/no-such-page',
 ];
 // The profile shows the unconfirmed address's badge and its "send again" card.
-const ACCOUNT_PAGES = ['/', '/profile', '/sessions', '/activity', '/verify'];
+const ACCOUNT_PAGES = ['/', '/profile', '/sessions', '/activity', '/security', '/verify'];
 
 /** axe-core's findings on the page as it stands, one line each, for a readable failure. */
 async function violations(page: Page): Promise<string[]> {

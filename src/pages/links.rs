@@ -10,7 +10,7 @@
 //! One component draws all three from a description each: one view shape in the client
 //! instead of three (each shape costs kilobytes of WASM).
 
-use super::{plain_form_error, PlainForm};
+use super::{plain_form_error, second_step_error, PlainForm, SecondStepForm};
 use crate::{
     auth::{
         CancelEmailChange, ConfirmEmailChange, RequestPasswordReset, ResetPassword, VerifyEmail,
@@ -199,6 +199,13 @@ pub fn UndoEmailPage() -> impl IntoView {
 pub(super) fn LinkPageView(page: &'static LinkPage) -> impl IntoView {
     let query = use_query_map();
     let error = plain_form_error(&[page.action]);
+    let step_error = second_step_error();
+    let needs_code = move || {
+        step_error.get().is_some()
+            || error
+                .get()
+                .is_some_and(|e| e.code == crate::error::ErrorCode::MfaRequired)
+    };
     let state = move || {
         let query = query.read();
         let done = query.get(page.done_key).and_then(|word| {
@@ -218,6 +225,10 @@ pub(super) fn LinkPageView(page: &'static LinkPage) -> impl IntoView {
         <section class="card">
             <h1>{page.title}</h1>
             {move || match state() {
+                // A reset of an account with a second factor: set, and a code to go on.
+                _ if page.action == ResetPassword::PATH && needs_code() => view! {
+                    <SecondStepForm note="Your new password is set. One more step to log in."/>
+                }.into_any(),
                 (Some((said, next)), _, _) => view! {
                     <p class="notice" role="status">{said}</p>
                     {next.map(|(href, words)| view! { <p><A href=href>{words}</A></p> })}

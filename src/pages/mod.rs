@@ -7,6 +7,7 @@ mod login;
 mod not_found;
 mod profile;
 mod register;
+mod security;
 mod sessions;
 mod verify;
 
@@ -17,6 +18,7 @@ pub use login::LoginPage;
 pub use not_found::NotFound;
 pub use profile::ProfilePage;
 pub use register::RegisterPage;
+pub use security::SecurityPage;
 pub use sessions::SessionsPage;
 pub use verify::VerifyPage;
 
@@ -117,6 +119,58 @@ fn plain_form_error(paths: &[&str]) -> Signal<Option<AppError>> {
         })
     });
     Signal::stored(error)
+}
+
+/// A login's second step (after `mfa_required`): the code from the authenticator app, or a
+/// recovery code. A plain post, with or without JavaScript: the server answers with a redirect
+/// to where the person was going, signed in, or back here with the error
+/// ([`second_step_error`]). `note` says what happened first (a reset's new password is set).
+#[component]
+fn SecondStepForm(#[prop(optional)] note: Option<&'static str>) -> impl IntoView {
+    let error = second_step_error();
+    view! {
+        <PlainForm action=crate::auth::CompleteLogin::PATH>
+            {note.map(|note| view! { <p class="notice" role="status">{note}</p> })}
+            <h2>"Two-step verification"</h2>
+            <p>"Enter the six-digit code from your authenticator app. Lost your phone? Enter one of your recovery codes instead."</p>
+            <crate::components::FormError error/>
+            <crate::components::Field label="Code" name="code" autocomplete="one-time-code"
+                inputmode="numeric" error/>
+            <button type="submit">"Continue"</button>
+        </PlainForm>
+    }
+}
+
+/// The error a second step's plain post came back with, if it did.
+fn second_step_error() -> Signal<Option<AppError>> {
+    plain_form_error(&[crate::auth::CompleteLogin::PATH])
+}
+
+/// Under a change refused for want of a recent proof of who is asking (`step_up_required`):
+/// the password (and the authenticator's code, if the account has one) give it, and the page
+/// comes back to try the change again. A plain post, with or without JavaScript: no client
+/// code for it. Shown too when the confirmation itself came back refused.
+#[component]
+fn ConfirmStepUp(error: Signal<Option<AppError>>) -> impl IntoView {
+    let refused = plain_form_error(&[crate::auth::ConfirmIdentity::PATH]);
+    let asked = move || {
+        refused.get().is_some()
+            || error
+                .get()
+                .is_some_and(|e| e.code == crate::error::ErrorCode::StepUpRequired)
+    };
+    view! {
+        <Show when=asked>
+            <PlainForm action=crate::auth::ConfirmIdentity::PATH>
+                <h3>"Confirm it's you"</h3>
+                <p class="hint">"For this change we need your password again, as you logged in a while ago."</p>
+                <crate::components::FormError error=refused/>
+                <crate::components::Field label="Your password" name="password" kind="password" autocomplete="current-password" error=refused/>
+                <crate::components::Field label="Code from your authenticator app, if you use one" name="code" autocomplete="one-time-code" error=refused/>
+                <button type="submit">"Confirm"</button>
+            </PlainForm>
+        </Show>
+    }
 }
 
 /// Someone logged in has nothing to do on the login and register pages: they go on to `next`.

@@ -2,9 +2,9 @@
 //! itself. Loaded and submitted through the client wrapper, so an expired access token is
 //! refreshed without the person noticing; every form also works as a plain HTML post.
 
-use super::{plain_form_error, PlainForm};
+use super::ConfirmStepUp;
 use crate::{
-    auth::{me, ChangePassword, ConfirmIdentity, DeleteAccount, ResendVerification, UpdateProfile},
+    auth::{me, ChangePassword, DeleteAccount, ResendVerification, UpdateProfile},
     client::{
         authed_action, last_error, leave_on_logout_elsewhere, logout_action, protected_resource,
         use_sign_out, Auth, AuthedForm, Unsent,
@@ -102,6 +102,7 @@ fn Profile(user: RwSignal<User>) -> impl IntoView {
                 </ActionForm>
                 <A href="/sessions" attr:class="button secondary">"Your devices"</A>
                 <A href="/activity" attr:class="button secondary">"Recent activity"</A>
+                <A href="/security" attr:class="button secondary">"Two-step verification"</A>
                 // A plain form (see `pages::PlainForm`): the server answers with `/verify?sent=1`,
                 // where the new code can be typed. The account is named too, so that the post
                 // still works after the access token expired (a plain post refreshes nothing).
@@ -198,7 +199,7 @@ fn EditProfile(user: RwSignal<User>) -> impl IntoView {
                     hint="A new address changes once you open the link we send to it."/>
                 <SubmitButton label="Save changes" busy="Saving…" pending=action.pending()/>
             </AuthedForm>
-            <ConfirmFirst error/>
+            <ConfirmStepUp error/>
             {saved(action, "Your profile is saved.", edited)}
             <Show when=move || change_sent().is_some()>
                 <p class="notice" role="status">{CHANGE_ASKED}</p>
@@ -259,33 +260,6 @@ fn DeleteAccountForm(user: RwSignal<User>) -> impl IntoView {
                 </AuthedForm>
             </details>
         </section>
-    }
-}
-
-/// Under a change refused for want of a recent proof of who is asking (`step_up_required`):
-/// the password (and the authenticator's code, if the account has one) give it, and the page
-/// comes back to try the change again. A plain post, with or without JavaScript: no client
-/// code for it. Shown too when the confirmation itself came back refused.
-#[component]
-fn ConfirmFirst(error: Signal<Option<AppError>>) -> impl IntoView {
-    let refused = plain_form_error(&[ConfirmIdentity::PATH]);
-    let asked = move || {
-        refused.get().is_some()
-            || error
-                .get()
-                .is_some_and(|e| e.code == crate::error::ErrorCode::StepUpRequired)
-    };
-    view! {
-        <Show when=asked>
-            <PlainForm action=ConfirmIdentity::PATH>
-                <h3>"Confirm it's you"</h3>
-                <p class="hint">"For this change we need your password again, as you logged in a while ago."</p>
-                <FormError error=refused/>
-                <Field label="Your password" name="password" kind="password" autocomplete="current-password" error=refused/>
-                <Field label="Code from your authenticator app, if you use one" name="code" autocomplete="one-time-code" error=refused/>
-                <button type="submit">"Confirm"</button>
-            </PlainForm>
-        </Show>
     }
 }
 

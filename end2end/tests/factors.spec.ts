@@ -1,0 +1,82 @@
+import AxeBuilder from '@axe-core/playwright';
+import { expect, Page, test } from '@playwright/test';
+import { createHmac } from 'node:crypto';
+import { fillLogin, registerNewPerson, waitForHydration } from './helpers';
+
+/** What the person's authenticator app shows at `at` (RFC 6238: SHA-1, six digits, 30 s). */
+function totp(secret: string, at = Date.now()): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+async function axe(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+}
+
+/** Logs out by forgetting the session's cookies (the device cookie too), then logs in again. */
+async function logInAgain(page: Page, name: string, next = '') {
+  await page.context().clearCookies();
+  await page.goto(`/login${next}`);
+  await waitForHydration(page);
+  await fillLogin(page, name);
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+}
+
+test('an authenticator app is set up from the profile; then login asks for its code, and a recovery code works once', async ({ page }) => {
+  const name = await registerNewPerson(page, 'totp');
+  await page.getByRole('link', { name: 'Two-step verification' }).click();
+  await expect(page).toHaveURL(/\/security$/);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  await expect(page.getByRole('img', { name: 'QR code for your authenticator app' })).toBeVisible();
+  const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+  await page.screenshot({ path: '../target/screenshots/factors-set-up.png', fullPage: true });
+  for (const colorScheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme });
+    expect(await axe(page), `the set-up step, ${colorScheme}`).toEqual([]);
+  }
+  await page.getByLabel('Code from the app').fill(totp(secret));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  const codes = page.getByTestId('recovery-codes').locator('li');
+  await expect(codes).toHaveCount(10);
+  const recovery = (await codes.allTextContents()).map((code) => code.trim());
+  await page.setViewportSize({ width: 320, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow, 'the recovery codes at 320 px').toBeLessThanOrEqual(0);
+  await page.screenshot({ path: '../target/screenshots/factors-codes-320.png', fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.getByRole('button', { name: 'Done' }).click();
+  await expect(page.getByTestId('totp-on')).toBeVisible();
+  await page.screenshot({ path: '../target/screenshots/factors-on.png', fullPage: true });
+
+  // The password alone now leads to the second step; the app's code finishes it.
+  await logInAgain(page, name, '?next=/sessions');
+  expect(await axe(page), 'the second step').toEqual([]);
+  await page.screenshot({ path: '../target/screenshots/factors-second-step.png', fullPage: true });
+  // The code that turned the app on is spent: the app's next one is good.
+  await page.getByLabel('Code', { exact: true }).fill(totp(secret, Date.now() + 30_000));
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page).toHaveURL(/\/sessions$/);
+  await expect(page.getByTestId('method').first()).toHaveText('password and authenticator code');
+
+  // A recovery code logs in once, and is refused the second time.
+  await logInAgain(page, name);
+  await page.getByLabel('Code', { exact: true }).fill(recovery[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await logInAgain(page, name);
+  await page.getByLabel('Code', { exact: true }).fill(recovery[0]);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page.getByText('That code is not right.').first()).toBeVisible();
+  await expect(page).toHaveURL(/\/login/);
+});
