@@ -67,7 +67,7 @@ test('an authenticator app is set up from the profile; then login asks for its c
   await page.getByLabel('Code', { exact: true }).fill(totp(secret, Date.now() + 30_000));
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect(page).toHaveURL(/\/sessions$/);
-  await expect(page.getByTestId('method').first()).toHaveText('password and authenticator code');
+  await expect(page.getByTestId('method').first()).toHaveText('Password and authenticator code');
 
   // A recovery code logs in once, and is refused the second time.
   await logInAgain(page, name);

@@ -17,11 +17,31 @@ use crate::{
 /// `GET factors`: what protects the caller's account besides its password.
 pub async fn factors() -> Result<FactorStatus, AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
-    let summary = request.state.store.factor_summary(&claims.sub).await?;
+    let state = &request.state;
+    let summary = state.store.factor_summary(&claims.sub).await?;
+    let mut pending = None;
+    if !summary.totp {
+        if let Some(factor) = state.store.totp_factor(&claims.sub).await? {
+            let user = account(state, &claims.sub).await?;
+            let recent = require_recent_proof(&request, &user, &claims.sid, false).await;
+            if let (Ok(()), Some(secret)) = (recent, state.factors.open(&factor.secret)) {
+                pending = Some(enrolment(Authenticator::new(secret, &user.email)));
+            }
+        }
+    }
     Ok(FactorStatus {
         totp: summary.totp,
         recovery_codes_left: summary.recovery_codes_left,
+        pending,
     })
+}
+
+fn enrolment(app: Authenticator) -> TotpEnrolment {
+    TotpEnrolment {
+        secret: app.secret_text(),
+        url: app.url(),
+        qr_svg: app.qr_svg(),
+    }
 }
 
 /// `POST totp_begin`: a new secret for the caller's authenticator app, waiting for its first
@@ -43,12 +63,9 @@ pub async fn begin() -> Result<TotpEnrolment, AppError> {
             "An authenticator app is on already. Turn it off first to set up another.",
         ));
     }
-    let app = Authenticator::new(secret, &user.email);
-    Ok(TotpEnrolment {
-        secret: app.secret_text(),
-        url: app.url(),
-        qr_svg: app.qr_svg(),
-    })
+    // A plain post (the page's button) goes back to the page, which shows the enrolment.
+    request.redirect_plain_form("/security");
+    Ok(enrolment(Authenticator::new(secret, &user.email)))
 }
 
 /// `POST totp_confirm`: the first right code turns the app on; the answer is the ten recovery
@@ -108,6 +125,7 @@ pub async fn disable() -> Result<(), AppError> {
         ));
     }
     tracing::info!(user_id = %user.id, "authenticator app turned off");
+    request.redirect_plain_form("/security");
     Ok(())
 }
 

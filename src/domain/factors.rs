@@ -10,6 +10,9 @@ pub struct FactorStatus {
     pub totp: bool,
     /// Recovery codes not used yet (they come with the app).
     pub recovery_codes_left: i64,
+    /// An app being set up (`totp_begin`), waiting for its first code: shown again to a session
+    /// that proved who is behind it recently, so the page can be reloaded meanwhile.
+    pub pending: Option<TotpEnrolment>,
 }
 
 /// `POST /api/auth/totp_begin`: what a person puts into their authenticator app. The secret

@@ -107,7 +107,7 @@ fn Session(
                 <p class="hint">
                     {ip} " · last used " <When at=session.last_used_at/>
                     " · logged in " <When at=session.created_at/>
-                    " with " <span data-testid="method">{session.signed_in_with.to_lowercase()}</span>
+                    " · " <span data-testid="method">{session.signed_in_with}</span>
                 </p>
             </div>
             <AuthedForm action=revoke>
