@@ -86,6 +86,9 @@ pub enum Users {
     Disable { user: String },
     /// Let it log in again.
     Enable { user: String },
+    /// Turn its two-step verification off (the authenticator app and its recovery codes), for
+    /// someone who lost both: its password alone logs in again, and can set an app up anew.
+    ResetFactors { user: String },
     /// Delete it with its sessions; its events stay until `AUDIT_RETENTION`.
     Delete {
         user: String,
@@ -110,6 +113,8 @@ pub enum Sessions {
 pub enum AdminError {
     #[error("no account has the id, email or username {0:?}")]
     NoSuchUser(String),
+    #[error("{0:?} has no two-step verification on")]
+    NoFactors(String),
     #[error("no live session has the id {0:?}")]
     NoSuchSession(String),
     #[error("deleting {0:?} cannot be undone: run again with --yes")]
@@ -183,6 +188,17 @@ impl Admin {
             }
             Command::Users(Users::Disable { user }) => return self.set_disabled(&user, true).await,
             Command::Users(Users::Enable { user }) => return self.set_disabled(&user, false).await,
+            Command::Users(Users::ResetFactors { user }) => {
+                let found = self.user(&user).await?;
+                let event = operator(EventKind::TotpDisabled, &found.id);
+                if !self.store.remove_totp(&found.id, &event).await? {
+                    return Err(AdminError::NoFactors(user));
+                }
+                self.out.done(&format!(
+                    "two-step verification turned off for {}",
+                    found.username
+                ))
+            }
             Command::Users(Users::Delete { user, yes }) => {
                 let found = self.user(&user).await?;
                 if !yes {

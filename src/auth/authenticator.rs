@@ -90,11 +90,7 @@ pub async fn confirm(code: String) -> Result<Vec<String>, AppError> {
     let step = Authenticator::new(secret, &user.email)
         .check(&code, now().unix_timestamp())
         .ok_or_else(|| AppError::invalid_input("code", FACTOR_CODE_WRONG))?;
-    let codes = FactorKeys::new_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|code| state.factors.recovery_code_hash(code))
-        .collect();
+    let (codes, hashes) = new_recovery_codes_for(state);
     let event = request
         .event(EventKind::TotpEnabled, &user.id, now())
         .about(&claims.sid);
@@ -135,11 +131,7 @@ pub async fn new_recovery_codes() -> Result<Vec<String>, AppError> {
     let state = &request.state;
     let user = account(state, &claims.sub).await?;
     require_recent_proof(&request, &user, &claims.sid, false).await?;
-    let codes = FactorKeys::new_recovery_codes();
-    let hashes: Vec<String> = codes
-        .iter()
-        .map(|code| state.factors.recovery_code_hash(code))
-        .collect();
+    let (codes, hashes) = new_recovery_codes_for(state);
     let event = request
         .event(EventKind::RecoveryCodesReplaced, &user.id, now())
         .about(&claims.sid);
@@ -154,4 +146,14 @@ pub async fn new_recovery_codes() -> Result<Vec<String>, AppError> {
         ));
     }
     Ok(codes)
+}
+
+/// Ten new recovery codes, as shown to their owner and as stored.
+fn new_recovery_codes_for(state: &crate::state::AppState) -> (Vec<String>, Vec<String>) {
+    let codes = FactorKeys::new_recovery_codes();
+    let hashes = codes
+        .iter()
+        .map(|code| state.factors.recovery_code_hash(code))
+        .collect();
+    (codes, hashes)
 }

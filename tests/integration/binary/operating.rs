@@ -527,3 +527,53 @@ async fn a_key_rotation_logs_nobody_out_and_retiring_the_old_key_refuses_its_tok
     );
     assert_eq!(login(&server, "rota").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_operator_turns_two_step_verification_off_for_someone_who_lost_their_phone() {
+    use gatehouse::credentials::factors::Authenticator;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let jar = server.register("phoneless").await;
+    let begun: serde_json::Value = server
+        .post("/api/auth/totp_begin", &[], &jar)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = begun["secret"].as_str().unwrap();
+    let phone = Authenticator::from_text(secret, "phoneless@example.org").unwrap();
+    let code = phone.code_at(time::OffsetDateTime::now_utc().unix_timestamp());
+    let on = server
+        .post("/api/auth/totp_confirm", &[("code", &code)], &jar)
+        .await;
+    assert_eq!(on.status(), StatusCode::OK);
+    let asked = login(&server, "phoneless").await;
+    assert_eq!(
+        support::assert_error(asked, 401, "mfa_required").await["code"],
+        "mfa_required"
+    );
+
+    let (ok, out, err) = gatehouse(dir.path(), &["users", "reset-factors", "phoneless"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("two-step verification turned off for phoneless"),
+        "{out}"
+    );
+    assert_eq!(
+        login(&server, "phoneless").await.status(),
+        StatusCode::OK,
+        "the password alone"
+    );
+    let (ok, _, err) = gatehouse(dir.path(), &["users", "reset-factors", "phoneless"]).await;
+    assert!(!ok);
+    assert!(err.contains("has no two-step verification on"), "{err}");
+    let (_, events, _) = gatehouse(dir.path(), &["--json", "events", "phoneless"]).await;
+    let events: serde_json::Value = serde_json::from_str(&events).unwrap();
+    let off = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "totp_disabled")
+        .expect("the event");
+    assert_eq!(off["actor"], "operator");
+}
