@@ -24,7 +24,7 @@ pub async fn factors() -> Result<FactorStatus, AppError> {
         if let Some(factor) = state.store.totp_factor(&claims.sub).await? {
             let user = account(state, &claims.sub).await?;
             let recent = require_recent_proof(&request, &user, &claims.sid, false).await;
-            if let (Ok(()), Some(secret)) = (recent, state.factors.open(&factor.secret)) {
+            if let (Ok(()), Some(secret)) = (recent, state.factors.open(&claims.sub, &factor.secret)) {
                 pending = Some(enrolment(Authenticator::new(secret, &user.email)));
             }
         }
@@ -52,7 +52,7 @@ pub async fn begin() -> Result<TotpEnrolment, AppError> {
     let user = account(state, &claims.sub).await?;
     require_recent_proof(&request, &user, &claims.sid, false).await?;
     let secret = FactorKeys::new_secret();
-    let sealed = state.factors.seal(&secret);
+    let sealed = state.factors.seal(&user.id, &secret);
     if !state
         .store
         .begin_totp(&user.id, &sealed, now().unix_timestamp())
@@ -85,7 +85,7 @@ pub async fn confirm(code: String) -> Result<Vec<String>, AppError> {
         })?;
     let secret = state
         .factors
-        .open(&pending.secret)
+        .open(&user.id, &pending.secret)
         .ok_or_else(AppError::opaque_internal)?;
     let step = Authenticator::new(secret, &user.email)
         .check(&code, now().unix_timestamp())
@@ -96,10 +96,15 @@ pub async fn confirm(code: String) -> Result<Vec<String>, AppError> {
         .about(&claims.sid);
     if !state
         .store
-        .confirm_totp(&user.id, step, &hashes, &event)
+        .confirm_totp(&user.id, &pending.secret, step, &hashes, &event)
         .await?
     {
-        return Err(AppError::invalid_input("code", FACTOR_CODE_WRONG));
+        // Set up again meanwhile (another tab), or that step was spent: the code was for a
+        // secret that is no longer the one waiting.
+        return Err(AppError::conflict(
+            "code",
+            "The app was set up again meanwhile. Scan the new code and enter its code.",
+        ));
     }
     tracing::info!(user_id = %user.id, "authenticator app turned on");
     Ok(codes)

@@ -83,11 +83,7 @@ async fn pending_second_step(
     request: &CurrentRequest,
 ) -> Result<(UserRecord, ChallengeRecord), AppError> {
     let gone = || AppError::new(ErrorCode::TokenExpired, SECOND_STEP_GONE);
-    let id_hash = request
-        .cookie(Kind::Challenge)
-        .and_then(MailToken::parse)
-        .ok_or_else(gone)?
-        .hash();
+    let id_hash = pending_hash(request).ok_or_else(gone)?;
     let state = &request.state;
     let challenge = state
         .store
@@ -113,24 +109,45 @@ pub async fn second_step_methods() -> Result<crate::domain::SecondStepOptions, A
 /// `POST second_step`: the code that completes this browser's login.
 pub async fn complete_second_step(code: String) -> Result<crate::domain::User, AppError> {
     let request = CurrentRequest::current()?;
-    let (user, challenge) = pending_second_step(&request).await?;
-    let method = check_code(&request, &user, &code).await?;
-    // Single use: of two requests with right codes, one signs in.
+    let (user, _) = pending_second_step(&request).await?;
     let state = &request.state;
-    let taken = state
+    let gone = || AppError::new(ErrorCode::TokenExpired, SECOND_STEP_GONE);
+    // Taken before the code is checked, so that a code is spent only by the request that can
+    // sign in with it: of several requests carrying one step, the others are refused without
+    // spending theirs. A wrong code puts the step back, for the person to try again.
+    let challenge = state
         .store
         .take_challenge(
-            &challenge.id_hash,
+            &pending_hash(&request).ok_or_else(gone)?,
             ChallengePurpose::SecondStep,
             now().unix_timestamp(),
         )
-        .await?;
-    request.clear_challenge();
-    let challenge =
-        taken.ok_or_else(|| AppError::new(ErrorCode::TokenExpired, SECOND_STEP_GONE))?;
+        .await?
+        .ok_or_else(gone)?;
     let version = challenge.credential_version.unwrap_or(user.credential_version);
+    if version != user.credential_version {
+        // The password changed since it was typed: this step can never sign in.
+        request.clear_challenge();
+        return Err(AppError::invalid_credentials());
+    }
+    let method = match check_code(&request, &user, &code).await {
+        Ok(method) => method,
+        Err(refused) => {
+            state.store.put_challenge(&challenge).await?;
+            return Err(refused);
+        }
+    };
+    request.clear_challenge();
     start_login_session(&request, &user, version, Admitted::granted(method)).await?;
     Ok(user.to_public())
+}
+
+/// The hash of this browser's challenge cookie, if it carries one.
+fn pending_hash(request: &CurrentRequest) -> Option<String> {
+    request
+        .cookie(Kind::Challenge)
+        .and_then(MailToken::parse)
+        .map(|value| value.hash())
 }
 
 /// Checks a code of `user`'s: six digits are the authenticator app's, anything else a recovery
@@ -202,7 +219,7 @@ async fn authenticator_code(
     if factor.confirmed_at.is_none() {
         return Ok(None);
     }
-    let Some(secret) = state.factors.open(&factor.secret) else {
+    let Some(secret) = state.factors.open(&user.id, &factor.secret) else {
         tracing::error!(user_id = %user.id,
             "an authenticator secret cannot be opened: FACTOR_SECRET changed since it was sealed");
         return Ok(None);

@@ -5,7 +5,7 @@
 use super::kdf::derive_key;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chacha20poly1305::{
-    aead::{Aead, KeyInit},
+    aead::{Aead, KeyInit, Payload},
     ChaCha20Poly1305, Nonce,
 };
 use hmac::{Hmac, Mac};
@@ -51,24 +51,34 @@ impl FactorKeys {
         secret
     }
 
-    /// `secret` sealed for the database: base64 of a random nonce and the ciphertext.
-    pub fn seal(&self, secret: &[u8]) -> String {
+    /// `secret` of the account `user_id`, sealed for the database: base64 of a random nonce and
+    /// the ciphertext. The account is the associated data: a sealed secret copied into another
+    /// account's row opens there to nothing.
+    pub fn seal(&self, user_id: &str, secret: &[u8]) -> String {
         let mut nonce = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let message = Payload {
+            msg: secret,
+            aad: user_id.as_bytes(),
+        };
         let sealed = self
             .seal
-            .encrypt(&Nonce::from(nonce), secret)
+            .encrypt(&Nonce::from(nonce), message)
             .expect("ChaCha20-Poly1305 seals any short message");
         STANDARD.encode([nonce.as_slice(), &sealed].concat())
     }
 
-    /// The secret a [`Self::seal`] made; `None` when it was sealed under another key (the
-    /// `FACTOR_SECRET` was changed) or damaged.
-    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+    /// The secret a [`Self::seal`] made for `user_id`; `None` when it was sealed for another
+    /// account, under another key (the `FACTOR_SECRET` was changed), or damaged.
+    pub fn open(&self, user_id: &str, sealed: &str) -> Option<Vec<u8>> {
         let bytes = STANDARD.decode(sealed).ok()?;
         let (nonce, sealed) = bytes.split_at_checked(12)?;
         let nonce: [u8; 12] = nonce.try_into().ok()?;
-        self.seal.decrypt(&Nonce::from(nonce), sealed).ok()
+        let message = Payload {
+            msg: sealed,
+            aad: user_id.as_bytes(),
+        };
+        self.seal.decrypt(&Nonce::from(nonce), message).ok()
     }
 
     /// Ten new recovery codes, as shown to their owner (`xxxxx-xxxxx`, 50 random bits each).
@@ -173,17 +183,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_sealed_secret_opens_with_its_key_only() {
+    fn a_sealed_secret_opens_with_its_key_for_its_account_only() {
         let keys = FactorKeys::new(b"factor-secret-for-tests-0123456789abcdef");
         let secret = FactorKeys::new_secret();
-        let sealed = keys.seal(&secret);
+        let sealed = keys.seal("ada", &secret);
         assert!(!sealed.contains(&STANDARD.encode(&secret)));
-        assert_eq!(keys.open(&sealed), Some(secret.clone()));
-        assert_ne!(keys.seal(&secret), sealed, "a fresh nonce each time");
+        assert_eq!(keys.open("ada", &sealed), Some(secret.clone()));
+        assert_ne!(keys.seal("ada", &secret), sealed, "a fresh nonce each time");
+        assert_eq!(keys.open("bob", &sealed), None, "copied into another account's row");
         let other = FactorKeys::new(b"another-factor-secret-0123456789abcdefgh");
-        assert_eq!(other.open(&sealed), None);
-        assert_eq!(keys.open("not base64!"), None);
-        assert_eq!(keys.open("c2hvcnQ="), None);
+        assert_eq!(other.open("ada", &sealed), None);
+        assert_eq!(keys.open("ada", "not base64!"), None);
+        assert_eq!(keys.open("ada", "c2hvcnQ="), None);
     }
 
     #[test]

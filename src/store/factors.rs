@@ -131,11 +131,13 @@ pub trait Factors: Send + Sync {
     async fn begin_totp(&self, user_id: &str, secret: &str, at: i64) -> Result<bool, StoreError>;
 
     /// Turns the waiting authenticator app on with the first right code's `step` (spent), and
-    /// replaces the recovery codes with `code_hashes`, writing `event`; `false` when there was
-    /// none waiting or that step is spent.
+    /// replaces the recovery codes with `code_hashes`, writing `event`; `false` when the app
+    /// waiting is not the one of `secret` (the one the code was checked against: set up again
+    /// meanwhile), or none is waiting, or that step is spent.
     async fn confirm_totp(
         &self,
         user_id: &str,
+        secret: &str,
         step: i64,
         code_hashes: &[String],
         event: &Event,
@@ -246,6 +248,7 @@ macro_rules! factor_queries {
             async fn confirm_totp(
                 &self,
                 user_id: &str,
+                secret: &str,
                 step: i64,
                 code_hashes: &[String],
                 event: &$crate::store::Event,
@@ -254,11 +257,13 @@ macro_rules! factor_queries {
                 let (_gate, mut tx) = self.write().await?;
                 let on = sqlx::query(
                     "UPDATE totp_factors SET confirmed_at = $1, last_step = $2
-                     WHERE user_id = $3 AND confirmed_at IS NULL AND last_step < $2",
+                     WHERE user_id = $3 AND confirmed_at IS NULL AND last_step < $2
+                       AND secret = $4",
                 )
                 .bind(event.at.unix_timestamp())
                 .bind(step)
                 .bind(user_id)
+                .bind(secret)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

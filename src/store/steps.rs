@@ -112,6 +112,13 @@ pub trait Steps: Send + Sized {
         now: OffsetDateTime,
     ) -> Result<(), sqlx::Error>;
 
+    /// Forgets the account's challenges in flight (a login's second step, a passkey ceremony).
+    async fn forget_challenges(&mut self, user_id: &str) -> Result<(), sqlx::Error>;
+
+    /// Removes the account's second factors (its authenticator app and recovery codes) with
+    /// its challenges in flight.
+    async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error>;
+
     /// Records that the account's address was proved its owner's at `at`.
     async fn mark_verified(&mut self, user_id: &str, at: OffsetDateTime)
         -> Result<(), sqlx::Error>;
@@ -347,6 +354,9 @@ pub async fn undo_email_change(
     // of their own first cannot spend the owner's link.
     tx.retire_newer_undo_links(&user_id, undo.token_hash, undo.at)
         .await?;
+    // Whoever took the account may have added a second factor of their own: left in place, it
+    // would keep the owner out after the reset this undo leads to. The owner sets theirs up again.
+    tx.remove_factors(&user_id).await?;
     if let Some(replaced) = replaced.filter(|_| moved) {
         let notice = OutgoingMail {
             recipient: replaced,

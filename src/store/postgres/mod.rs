@@ -618,6 +618,8 @@ impl Store for PgStore {
             ];
             tx.retire_account_tokens(user_id, &pending, event.at)
                 .await?;
+            // Nor a login's second step begun before: it would sign in once enabled again.
+            tx.forget_challenges(user_id).await?;
             ended
         } else {
             Vec::new()

@@ -313,6 +313,24 @@ impl Steps for Transaction<'static, Postgres> {
         Ok(())
     }
 
+    async fn forget_challenges(&mut self, user_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM challenges WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut **self)
+            .await
+            .map(drop)
+    }
+
+    async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error> {
+        for table in ["totp_factors", "recovery_codes"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
+                .bind(user_id)
+                .execute(&mut **self)
+                .await?;
+        }
+        self.forget_challenges(user_id).await
+    }
+
     async fn mark_verified(
         &mut self,
         user_id: &str,

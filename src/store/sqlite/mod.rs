@@ -585,6 +585,8 @@ impl Store for SqliteStore {
             ];
             tx.retire_account_tokens(user_id, &pending, event.at)
                 .await?;
+            // Nor a login's second step begun before: it would sign in once enabled again.
+            tx.forget_challenges(user_id).await?;
             ended
         } else {
             Vec::new()

@@ -145,3 +145,93 @@ fn every_way_to_start_a_session_is_listed_and_passes_the_second_factor() {
         "leave to start a session is made in one place"
     );
 }
+
+#[tokio::test]
+async fn a_second_step_begun_before_the_account_was_disabled_is_dead_once_it_is_enabled() {
+    use gatehouse::store::{Actor, Event, EventKind, UserKey};
+    let app = spawn_app().await;
+    let account = protected(&app, "paused").await;
+    let jar = first_step(&app, "paused").await;
+    let store = crate::support::open_store(&app).await;
+    let user = store
+        .find_user_by(UserKey::Username("paused"))
+        .await
+        .unwrap()
+        .unwrap();
+    let by_operator = |kind| Event {
+        user_id: user.id.clone(),
+        kind,
+        at: time::OffsetDateTime::now_utc(),
+        actor: Actor::Operator,
+        ip: None,
+        device: None,
+        session_id: None,
+    };
+    for (disabled, kind) in [
+        (true, EventKind::AccountDisabled),
+        (false, EventKind::AccountEnabled),
+    ] {
+        store
+            .set_disabled(&user.id, disabled, &by_operator(kind))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let refused = second_step(&app, &jar, &account.codes[0]).await;
+    assert_error(refused, 401, "token_expired").await;
+    let left = store
+        .factor_summary(&user.id)
+        .await
+        .unwrap()
+        .recovery_codes_left;
+    assert_eq!(left, 10, "the refused step spent no code");
+}
+
+#[tokio::test]
+async fn a_code_is_spent_only_by_the_request_that_signs_in_with_it() {
+    let app = spawn_app().await;
+    let account = protected(&app, "sparing").await;
+    // After a password change, the step cannot sign in: its code is not spent.
+    let stale = first_step(&app, "sparing").await;
+    let form = [
+        ("current_password", PASSWORD),
+        ("new_password", "another quite long passphrase 7"),
+    ];
+    let changed = app
+        .post("/api/auth/change_password", &form, &account.jar)
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let mut owner = account.jar.clone();
+    owner.absorb(&changed);
+    assert_error(
+        second_step(&app, &stale, &account.codes[0]).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // One step carried by three requests with three codes: one signs in, two codes stay good.
+    let answer = app
+        .try_login("sparing", "another quite long passphrase 7")
+        .await;
+    let mut step = Jar::default();
+    step.absorb(&answer);
+    let codes = &account.codes[..3];
+    let answers = futures::future::join_all(
+        codes
+            .iter()
+            .map(|code| async { second_step(&app, &step, code).await.status() }),
+    )
+    .await;
+    assert_eq!(
+        answers.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{answers:?}"
+    );
+    let status: Value = app
+        .get("/api/auth/factors", &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["recovery_codes_left"], 9, "{answers:?}");
+}

@@ -30,7 +30,18 @@ pub struct Protected {
 /// Registers `name` and turns an authenticator app on, as its profile does.
 pub async fn protected(app: &TestApp, name: &str) -> Protected {
     let jar = app.register(name).await;
-    let begun = app.post("/api/auth/totp_begin", &[], &jar).await;
+    let (phone, codes) = turn_app_on(app, &jar, &format!("{name}@example.org")).await;
+    Protected {
+        jar,
+        app: phone,
+        codes,
+    }
+}
+
+/// Turns an authenticator app on for the session of `jar` (of the account at `email`), as the
+/// security page does: the app, as the phone has it, and the recovery codes.
+pub async fn turn_app_on(app: &TestApp, jar: &Jar, email: &str) -> (Authenticator, Vec<String>) {
+    let begun = app.post("/api/auth/totp_begin", &[], jar).await;
     assert_eq!(begun.status(), StatusCode::OK);
     let enrolment: Value = begun.json().await.unwrap();
     let secret = enrolment["secret"].as_str().unwrap();
@@ -39,19 +50,15 @@ pub async fn protected(app: &TestApp, name: &str) -> Protected {
         .as_str()
         .unwrap()
         .starts_with("otpauth://totp/"));
-    let phone = Authenticator::from_text(secret, &format!("{name}@example.org")).unwrap();
+    let phone = Authenticator::from_text(secret, email).unwrap();
     let code = phone.code_at(unix_now());
     let confirmed = app
-        .post("/api/auth/totp_confirm", &[("code", &code)], &jar)
+        .post("/api/auth/totp_confirm", &[("code", &code)], jar)
         .await;
     assert_eq!(confirmed.status(), StatusCode::OK);
     let codes: Vec<String> = confirmed.json().await.unwrap();
     assert_eq!(codes.len(), 10);
-    Protected {
-        jar,
-        app: phone,
-        codes,
-    }
+    (phone, codes)
 }
 
 /// A login's first step with the right password: `mfa_required`, no token cookie, and the jar

@@ -91,21 +91,33 @@ fn wrong_codes_in_flight_at_once_never_exceed_the_budget() {
     log::runtime(4).block_on(async {
         let app = spawn_app().await;
         let account = protected(&app, "guessed").await;
+        // Each guess on a second step of its own, from an address of its own (the steps are
+        // made one by one: logins at once would meet the password budget first).
+        let mut steps = Vec::new();
+        for i in 0..24u8 {
+            let visitor = app.visitor_from(10 + i);
+            let answer = visitor.try_login("guessed", PASSWORD).await;
+            let mut jar = Jar::default();
+            jar.absorb(&answer);
+            assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+            steps.push((visitor, jar));
+        }
         let jar = first_step(&app, "guessed").await;
         let right = account.app.code_at(unix_now() + 30);
-        let wrong: Vec<String> = (0..24)
-            .map(|i| format!("{:06}", (right.parse::<u32>().unwrap() + 1 + i) % 1_000_000))
-            .collect();
-        let answers = futures::future::join_all((0..24u8).map(|i| {
-            let (visitor, jar, code) = (app.visitor_from(10 + i), &jar, &wrong[usize::from(i)]);
-            async move {
-                visitor
-                    .post("/api/auth/complete_login", &[("code", code)], jar)
-                    .await
-                    .status()
-            }
-        }))
-        .await;
+        let answers =
+            futures::future::join_all(steps.iter().enumerate().map(|(i, (visitor, jar))| {
+                let code = format!(
+                    "{:06}",
+                    (right.parse::<u32>().unwrap() + 1 + i as u32) % 1_000_000
+                );
+                async move {
+                    visitor
+                        .post("/api/auth/complete_login", &[("code", &code)], jar)
+                        .await
+                        .status()
+                }
+            }))
+            .await;
         let checked = answers
             .iter()
             .filter(|s| **s == StatusCode::BAD_REQUEST)
@@ -246,4 +258,37 @@ async fn a_wrong_first_code_leaves_the_app_off() {
     assert_eq!(confirmed.status(), StatusCode::OK);
     let on = app.post("/api/auth/totp_begin", &[], &jar).await;
     assert_error(on, 409, "conflict").await;
+}
+
+#[tokio::test]
+async fn a_code_for_a_secret_replaced_meanwhile_turns_nothing_on() {
+    let app = spawn_app().await;
+    let jar = app.register("twotabs").await;
+    let first: Value = app
+        .post("/api/auth/totp_begin", &[], &jar)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let scanned =
+        Authenticator::from_text(first["secret"].as_str().unwrap(), "twotabs@example.org").unwrap();
+    // Another tab starts over: the secret waiting is another one.
+    let second = app.post("/api/auth/totp_begin", &[], &jar).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let code = scanned.code_at(unix_now());
+    let refused = app
+        .post("/api/auth/totp_confirm", &[("code", &code)], &jar)
+        .await;
+    assert_eq!(
+        refused.status().as_u16(),
+        400,
+        "checked against the secret waiting"
+    );
+    let status: Value = app
+        .get("/api/auth/factors", &jar)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["totp"], false);
 }

@@ -491,6 +491,8 @@ async fn the_old_address_undoes_a_taken_account_whatever_the_taker_did_next() {
         "the old address is held for its owner"
     );
     move_and_confirm(&app, &thief, "fay", "third@example.net", 1).await;
+    // And turns on an authenticator app of their own, which would keep the owner out.
+    crate::factors::turn_app_on(&app, &thief, "third@example.net").await;
 
     let answer = undo(&app, &undo_link).await;
     assert_eq!(answer.status(), StatusCode::OK);
