@@ -11,6 +11,7 @@ use crate::{
     auth::endings::Endings,
     caches::{revoked::RevokedSessions, user_cache::UserCache},
     config::{Config, DatabaseKind},
+    mail::letters::{Circumstances, Letter},
     domain::Email,
     store::{
         Actor, EndReason, Event, EventKind, Retirement, Store, StoreError, UserKey, UserRecord,
@@ -150,6 +151,11 @@ pub async fn run(command: Command, json: bool, config: &Config) -> Result<(), Ad
         .await
         .map_err(AdminError::Open)?;
     let admin = Admin {
+        // Where mailed links lead: as the servers say it (see `mail::Mailer`).
+        origin: config.mail.public_url.clone().unwrap_or_else(|| {
+            let site = std::env::var("LEPTOS_SITE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+            format!("http://{site}")
+        }),
         store,
         revoked: RevokedSessions::new(config.access_ttl),
         users: UserCache::new(1),
@@ -159,6 +165,7 @@ pub async fn run(command: Command, json: bool, config: &Config) -> Result<(), Ad
 }
 
 struct Admin {
+    origin: String,
     store: Arc<dyn Store>,
     // Only for `Endings`: the running servers' caches hear of each end from the database.
     revoked: RevokedSessions,
@@ -191,7 +198,21 @@ impl Admin {
             Command::Users(Users::ResetFactors { user }) => {
                 let found = self.user(&user).await?;
                 let event = operator(EventKind::TotpDisabled, &found.id);
-                if !self.store.remove_totp(&found.id, &event).await? {
+                // The owner hears of it, as of every change to their factors.
+                let notice = Letter::FactorsChanged {
+                    what: "an administrator turned it off",
+                    forgot: format!("{}/forgot", self.origin),
+                }
+                .to(
+                    &found.email,
+                    &Circumstances {
+                        when: now(),
+                        device: String::new(),
+                        address: String::new(),
+                    },
+                    uuid::Uuid::new_v4().to_string(),
+                );
+                if !self.store.remove_totp(&found.id, &event, &notice).await? {
                     return Err(AdminError::NoFactors(user));
                 }
                 self.out.done(&format!(

@@ -94,11 +94,18 @@ pub async fn confirm(code: String) -> Result<Vec<String>, AppError> {
     let event = request
         .event(EventKind::TotpEnabled, &user.id, now())
         .about(&claims.sid);
-    if !state
+    let changed = state
         .store
-        .confirm_totp(&user.id, &pending.secret, step, &hashes, &event)
-        .await?
-    {
+        .confirm_totp(
+            &user.id,
+            &pending.secret,
+            step,
+            &hashes,
+            &event,
+            &factors_changed(&request, &user, "it was turned on"),
+        )
+        .await?;
+    if !changed {
         // Set up again meanwhile (another tab), or that step was spent: the code was for a
         // secret that is no longer the one waiting.
         return Err(AppError::conflict(
@@ -106,6 +113,7 @@ pub async fn confirm(code: String) -> Result<Vec<String>, AppError> {
             "The app was set up again meanwhile. Scan the new code and enter its code.",
         ));
     }
+    state.mailer.queued();
     tracing::info!(user_id = %user.id, "authenticator app turned on");
     Ok(codes)
 }
@@ -119,12 +127,14 @@ pub async fn disable() -> Result<(), AppError> {
     let event = request
         .event(EventKind::TotpDisabled, &user.id, now())
         .about(&claims.sid);
-    if !state.store.remove_totp(&user.id, &event).await? {
+    let notice = factors_changed(&request, &user, "it was turned off");
+    if !state.store.remove_totp(&user.id, &event, &notice).await? {
         return Err(AppError::new(
             ErrorCode::NotFound,
             "No authenticator app is on for this account.",
         ));
     }
+    state.mailer.queued();
     tracing::info!(user_id = %user.id, "authenticator app turned off");
     request.redirect_plain_form("/security");
     Ok(())
@@ -142,7 +152,12 @@ pub async fn new_recovery_codes() -> Result<Vec<String>, AppError> {
         .about(&claims.sid);
     if !state
         .store
-        .replace_recovery_codes(&user.id, &hashes, &event)
+        .replace_recovery_codes(
+            &user.id,
+            &hashes,
+            &event,
+            &factors_changed(&request, &user, "new recovery codes were made"),
+        )
         .await?
     {
         return Err(AppError::new(
@@ -150,6 +165,7 @@ pub async fn new_recovery_codes() -> Result<Vec<String>, AppError> {
             "Recovery codes come with an authenticator app: set one up first.",
         ));
     }
+    state.mailer.queued();
     Ok(codes)
 }
 
@@ -161,4 +177,17 @@ fn new_recovery_codes_for(state: &crate::state::AppState) -> (Vec<String>, Vec<S
         .map(|code| state.factors.recovery_code_hash(code))
         .collect();
     (codes, hashes)
+}
+
+/// The owner's notice of a change to two-step verification (`what` happened), queued with it.
+fn factors_changed(
+    request: &CurrentRequest,
+    user: &crate::store::UserRecord,
+    what: &'static str,
+) -> crate::store::OutgoingMail {
+    crate::mail::letters::Letter::FactorsChanged {
+        what,
+        forgot: request.state.mailer.link("/forgot"),
+    }
+    .to(&user.email, &request.circumstances(), super::request::new_id())
 }

@@ -15,11 +15,12 @@
 use super::{
     admission::Admitted,
     current_user::account,
-    request::{now, CurrentRequest},
+    request::{new_id, now, CurrentRequest},
     sign_in::start_login_session,
 };
 use crate::{
     credentials::{cookies::Kind, factors::Authenticator, mail_tokens::MailToken},
+    mail::letters::Letter,
     error::{
         AppError, ErrorCode, FACTOR_CODE_WRONG, MFA_REQUIRED, SECOND_STEP_GONE, STEP_UP_REQUIRED,
     },
@@ -163,16 +164,21 @@ pub(super) async fn check_code(
     if code.is_empty() || code.len() > 64 {
         return Err(AppError::invalid_input("code", FACTOR_CODE_WRONG));
     }
-    let key = state
-        .limits
-        .budget_key(&format!("second-factor:user:{}", user.id));
+    // As for passwords: a browser that logged in to the account before has a budget of its
+    // own, so strangers who know the password cannot lock its owner's browser out.
+    let device = request.trusted_device(user);
+    let budget = match &device {
+        Some(device) => format!("second-factor:{}", device.budget()),
+        None => format!("second-factor:user:{}", user.id),
+    };
+    let key = state.limits.budget_key(&budget);
     let at = now().unix_timestamp();
-    let generation = match state
+    let (generation, last) = match state
         .store
         .reserve_attempt(&key, at, state.limits.failures)
         .await?
     {
-        Reservation::Granted { generation, .. } => generation,
+        Reservation::Granted { generation, last } => (generation, last),
         Reservation::Exhausted { until } => {
             let wait = Duration::from_secs(u64::try_from(until.saturating_sub(at)).unwrap_or(0));
             request.set_retry_after(wait);
@@ -200,6 +206,17 @@ pub(super) async fn check_code(
         None => {
             let event = request.event(EventKind::SecondFactorFailed, &user.id, now());
             state.store.record_event(&event).await?;
+            // The wrong code that spent the strangers' budget: the password is known to
+            // someone, and its owner hears of it, once per window.
+            if last && device.is_none() {
+                let notice = Letter::CodesLocked {
+                    forgot: state.mailer.link("/forgot"),
+                    for_how_long: state.limits.failures.window,
+                }
+                .to(&user.email, &request.circumstances(), new_id());
+                state.store.queue_mail(&notice).await?;
+                state.mailer.queued();
+            }
             Err(AppError::invalid_input("code", FACTOR_CODE_WRONG))
         }
     }

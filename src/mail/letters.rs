@@ -51,6 +51,12 @@ pub enum Letter {
     EmailRestored { restored: String },
     /// Wrong passwords locked the account for strangers; `forgot` is the owner's way in.
     AccountLocked { forgot: String, for_how_long: Duration },
+    /// Two-step verification changed (`what`: "turned on", "turned off", "new recovery codes
+    /// were made"); `forgot` is the way back if it was not the owner.
+    FactorsChanged { what: &'static str, forgot: String },
+    /// The right password, then wrong codes, until the code budget was spent: someone knows the
+    /// password.
+    CodesLocked { forgot: String, for_how_long: Duration },
 }
 
 impl std::fmt::Debug for Letter {
@@ -79,6 +85,12 @@ impl Letter {
             Self::EmailRestored { .. } => format!("A {PRODUCT} account left this address"),
             Self::AccountLocked { .. } => {
                 format!("Your {PRODUCT} account was locked after wrong passwords")
+            }
+            Self::FactorsChanged { .. } => {
+                format!("Two-step verification of your {PRODUCT} account changed")
+            }
+            Self::CodesLocked { .. } => {
+                format!("Someone has your {PRODUCT} password")
             }
         }
     }
@@ -181,6 +193,20 @@ impl Letter {
                     format!("On {when}, after wrong passwords from {from}, your {PRODUCT} account was locked for {} on every browser you have not logged in with before.", minutes(*for_how_long)),
                     "Browsers you have logged in with keep working. If you need another one now, setting a new password with the link below lifts the lock.".to_owned(),
                     "If the wrong passwords were not yours, someone is guessing: a long, unique password keeps them out.".to_owned(),
+                ],
+                Some(("Choose a new password", forgot.as_str())),
+            ),
+            Self::FactorsChanged { what, forgot } => (
+                vec![
+                    format!("Two-step verification of your {PRODUCT} account was changed on {when}, from {from}: {what}."),
+                    "If it was not you, someone is in your account: choose a new password with the link below, then look at your devices.".to_owned(),
+                ],
+                Some(("Choose a new password", forgot.as_str())),
+            ),
+            Self::CodesLocked { forgot, for_how_long } => (
+                vec![
+                    format!("On {when}, from {from}, someone entered your {PRODUCT} password correctly, then wrong two-step codes, until codes were refused for {}.", minutes(*for_how_long)),
+                    "If it was not you, your password is known: choose a new one now with the link below.".to_owned(),
                 ],
                 Some(("Choose a new password", forgot.as_str())),
             ),

@@ -8,7 +8,7 @@
 //! at once, on however many instances, exactly one wins. The SQL is the same on both databases
 //! (`$n` parameters, which SQLite reads too), so it is written once, in [`factor_queries`].
 
-use super::{Event, StoreError};
+use super::{Event, OutgoingMail, StoreError};
 use async_trait::async_trait;
 
 /// How a session signed in. The names are stored.
@@ -141,6 +141,7 @@ pub trait Factors: Send + Sync {
         step: i64,
         code_hashes: &[String],
         event: &Event,
+        notice: &OutgoingMail,
     ) -> Result<bool, StoreError>;
 
     /// Spends the time step `step` of the account's authenticator: `true` for the first
@@ -162,10 +163,16 @@ pub trait Factors: Send + Sync {
         user_id: &str,
         code_hashes: &[String],
         event: &Event,
+        notice: &OutgoingMail,
     ) -> Result<bool, StoreError>;
 
     /// Turns the authenticator app off, with its recovery codes; `false` when it was not on.
-    async fn remove_totp(&self, user_id: &str, event: &Event) -> Result<bool, StoreError>;
+    async fn remove_totp(
+        &self,
+        user_id: &str,
+        event: &Event,
+        notice: &OutgoingMail,
+    ) -> Result<bool, StoreError>;
 
     async fn factor_summary(&self, user_id: &str) -> Result<FactorSummary, StoreError>;
 
@@ -252,6 +259,7 @@ macro_rules! factor_queries {
                 step: i64,
                 code_hashes: &[String],
                 event: &$crate::store::Event,
+                notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
                 use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
@@ -271,6 +279,7 @@ macro_rules! factor_queries {
                     return Ok(false);
                 }
                 Self::put_recovery_codes(&mut tx, user_id, code_hashes).await?;
+                tx.queue_mail(notice).await?;
                 tx.record_event(event).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -326,6 +335,7 @@ macro_rules! factor_queries {
                 user_id: &str,
                 code_hashes: &[String],
                 event: &$crate::store::Event,
+                notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
                 use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
@@ -343,6 +353,7 @@ macro_rules! factor_queries {
                     return Ok(false);
                 }
                 Self::put_recovery_codes(&mut tx, user_id, code_hashes).await?;
+                tx.queue_mail(notice).await?;
                 tx.record_event(event).await?;
                 tx.commit().await?;
                 Ok(true)
@@ -352,6 +363,7 @@ macro_rules! factor_queries {
                 &self,
                 user_id: &str,
                 event: &$crate::store::Event,
+                notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
                 use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
@@ -369,6 +381,7 @@ macro_rules! factor_queries {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
+                tx.queue_mail(notice).await?;
                 tx.record_event(event).await?;
                 tx.commit().await?;
                 Ok(true)

@@ -147,6 +147,29 @@ fn wrong_codes_in_flight_at_once_never_exceed_the_budget() {
             .filter(|e| e["kind"] == "second_factor_failed")
             .count();
         assert_eq!(failed, 10);
+        // Its owner hears that the password is known, once.
+        let told = crate::support::mail::mails_where(&app, "guessed@example.org", 1, |m| {
+            m.subject().contains("Someone has your Gatehouse password")
+        })
+        .await;
+        assert_eq!(told.len(), 1);
+        // And the owner's browser (it registered the account) has a budget of its own.
+        let own = app
+            .post(
+                "/api/auth/login",
+                &[("login", "guessed"), ("password", PASSWORD)],
+                &account.jar,
+            )
+            .await;
+        let mut owner = account.jar.clone();
+        owner.absorb(&own);
+        assert_error(own, 401, "mfa_required").await;
+        let done = second_step(&app, &owner, &account.codes[0]).await;
+        assert_eq!(
+            done.status(),
+            StatusCode::OK,
+            "the owner's browser is not locked out"
+        );
         log::assert_no_server_errors();
     });
 }
@@ -216,6 +239,13 @@ async fn turning_the_app_off_lets_the_password_alone_in_and_new_codes_end_the_ol
         serde_json::json!({"totp": false, "recovery_codes_left": 0, "pending": null})
     );
     app.login("offagain").await;
+    // Each change was told to the owner's address: on, new codes, off.
+    let told = crate::support::mail::mails_where(&app, "offagain@example.org", 3, |m| {
+        m.subject()
+            .contains("Two-step verification of your Gatehouse account changed")
+    })
+    .await;
+    assert_eq!(told.len(), 3);
     let events: Vec<Value> = app
         .get("/api/auth/activity", &account.jar)
         .await
