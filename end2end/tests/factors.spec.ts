@@ -2,6 +2,7 @@ import AxeBuilder from '@axe-core/playwright';
 import { expect, Page, test } from '@playwright/test';
 import { createHmac } from 'node:crypto';
 import { fillLogin, registerNewPerson, waitForHydration } from './helpers';
+import { linkTo, mailTo } from './mail';
 
 /** What the person's authenticator app shows at `at` (RFC 6238: SHA-1, six digits, 30 s). */
 function totp(secret: string, at = Date.now()): string {
@@ -79,4 +80,43 @@ test('an authenticator app is set up from the profile; then login asks for its c
   await page.getByRole('button', { name: 'Continue' }).click();
   await expect(page.getByText('That code is not right.').first()).toBeVisible();
   await expect(page).toHaveURL(/\/login/);
+});
+
+/** Turns an authenticator app on from /security for the person logged in; returns its secret. */
+async function turnAppOn(page: Page): Promise<string> {
+  await page.goto('/security');
+  await waitForHydration(page);
+  await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+  const secret = (await page.getByTestId('totp-secret').textContent())!.trim();
+  await waitForHydration(page);
+  await page.getByLabel('Code from the app').fill(totp(secret));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(page.getByTestId('recovery-codes').locator('li')).toHaveCount(10);
+  return secret;
+}
+
+test('a reset link sets the new password, and the login it leads to still asks for the app code', async ({ page, request }) => {
+  const name = await registerNewPerson(page, 'resetotp');
+  const email = `${name}@example.org`;
+  const secret = await turnAppOn(page);
+  await mailTo(request, email, 'Two-step verification of your Gatehouse account changed');
+
+  await page.context().clearCookies();
+  await page.goto('/forgot');
+  await waitForHydration(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  const link = linkTo(await mailTo(request, email, 'Reset your Gatehouse password'), '/reset');
+  await page.goto(link);
+  await waitForHydration(page);
+  await page.getByLabel('New password').fill('a brand new passphrase');
+  await page.getByRole('button', { name: 'Set the new password' }).click();
+  // No session from the mailbox alone: the second step, on the reset page.
+  await expect(page.getByRole('status')).toContainText('Your new password is set');
+  await expect(page.getByRole('heading', { name: 'Two-step verification' })).toBeVisible();
+  expect(await axe(page), 'the reset page\'s second step').toEqual([]);
+  await page.getByLabel('Code', { exact: true }).fill(totp(secret, Date.now() + 30_000));
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await expect(page).toHaveURL(/\/profile/);
+  await expect(page.getByTestId('username')).toHaveText(name);
 });

@@ -42,11 +42,31 @@ pub fn link_path(purpose: TokenPurpose, token: &MailToken) -> String {
 pub async fn link_detour(state: &AppState, uri: &http::Uri) -> Option<String> {
     let (page, purposes) = LINK_PAGES.iter().find(|(page, _)| *page == uri.path())?;
     let token = query_value(uri.query(), "token")?;
+    if back_at_a_second_step(uri.query()) {
+        return None;
+    }
     match link_state_of(state, &token, purposes).await {
         Ok((_, TokenState::Usable { .. })) | Err(_) => None,
         Ok((_, TokenState::Expired)) => Some(format!("{page}?link=expired")),
         Ok((_, TokenState::Invalid)) => Some(format!("{page}?link=invalid")),
     }
+}
+
+/// Whether the page is the answer to a reset that set the password and asked for the second
+/// factor (`mfa_required`), or to a wrong code typed there: the token is spent, and the page
+/// shows the second step rather than "this link was used".
+fn back_at_a_second_step(query: Option<&str>) -> bool {
+    use crate::error::ErrorCode;
+    use leptos::server_fn::{error::ServerFnUrlError, ServerFn};
+    let path = query_value(query, "__path");
+    if path.as_deref() == Some(super::CompleteLogin::PATH) {
+        return true;
+    }
+    path.as_deref() == Some(super::ResetPassword::PATH)
+        && query_value(query, "__err").is_some_and(|err| {
+            ServerFnUrlError::<crate::error::AppError>::decode_err(&err).code
+                == ErrorCode::MfaRequired
+        })
 }
 
 /// What a presented token is worth now for the first of `purposes` it was made for (a token
