@@ -48,6 +48,8 @@ pub enum StartupError {
     Passwords(#[source] crate::credentials::passwords::HashError),
     #[error("MAIL_OUTBOX: cannot make the outbox folder {0}")]
     Outbox(String, #[source] std::io::Error),
+    #[error("{0}")]
+    Passkeys(String),
 }
 
 /// Opens the database (running migrations) and builds everything requests share. On PostgreSQL
@@ -56,6 +58,8 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
+    let passkeys = crate::credentials::passkeys::RelyingParty::new(config.mail.public_url.as_deref())
+        .map_err(StartupError::Passkeys)?;
     let unrecorded = database_witness(&config)?;
     let store =
         crate::store::connect_patiently(&config.database, config.serving.database_wait_at_start)
@@ -110,6 +114,7 @@ pub async fn build_state(
         limits: Arc::new(AttemptLimits::new(&config)),
         devices: Arc::new(DeviceKeys::new(&config)),
         factors: Arc::new(FactorKeys::new(config.factor_secret.expose())),
+        passkeys: Arc::new(passkeys),
         config: Arc::new(config),
         store,
         passwords: Arc::new(passwords),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub devices: Arc<DeviceKeys>,
     /// Seals authenticator secrets and hashes recovery codes.
     pub factors: Arc<FactorKeys>,
+    /// This site as a WebAuthn relying party.
+    pub passkeys: Arc<crate::credentials::passkeys::RelyingParty>,
     /// Sessions ended within one access-token lifetime: refused without a query.
     pub revoked: Arc<RevokedSessions>,
     /// What `/me` answers with, without a query.

@@ -5,7 +5,10 @@
 //! (400 `invalid_input` naming it) rather than by the framework.
 
 use crate::{
-    domain::{ActivityEntry, FactorStatus, SecondStepOptions, SessionInfo, TotpEnrolment, User},
+    domain::{
+        ActivityEntry, FactorStatus, PasskeyInfo, SecondStepOptions, SessionInfo, TotpEnrolment,
+        User,
+    },
     error::AppError,
 };
 use leptos::prelude::*;
@@ -22,6 +25,7 @@ server_only! {
     pub mod endings;
     mod links;
     mod login;
+    mod passkeys;
     mod recovery;
     mod request;
     mod resume;
@@ -120,6 +124,45 @@ pub async fn totp_disable() -> Result<(), AppError> {
 #[server(prefix = "/api/auth", endpoint = "recovery_codes")]
 pub async fn recovery_codes() -> Result<Vec<String>, AppError> {
     authenticator::new_recovery_codes().await
+}
+
+/// The caller's passkeys.
+#[server(prefix = "/api/auth", endpoint = "passkeys", input = server_fn::codec::GetUrl)]
+pub async fn passkeys() -> Result<Vec<PasskeyInfo>, AppError> {
+    passkeys::list().await
+}
+
+/// Starts adding a passkey: the options for `navigator.credentials.create`, WebAuthn JSON.
+#[server(prefix = "/api/auth", endpoint = "passkey_add_begin")]
+pub async fn passkey_add_begin() -> Result<String, AppError> {
+    passkeys::add_begin().await
+}
+
+/// Adds the passkey the browser made (`credential`, WebAuthn JSON), named `name`.
+#[server(prefix = "/api/auth", endpoint = "passkey_add_finish")]
+pub async fn passkey_add_finish(
+    #[server(default)] credential: String,
+    #[server(default)] name: String,
+) -> Result<PasskeyInfo, AppError> {
+    passkeys::add_finish(credential, name).await
+}
+
+/// Removes the caller's passkey `id`.
+#[server(prefix = "/api/auth", endpoint = "passkey_remove")]
+pub async fn passkey_remove(#[server(default)] id: String) -> Result<(), AppError> {
+    passkeys::remove(id).await
+}
+
+/// Starts a sign-in with a passkey: the options for `navigator.credentials.get`.
+#[server(prefix = "/api/auth", endpoint = "passkey_login_begin")]
+pub async fn passkey_login_begin() -> Result<String, AppError> {
+    passkeys::login_begin().await
+}
+
+/// Signs in with the passkey the browser used (`credential`, WebAuthn JSON).
+#[server(prefix = "/api/auth", endpoint = "passkey_login_finish")]
+pub async fn passkey_login_finish(#[server(default)] credential: String) -> Result<User, AppError> {
+    passkeys::login_finish(credential).await
 }
 
 /// Exchanges the `refresh_token` cookie for a new pair (rotation).

@@ -9,6 +9,7 @@ pub mod factors;
 pub mod kdf;
 pub mod key_ring;
 pub mod mail_tokens;
+pub mod passkeys;
 pub mod password_policy;
 pub mod passwords;
 pub mod tokens;

@@ -33,3 +33,15 @@ pub struct SecondStepOptions {
     pub totp: bool,
     pub passkey: bool,
 }
+
+/// One of the account's passkeys (`GET /api/auth/passkeys`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyInfo {
+    /// The credential id, base64url: what `passkey_remove` takes.
+    pub id: String,
+    pub name: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; `None` until it signs in.
+    pub last_used_at: Option<String>,
+}

@@ -176,6 +176,34 @@ pub trait Factors: Send + Sync {
 
     async fn factor_summary(&self, user_id: &str) -> Result<FactorSummary, StoreError>;
 
+    /// Adds a passkey, writing `event` and queuing `notice` with it; [`StoreError::Taken`] when
+    /// its credential id is registered already (to this account or another).
+    async fn add_passkey(
+        &self,
+        passkey: &PasskeyRecord,
+        event: &Event,
+        notice: &OutgoingMail,
+    ) -> Result<(), StoreError>;
+
+    /// The account's passkeys, oldest first.
+    async fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError>;
+
+    /// The passkey with credential id `id` of `user_id`.
+    async fn passkey(&self, user_id: &str, id: &str) -> Result<Option<PasskeyRecord>, StoreError>;
+
+    /// Records a sign-in with the passkey `id` at `at`, with its credential as updated (its
+    /// signature counter).
+    async fn passkey_used(&self, id: &str, passkey: &str, at: i64) -> Result<(), StoreError>;
+
+    /// Removes the passkey `id` of `user_id`; `false` when it has no such passkey.
+    async fn remove_passkey(
+        &self,
+        user_id: &str,
+        id: &str,
+        event: &Event,
+        notice: &OutgoingMail,
+    ) -> Result<bool, StoreError>;
+
     async fn put_challenge(&self, challenge: &ChallengeRecord) -> Result<(), StoreError>;
 
     /// The challenge `id_hash` made for `purpose`, left in place; `None` when there is none or
@@ -406,6 +434,105 @@ macro_rules! factor_queries {
                     recovery_codes_left,
                     passkeys,
                 })
+            }
+
+            async fn add_passkey(
+                &self,
+                passkey: &$crate::store::factors::PasskeyRecord,
+                event: &$crate::store::Event,
+                notice: &$crate::store::OutgoingMail,
+            ) -> Result<(), $crate::store::StoreError> {
+                use $crate::store::steps::Steps as _;
+                let (_gate, mut tx) = self.write().await?;
+                sqlx::query(
+                    "INSERT INTO passkeys (id, user_id, name, passkey, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&passkey.id)
+                .bind(&passkey.user_id)
+                .bind(&passkey.name)
+                .bind(&passkey.passkey)
+                .bind(passkey.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match &e {
+                    sqlx::Error::Database(db) if db.is_unique_violation() => {
+                        $crate::store::StoreError::Taken("passkey")
+                    }
+                    _ => e.into(),
+                })?;
+                tx.queue_mail(notice).await?;
+                tx.record_event(event).await?;
+                Ok(tx.commit().await?)
+            }
+
+            async fn passkeys_of(
+                &self,
+                user_id: &str,
+            ) -> Result<Vec<$crate::store::factors::PasskeyRecord>, $crate::store::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT id, user_id, name, passkey, created_at, last_used_at FROM passkeys
+                     WHERE user_id = $1 ORDER BY created_at, id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn passkey(
+                &self,
+                user_id: &str,
+                id: &str,
+            ) -> Result<Option<$crate::store::factors::PasskeyRecord>, $crate::store::StoreError>
+            {
+                Ok(sqlx::query_as(
+                    "SELECT id, user_id, name, passkey, created_at, last_used_at FROM passkeys
+                     WHERE user_id = $1 AND id = $2",
+                )
+                .bind(user_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn passkey_used(
+                &self,
+                id: &str,
+                passkey: &str,
+                at: i64,
+            ) -> Result<(), $crate::store::StoreError> {
+                let (_gate, mut tx) = self.write().await?;
+                sqlx::query("UPDATE passkeys SET passkey = $1, last_used_at = $2 WHERE id = $3")
+                    .bind(passkey)
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx.commit().await?)
+            }
+
+            async fn remove_passkey(
+                &self,
+                user_id: &str,
+                id: &str,
+                event: &$crate::store::Event,
+                notice: &$crate::store::OutgoingMail,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::steps::Steps as _;
+                let (_gate, mut tx) = self.write().await?;
+                let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND id = $2")
+                    .bind(user_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if removed == 0 {
+                    return Ok(false);
+                }
+                tx.queue_mail(notice).await?;
+                tx.record_event(event).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn put_challenge(

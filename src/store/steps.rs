@@ -115,8 +115,8 @@ pub trait Steps: Send + Sized {
     /// Forgets the account's challenges in flight (a login's second step, a passkey ceremony).
     async fn forget_challenges(&mut self, user_id: &str) -> Result<(), sqlx::Error>;
 
-    /// Removes the account's second factors (its authenticator app and recovery codes) with
-    /// its challenges in flight.
+    /// Removes the account's second factors (its authenticator app, recovery codes and
+    /// passkeys) with its challenges in flight.
     async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error>;
 
     /// Records that the account's address was proved its owner's at `at`.

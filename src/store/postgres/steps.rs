@@ -322,7 +322,7 @@ impl Steps for Transaction<'static, Postgres> {
     }
 
     async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error> {
-        for table in ["totp_factors", "recovery_codes"] {
+        for table in ["totp_factors", "recovery_codes", "passkeys"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                 .bind(user_id)
                 .execute(&mut **self)

@@ -291,7 +291,7 @@ impl Steps for Transaction<'static, Sqlite> {
     }
 
     async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error> {
-        for table in ["totp_factors", "recovery_codes"] {
+        for table in ["totp_factors", "recovery_codes", "passkeys"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
                 .bind(user_id)
                 .execute(&mut **self)

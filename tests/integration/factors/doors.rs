@@ -133,16 +133,18 @@ fn every_way_to_start_a_session_is_listed_and_passes_the_second_factor() {
             "auth/login.rs",
             // a reset link's new password, when the account has no second factor
             "auth/recovery.rs",
-            // a login's password alone, or with its second step
+            // a login's password alone, or with its second step, or a passkey
             "auth/sign_in.rs",
         ],
         "a new way into a session: make it pass `second_factor`, test it in \
          tests/integration/factors/doors.rs, and list it here"
     );
+    makers.sort();
     assert_eq!(
         makers,
-        ["auth/second_factor.rs"],
-        "leave to start a session is made in one place"
+        // after every factor the account has; or a passkey, which is both
+        ["auth/passkeys.rs", "auth/second_factor.rs"],
+        "leave to start a session is granted in these places only"
     );
 }
 

@@ -3,6 +3,7 @@
 //! flight at once. On SQLite and PostgreSQL (the suite runs twice).
 
 mod doors;
+mod passkeys;
 mod step_up;
 mod totp;
 

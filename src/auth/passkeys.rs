@@ -1,0 +1,304 @@
+//! [ssr] Passkeys: added to an account from its security page, listed, removed; and a sign-in
+//! with one alone, which counts as both factors (something held, unlocked by something known or
+//! been). Each ceremony is two requests: its state waits in `challenges`, keyed by this browser's
+//! challenge cookie, and is taken (single use) by the second.
+
+use super::{
+    admission::Admitted,
+    current_user::account,
+    request::{new_id, now, CurrentRequest},
+    second_factor::{require_recent_proof, SECOND_STEP_LIFETIME},
+    sign_in::start_login_session,
+};
+use crate::{
+    credentials::{cookies::Kind, mail_tokens::MailToken},
+    domain::{PasskeyInfo, User},
+    error::{AppError, ErrorCode, EMAIL_UNVERIFIED},
+    mail::letters::Letter,
+    store::{ChallengePurpose, ChallengeRecord, EventKind, PasskeyRecord, SignInMethod, StoreError},
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Uuid,
+};
+
+/// The longest name a passkey may have.
+const NAME_CHARS: usize = 64;
+
+fn refused() -> AppError {
+    AppError::new(
+        ErrorCode::InvalidCredentials,
+        "That passkey could not sign you in. Try again, or log in with your password.",
+    )
+}
+
+fn ceremony_gone() -> AppError {
+    AppError::new(
+        ErrorCode::TokenExpired,
+        "This took too long, or began in another tab. Please try again.",
+    )
+}
+
+/// Starts a ceremony of `purpose` in this browser, keeping `state` for its second request.
+async fn begin(
+    request: &CurrentRequest,
+    purpose: ChallengePurpose,
+    user_id: Option<&str>,
+    state: &impl serde::Serialize,
+) -> Result<(), AppError> {
+    let at = now().unix_timestamp();
+    let value = MailToken::generate();
+    let state = serde_json::to_string(state).map_err(|_| AppError::opaque_internal())?;
+    request
+        .state
+        .store
+        .put_challenge(&ChallengeRecord {
+            id_hash: value.hash(),
+            purpose: purpose.as_str().to_owned(),
+            user_id: user_id.map(str::to_owned),
+            credential_version: None,
+            state: Some(state),
+            created_at: at,
+            expires_at: at + SECOND_STEP_LIFETIME.as_secs() as i64,
+        })
+        .await?;
+    request.set_challenge(value.expose(), SECOND_STEP_LIFETIME);
+    Ok(())
+}
+
+/// Takes this browser's ceremony of `purpose`: its account and state.
+async fn take<T: serde::de::DeserializeOwned>(
+    request: &CurrentRequest,
+    purpose: ChallengePurpose,
+) -> Result<(Option<String>, T), AppError> {
+    let id_hash = request
+        .cookie(Kind::Challenge)
+        .and_then(MailToken::parse)
+        .ok_or_else(ceremony_gone)?
+        .hash();
+    let challenge = request
+        .state
+        .store
+        .take_challenge(&id_hash, purpose, now().unix_timestamp())
+        .await?
+        .ok_or_else(ceremony_gone)?;
+    request.clear_challenge();
+    let state = challenge
+        .state
+        .as_deref()
+        .and_then(|state| serde_json::from_str(state).ok())
+        .ok_or_else(AppError::opaque_internal)?;
+    Ok((challenge.user_id, state))
+}
+
+fn credential_id(passkey: &Passkey) -> String {
+    URL_SAFE_NO_PAD.encode(passkey.cred_id())
+}
+
+/// `GET passkeys`: the caller's passkeys.
+pub async fn list() -> Result<Vec<PasskeyInfo>, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let passkeys = request.state.store.passkeys_of(&claims.sub).await?;
+    Ok(passkeys.into_iter().map(info).collect())
+}
+
+fn info(record: PasskeyRecord) -> PasskeyInfo {
+    let rfc3339 = |at: i64| {
+        time::OffsetDateTime::from_unix_timestamp(at)
+            .ok()
+            .and_then(|at| at.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_default()
+    };
+    PasskeyInfo {
+        id: record.id,
+        name: record.name,
+        created_at: rfc3339(record.created_at),
+        last_used_at: record.last_used_at.map(rfc3339),
+    }
+}
+
+/// `POST passkey_add_begin`: the options for the browser's `navigator.credentials.create`, as
+/// WebAuthn JSON (`{"publicKey": …}`).
+pub async fn add_begin() -> Result<String, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let unique = Uuid::parse_str(&user.id).map_err(|_| AppError::opaque_internal())?;
+    let existing = state
+        .store
+        .passkeys_of(&user.id)
+        .await?
+        .iter()
+        .filter_map(|record| serde_json::from_str::<Passkey>(&record.passkey).ok())
+        .map(|passkey| passkey.cred_id().clone())
+        .collect();
+    let (options, registration) = state
+        .passkeys
+        .0
+        .start_passkey_registration(unique, &user.username, &user.full_name, Some(existing))
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot start a passkey registration");
+            AppError::opaque_internal()
+        })?;
+    begin(&request, ChallengePurpose::PasskeyAdd, Some(&user.id), &registration).await?;
+    // A passkey that names its account (discoverable), so that it signs in without a username.
+    let mut options = serde_json::to_value(&options).map_err(|_| AppError::opaque_internal())?;
+    if let Some(selection) = options
+        .pointer_mut("/publicKey/authenticatorSelection")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        selection.insert("residentKey".into(), "required".into());
+        selection.insert("requireResidentKey".into(), true.into());
+    }
+    Ok(options.to_string())
+}
+
+/// `POST passkey_add_finish`: the browser's answer (`credential`, WebAuthn JSON) adds the
+/// passkey, under `name`.
+pub async fn add_finish(credential: String, name: String) -> Result<PasskeyInfo, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let name = name.trim();
+    let name = if name.is_empty() { "Passkey" } else { name };
+    if name.chars().count() > NAME_CHARS {
+        return Err(AppError::invalid_input(
+            "name",
+            format!("A passkey's name has at most {NAME_CHARS} characters."),
+        ));
+    }
+    let unreadable = || AppError::invalid_input("credential", "The browser's answer was not a passkey.");
+    let credential: RegisterPublicKeyCredential =
+        serde_json::from_str(&credential).map_err(|_| unreadable())?;
+    let (owner, registration): (_, PasskeyRegistration) =
+        take(&request, ChallengePurpose::PasskeyAdd).await?;
+    if owner.as_deref() != Some(user.id.as_str()) {
+        return Err(ceremony_gone());
+    }
+    let passkey = state
+        .passkeys
+        .0
+        .finish_passkey_registration(&credential, &registration)
+        .map_err(|e| {
+            tracing::info!(user_id = %user.id, error = %e, "a passkey was refused");
+            AppError::invalid_input("credential", "This passkey could not be added. Please try again.")
+        })?;
+    let record = PasskeyRecord {
+        id: credential_id(&passkey),
+        user_id: user.id.clone(),
+        name: name.to_owned(),
+        passkey: serde_json::to_string(&passkey).map_err(|_| AppError::opaque_internal())?,
+        created_at: now().unix_timestamp(),
+        last_used_at: None,
+    };
+    let event = request
+        .event(EventKind::PasskeyAdded, &user.id, now())
+        .about(&claims.sid);
+    let notice = Letter::FactorsChanged {
+        what: "a passkey was added",
+        forgot: state.mailer.link("/forgot"),
+    }
+    .to(&user.email, &request.circumstances(), new_id());
+    match state.store.add_passkey(&record, &event, &notice).await {
+        Ok(()) => {}
+        Err(StoreError::Taken(_)) => {
+            return Err(AppError::conflict("credential", "This passkey is added already."))
+        }
+        Err(other) => return Err(other.into()),
+    }
+    state.mailer.queued();
+    tracing::info!(user_id = %user.id, "passkey added");
+    Ok(info(record))
+}
+
+/// `POST passkey_remove`: removes the caller's passkey `id`.
+pub async fn remove(id: String) -> Result<(), AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let user = account(state, &claims.sub).await?;
+    require_recent_proof(&request, &user, &claims.sid, false).await?;
+    let event = request
+        .event(EventKind::PasskeyRemoved, &user.id, now())
+        .about(&claims.sid);
+    let notice = Letter::FactorsChanged {
+        what: "a passkey was removed",
+        forgot: state.mailer.link("/forgot"),
+    }
+    .to(&user.email, &request.circumstances(), new_id());
+    if !state.store.remove_passkey(&user.id, &id, &event, &notice).await? {
+        return Err(AppError::new(ErrorCode::NotFound, "There is no such passkey on your account."));
+    }
+    state.mailer.queued();
+    request.redirect_plain_form("/security");
+    Ok(())
+}
+
+/// `POST passkey_login_begin`: the options for `navigator.credentials.get`, for any passkey of
+/// this site (the passkey names its account).
+pub async fn login_begin() -> Result<String, AppError> {
+    let request = CurrentRequest::current()?;
+    let (options, authentication) = request
+        .state
+        .passkeys
+        .0
+        .start_discoverable_authentication()
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot start a passkey sign-in");
+            AppError::opaque_internal()
+        })?;
+    begin(&request, ChallengePurpose::PasskeyLogin, None, &authentication).await?;
+    serde_json::to_string(&options).map_err(|_| AppError::opaque_internal())
+}
+
+/// `POST passkey_login_finish`: the browser's answer signs in, both factors at once.
+pub async fn login_finish(credential: String) -> Result<User, AppError> {
+    let request = CurrentRequest::current()?;
+    let state = &request.state;
+    let credential: PublicKeyCredential = serde_json::from_str(&credential).map_err(|_| refused())?;
+    let (_, authentication): (_, DiscoverableAuthentication) =
+        take(&request, ChallengePurpose::PasskeyLogin).await?;
+    let (unique, id) = state
+        .passkeys
+        .0
+        .identify_discoverable_authentication(&credential)
+        .map_err(|_| refused())?;
+    let id = URL_SAFE_NO_PAD.encode(id);
+    let user = account(state, &unique.to_string())
+        .await
+        .map_err(|_| refused())?;
+    let record = state
+        .store
+        .passkey(&user.id, &id)
+        .await?
+        .ok_or_else(refused)?;
+    let mut passkey: Passkey = serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())?;
+    let result = state
+        .passkeys
+        .0
+        .finish_discoverable_authentication_v2(&credential, authentication, &passkey)
+        .map_err(|e| {
+            tracing::info!(user_id = %user.id, error = %e, "a passkey sign-in was refused");
+            refused()
+        })?;
+    passkey.update_credential(&result);
+    let updated = serde_json::to_string(&passkey).map_err(|_| AppError::opaque_internal())?;
+    state
+        .store
+        .passkey_used(&id, &updated, now().unix_timestamp())
+        .await?;
+    if state.config.mail.require_verified_email && user.email_verified_at.is_none() {
+        return Err(AppError::new(ErrorCode::EmailUnverified, EMAIL_UNVERIFIED));
+    }
+    let version = user.credential_version;
+    start_login_session(
+        &request,
+        &user,
+        version,
+        Admitted::granted(SignInMethod::Passkey),
+    )
+    .await?;
+    Ok(user.to_public())
+}

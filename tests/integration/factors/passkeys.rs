@@ -1,0 +1,225 @@
+//! Passkeys, driven by a software authenticator (1Password's `passkey` crate) as a browser
+//! drives a phone's or a laptop's: added from a signed-in session, then a sign-in with the
+//! passkey alone (it is both factors), its ceremony single use.
+
+use super::*;
+use passkey::{
+    authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod},
+    client::{Client, DefaultClientData},
+    crypto::rust_crypto::RustCryptoBackend,
+    types::{ctap2::Aaguid, ctap2::Ctap2Error, webauthn, Passkey},
+};
+use url::Url;
+
+/// The person at the device: present, and verified (a fingerprint, a PIN).
+struct Person;
+
+#[async_trait::async_trait]
+impl UserValidationMethod for Person {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Passkey>,
+        presence: bool,
+        verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck {
+            presence,
+            verification,
+        })
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
+    }
+}
+
+type Device =
+    Client<Option<Passkey>, Person, RustCryptoBackend, public_suffix::PublicSuffixList, ()>;
+
+fn device() -> Device {
+    let authenticator = Authenticator::new(Aaguid::new_empty(), None, Person, RustCryptoBackend);
+    Client::new(authenticator).allows_insecure_localhost(true)
+}
+
+/// The page's origin as the browser reports it: the app on localhost (browsers refuse an IP
+/// address as a relying-party id), on the port it listens on.
+fn origin(app: &TestApp) -> Url {
+    let port = app.base.rsplit(':').next().unwrap();
+    Url::parse(&format!("http://localhost:{port}")).unwrap()
+}
+
+/// A credential as a browser's `PublicKeyCredential.toJSON()` gives it: bytes in base64url
+/// (the `passkey` crate writes them as arrays of numbers).
+fn browser_json(value: Value) -> Value {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    match value {
+        Value::Array(items)
+            if !items.is_empty()
+                && items
+                    .iter()
+                    .all(|item| item.as_u64().is_some_and(|n| n <= 255)) =>
+        {
+            let bytes: Vec<u8> = items
+                .iter()
+                .map(|item| item.as_u64().unwrap() as u8)
+                .collect();
+            Value::String(URL_SAFE_NO_PAD.encode(bytes))
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(browser_json).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name, browser_json(value)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Adds a passkey on `device` to the account of `jar`'s session.
+async fn add_passkey(app: &TestApp, jar: &Jar, device: &mut Device, name: &str) -> Value {
+    let begun = app.post("/api/auth/passkey_add_begin", &[], jar).await;
+    assert_eq!(begun.status(), StatusCode::OK);
+    let mut ceremony = jar.clone();
+    ceremony.absorb(&begun);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialCreationOptions = serde_json::from_str(&options).unwrap();
+    let created = device
+        .register(&origin(app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&created).unwrap()).to_string();
+    let added = app
+        .post(
+            "/api/auth/passkey_add_finish",
+            &[("credential", &credential), ("name", name)],
+            &ceremony,
+        )
+        .await;
+    assert_eq!(
+        added.status(),
+        StatusCode::OK,
+        "{}",
+        added.text().await.unwrap()
+    );
+    app.get("/api/auth/passkeys", jar)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A sign-in with a passkey of `device`: the answer, and the jar that made it.
+async fn sign_in(app: &TestApp, device: &mut Device) -> (reqwest::Response, Jar) {
+    let begun = app
+        .post("/api/auth/passkey_login_begin", &[], &Jar::default())
+        .await;
+    assert_eq!(begun.status(), StatusCode::OK);
+    let mut jar = Jar::default();
+    jar.absorb(&begun);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = device
+        .authenticate(&origin(app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let answer = app
+        .post(
+            "/api/auth/passkey_login_finish",
+            &[("credential", &credential)],
+            &jar,
+        )
+        .await;
+    (answer, jar)
+}
+
+#[tokio::test]
+async fn a_passkey_added_from_a_session_signs_in_alone_as_both_factors() {
+    let app = spawn_app().await;
+    let jar = app.register("keyholder").await;
+    let mut laptop = device();
+    let listed = add_passkey(&app, &jar, &mut laptop, "Laptop").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["name"], "Laptop");
+    assert!(listed[0]["last_used_at"].is_null());
+
+    // With a passkey, a password alone is not enough any more.
+    assert_error(
+        app.try_login("keyholder", PASSWORD).await,
+        401,
+        "mfa_required",
+    )
+    .await;
+    let (answer, mut signed_in) = sign_in(&app, &mut laptop).await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "{}",
+        answer.text().await.unwrap()
+    );
+    signed_in.absorb(&answer);
+    let listed = sessions(&app, &signed_in).await;
+    let current = listed.iter().find(|s| s["current"] == true).unwrap();
+    assert_eq!(current["method"], "passkey");
+    let keys: Value = app
+        .get("/api/auth/passkeys", &signed_in)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(keys[0]["last_used_at"].is_string(), "{keys}");
+
+    // A sign-in ceremony is single use: its answer, sent again, signs nobody in.
+    let (first, jar) = sign_in(&app, &mut laptop).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let begun = app
+        .post("/api/auth/passkey_login_begin", &[], &Jar::default())
+        .await;
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = laptop
+        .authenticate(&origin(&app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    // Against the ceremony of another browser (whose challenge it does not answer) it fails.
+    let replayed = app
+        .post(
+            "/api/auth/passkey_login_finish",
+            &[("credential", &credential)],
+            &jar,
+        )
+        .await;
+    assert!(replayed.status().is_client_error(), "{}", replayed.status());
+}
+
+#[tokio::test]
+async fn removing_the_last_passkey_lets_the_password_alone_in_again() {
+    let app = spawn_app().await;
+    let jar = app.register("unkeyed").await;
+    let mut phone = device();
+    let listed = add_passkey(&app, &jar, &mut phone, "Phone").await;
+    let id = listed[0]["id"].as_str().unwrap();
+    let removed = app
+        .post("/api/auth/passkey_remove", &[("id", id)], &jar)
+        .await;
+    assert_eq!(removed.status(), StatusCode::OK);
+    assert_error(
+        app.post("/api/auth/passkey_remove", &[("id", id)], &jar)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.login("unkeyed").await;
+    // A removed passkey signs nobody in.
+    let (answer, _) = sign_in(&app, &mut phone).await;
+    assert_error(answer, 401, "invalid_credentials").await;
+}
