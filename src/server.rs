@@ -48,8 +48,6 @@ pub enum StartupError {
     Passwords(#[source] crate::credentials::passwords::HashError),
     #[error("MAIL_OUTBOX: cannot make the outbox folder {0}")]
     Outbox(String, #[source] std::io::Error),
-    #[error("{0}")]
-    Passkeys(String),
 }
 
 /// Opens the database (running migrations) and builds everything requests share. On PostgreSQL
@@ -58,8 +56,8 @@ pub async fn build_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> Result<AppState, StartupError> {
-    let passkeys = crate::credentials::passkeys::RelyingParty::new(config.mail.public_url.as_deref())
-        .map_err(StartupError::Passkeys)?;
+    let passkeys =
+        crate::credentials::passkeys::RelyingParty::new(config.mail.public_url.as_deref());
     let unrecorded = database_witness(&config)?;
     let store =
         crate::store::connect_patiently(&config.database, config.serving.database_wait_at_start)
