@@ -79,27 +79,34 @@ pub(super) async fn start_second_step(
     Ok(AppError::new(ErrorCode::MfaRequired, MFA_REQUIRED))
 }
 
-/// The second step this browser is in, if any and still open: its account and challenge.
-async fn pending_second_step(
-    request: &CurrentRequest,
-) -> Result<(UserRecord, ChallengeRecord), AppError> {
-    let gone = || AppError::new(ErrorCode::TokenExpired, SECOND_STEP_GONE);
-    let id_hash = pending_hash(request).ok_or_else(gone)?;
-    let state = &request.state;
-    let challenge = state
+/// The account of the second step this browser is in, if any and still open.
+async fn pending_second_step(request: &CurrentRequest) -> Result<UserRecord, AppError> {
+    let id_hash = pending_hash(request).ok_or_else(second_step_gone)?;
+    let challenge = request
+        .state
         .store
         .challenge(&id_hash, ChallengePurpose::SecondStep, now().unix_timestamp())
         .await?
-        .ok_or_else(gone)?;
-    let user_id = challenge.user_id.as_deref().ok_or_else(gone)?;
-    let user = account(state, user_id).await.map_err(|_| gone())?;
-    Ok((user, challenge))
+        .ok_or_else(second_step_gone)?;
+    owner_of(request, &challenge).await
+}
+
+/// The account a second step is of, while it can sign in (not deleted, not disabled).
+async fn owner_of(request: &CurrentRequest, challenge: &ChallengeRecord) -> Result<UserRecord, AppError> {
+    let user_id = challenge.user_id.as_deref().ok_or_else(second_step_gone)?;
+    account(&request.state, user_id)
+        .await
+        .map_err(|_| second_step_gone())
+}
+
+fn second_step_gone() -> AppError {
+    AppError::new(ErrorCode::TokenExpired, SECOND_STEP_GONE)
 }
 
 /// What the second step may be done with, for the page.
 pub async fn second_step_methods() -> Result<crate::domain::SecondStepOptions, AppError> {
     let request = CurrentRequest::current()?;
-    let (user, _) = pending_second_step(&request).await?;
+    let user = pending_second_step(&request).await?;
     let factors = request.state.store.factor_summary(&user.id).await?;
     Ok(crate::domain::SecondStepOptions {
         totp: factors.totp,
@@ -110,21 +117,20 @@ pub async fn second_step_methods() -> Result<crate::domain::SecondStepOptions, A
 /// `POST second_step`: the code that completes this browser's login.
 pub async fn complete_second_step(code: String) -> Result<crate::domain::User, AppError> {
     let request = CurrentRequest::current()?;
-    let (user, _) = pending_second_step(&request).await?;
     let state = &request.state;
-    let gone = || AppError::new(ErrorCode::TokenExpired, SECOND_STEP_GONE);
     // Taken before the code is checked, so that a code is spent only by the request that can
     // sign in with it: of several requests carrying one step, the others are refused without
     // spending theirs. A wrong code puts the step back, for the person to try again.
     let challenge = state
         .store
         .take_challenge(
-            &pending_hash(&request).ok_or_else(gone)?,
+            &pending_hash(&request).ok_or_else(second_step_gone)?,
             ChallengePurpose::SecondStep,
             now().unix_timestamp(),
         )
         .await?
-        .ok_or_else(gone)?;
+        .ok_or_else(second_step_gone)?;
+    let user = owner_of(&request, &challenge).await?;
     let version = challenge.credential_version.unwrap_or(user.credential_version);
     if version != user.credential_version {
         // The password changed since it was typed: this step can never sign in.
