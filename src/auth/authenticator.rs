@@ -14,7 +14,8 @@ use crate::{
     store::EventKind,
 };
 
-/// `GET factors`: what protects the caller's account besides its password.
+/// `GET factors`: what protects the caller's account besides its password: the app, its
+/// codes, and the passkeys.
 pub async fn factors() -> Result<FactorStatus, AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
@@ -29,10 +30,12 @@ pub async fn factors() -> Result<FactorStatus, AppError> {
             }
         }
     }
+    let passkeys = state.store.passkeys_of(&claims.sub).await?;
     Ok(FactorStatus {
         totp: summary.totp,
         recovery_codes_left: summary.recovery_codes_left,
         pending,
+        passkeys: passkeys.into_iter().map(super::passkeys::info).collect(),
     })
 }
 

@@ -159,6 +159,20 @@ pub async fn passkey_login_begin() -> Result<String, AppError> {
     passkeys::login_begin().await
 }
 
+/// Starts confirming who is behind this session with one of its passkeys (step-up): the
+/// options for `navigator.credentials.get`.
+#[server(prefix = "/api/auth", endpoint = "passkey_confirm_begin")]
+pub async fn passkey_confirm_begin() -> Result<String, AppError> {
+    passkeys::confirm_begin().await
+}
+
+/// Confirms who is behind this session with the passkey the browser used (`credential`,
+/// WebAuthn JSON), for `STEP_UP_WINDOW`.
+#[server(prefix = "/api/auth", endpoint = "passkey_confirm_finish")]
+pub async fn passkey_confirm_finish(#[server(default)] credential: String) -> Result<(), AppError> {
+    passkeys::confirm_finish(credential).await
+}
+
 /// Signs in with the passkey the browser used (`credential`, WebAuthn JSON).
 #[server(prefix = "/api/auth", endpoint = "passkey_login_finish")]
 pub async fn passkey_login_finish(#[server(default)] credential: String) -> Result<User, AppError> {

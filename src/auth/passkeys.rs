@@ -19,8 +19,8 @@ use crate::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, Uuid,
+    AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
 };
 
 /// The longest name a passkey may have.
@@ -63,7 +63,7 @@ async fn begin(
             expires_at: at + SECOND_STEP_LIFETIME.as_secs() as i64,
         })
         .await?;
-    request.set_challenge(value.expose(), SECOND_STEP_LIFETIME);
+    request.set_challenge(Kind::Ceremony, value.expose(), SECOND_STEP_LIFETIME);
     Ok(())
 }
 
@@ -73,7 +73,7 @@ async fn take<T: serde::de::DeserializeOwned>(
     purpose: ChallengePurpose,
 ) -> Result<(Option<String>, T), AppError> {
     let id_hash = request
-        .cookie(Kind::Challenge)
+        .cookie(Kind::Ceremony)
         .and_then(MailToken::parse)
         .ok_or_else(ceremony_gone)?
         .hash();
@@ -83,7 +83,7 @@ async fn take<T: serde::de::DeserializeOwned>(
         .take_challenge(&id_hash, purpose, now().unix_timestamp())
         .await?
         .ok_or_else(ceremony_gone)?;
-    request.clear_challenge();
+    request.clear_challenge(Kind::Ceremony);
     let state = challenge
         .state
         .as_deref()
@@ -103,7 +103,7 @@ pub async fn list() -> Result<Vec<PasskeyInfo>, AppError> {
     Ok(passkeys.into_iter().map(info).collect())
 }
 
-fn info(record: PasskeyRecord) -> PasskeyInfo {
+pub(super) fn info(record: PasskeyRecord) -> PasskeyInfo {
     let rfc3339 = |at: i64| {
         time::OffsetDateTime::from_unix_timestamp(at)
             .ok()
@@ -274,7 +274,7 @@ pub async fn login_finish(credential: String) -> Result<User, AppError> {
         .passkey(&user.id, &id)
         .await?
         .ok_or_else(refused)?;
-    let mut passkey: Passkey = serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())?;
+    let passkey: Passkey = serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())?;
     let result = state
         .passkeys
         .0
@@ -283,12 +283,7 @@ pub async fn login_finish(credential: String) -> Result<User, AppError> {
             tracing::info!(user_id = %user.id, error = %e, "a passkey sign-in was refused");
             refused()
         })?;
-    passkey.update_credential(&result);
-    let updated = serde_json::to_string(&passkey).map_err(|_| AppError::opaque_internal())?;
-    state
-        .store
-        .passkey_used(&id, &updated, now().unix_timestamp())
-        .await?;
+    used(&request, &id, passkey, &result).await?;
     if state.config.mail.require_verified_email && user.email_verified_at.is_none() {
         return Err(AppError::new(ErrorCode::EmailUnverified, EMAIL_UNVERIFIED));
     }
@@ -301,4 +296,86 @@ pub async fn login_finish(credential: String) -> Result<User, AppError> {
     )
     .await?;
     Ok(user.to_public())
+}
+
+/// Keeps what a sign-in with `passkey` taught (its signature counter, its backup state) and
+/// when it was used.
+async fn used(
+    request: &CurrentRequest,
+    id: &str,
+    mut passkey: Passkey,
+    result: &AuthenticationResult,
+) -> Result<(), AppError> {
+    passkey.update_credential(result);
+    let updated = serde_json::to_string(&passkey).map_err(|_| AppError::opaque_internal())?;
+    request
+        .state
+        .store
+        .passkey_used(id, &updated, now().unix_timestamp())
+        .await?;
+    Ok(())
+}
+
+/// `POST passkey_confirm_begin`: the options for `navigator.credentials.get` that confirm who
+/// is behind this session (step-up) with one of its account's passkeys.
+pub async fn confirm_begin() -> Result<String, AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let passkeys: Vec<Passkey> = state
+        .store
+        .passkeys_of(&claims.sub)
+        .await?
+        .iter()
+        .filter_map(|record| serde_json::from_str(&record.passkey).ok())
+        .collect();
+    if passkeys.is_empty() {
+        return Err(AppError::new(ErrorCode::NotFound, "There are no passkeys on your account."));
+    }
+    let (options, authentication) = state
+        .passkeys
+        .0
+        .start_passkey_authentication(&passkeys)
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot start a passkey confirmation");
+            AppError::opaque_internal()
+        })?;
+    begin(&request, ChallengePurpose::PasskeyConfirm, Some(&claims.sub), &authentication).await?;
+    serde_json::to_string(&options).map_err(|_| AppError::opaque_internal())
+}
+
+/// `POST passkey_confirm_finish`: one of the account's passkeys proves, for `STEP_UP_WINDOW`,
+/// that the person behind this session is its owner: it is both factors.
+pub async fn confirm_finish(credential: String) -> Result<(), AppError> {
+    let (request, claims) = CurrentRequest::signed_in()?;
+    let state = &request.state;
+    let credential: PublicKeyCredential = serde_json::from_str(&credential).map_err(|_| refused())?;
+    let (owner, authentication): (_, PasskeyAuthentication) =
+        take(&request, ChallengePurpose::PasskeyConfirm).await?;
+    if owner.as_deref() != Some(claims.sub.as_str()) {
+        return Err(ceremony_gone());
+    }
+    let id = URL_SAFE_NO_PAD.encode(credential.get_credential_id());
+    let record = state
+        .store
+        .passkey(&claims.sub, &id)
+        .await?
+        .ok_or_else(refused)?;
+    let passkey: Passkey = serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())?;
+    let result = state
+        .passkeys
+        .0
+        .finish_passkey_authentication(&credential, &authentication)
+        .map_err(|e| {
+            tracing::info!(user_id = %claims.sub, error = %e, "a passkey confirmation was refused");
+            refused()
+        })?;
+    used(&request, &id, passkey, &result).await?;
+    state
+        .store
+        .session_verified(&claims.sub, &claims.sid, now().unix_timestamp())
+        .await?
+        .then_some(())
+        .ok_or_else(AppError::session_ended)?;
+    tracing::info!(user_id = %claims.sub, "identity confirmed with a passkey");
+    Ok(())
 }

@@ -123,20 +123,16 @@ impl CurrentRequest {
         );
     }
 
-    /// Binds a challenge (a second step, a passkey ceremony) to this browser for `lifetime`.
-    pub(super) fn set_challenge(&self, value: &str, lifetime: std::time::Duration) {
+    /// Binds a challenge to this browser for `lifetime`: a second step (`Kind::Challenge`) or
+    /// a passkey ceremony (`Kind::Ceremony`).
+    pub(super) fn set_challenge(&self, kind: Kind, value: &str, lifetime: std::time::Duration) {
         let secure = self.state.config.cookie_secure;
-        self.set_cookies([cookies::set(
-            Kind::Challenge,
-            value.to_owned(),
-            lifetime,
-            secure,
-        )]);
+        self.set_cookies([cookies::set(kind, value.to_owned(), lifetime, secure)]);
     }
 
     /// The challenge is done with: its cookie goes.
-    pub(super) fn clear_challenge(&self) {
-        self.set_challenge("", std::time::Duration::ZERO);
+    pub(super) fn clear_challenge(&self, kind: Kind) {
+        self.set_challenge(kind, "", std::time::Duration::ZERO);
     }
 
     pub(super) fn clear_cookies(&self) {

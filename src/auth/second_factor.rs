@@ -74,7 +74,7 @@ pub(super) async fn start_second_step(
             expires_at: at + SECOND_STEP_LIFETIME.as_secs() as i64,
         })
         .await?;
-    request.set_challenge(value.expose(), SECOND_STEP_LIFETIME);
+    request.set_challenge(Kind::Challenge, value.expose(), SECOND_STEP_LIFETIME);
     tracing::info!(user_id = %user.id, "password right; second step asked for");
     Ok(AppError::new(ErrorCode::MfaRequired, MFA_REQUIRED))
 }
@@ -134,7 +134,7 @@ pub async fn complete_second_step(code: String) -> Result<crate::domain::User, A
     let version = challenge.credential_version.unwrap_or(user.credential_version);
     if version != user.credential_version {
         // The password changed since it was typed: this step can never sign in.
-        request.clear_challenge();
+        request.clear_challenge(Kind::Challenge);
         return Err(AppError::invalid_credentials());
     }
     let method = match check_code(&request, &user, &code).await {
@@ -144,7 +144,7 @@ pub async fn complete_second_step(code: String) -> Result<crate::domain::User, A
             return Err(refused);
         }
     };
-    request.clear_challenge();
+    request.clear_challenge(Kind::Challenge);
     start_login_session(&request, &user, version, Admitted::granted(method)).await?;
     Ok(user.to_public())
 }

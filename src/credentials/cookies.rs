@@ -21,9 +21,12 @@ pub enum Kind {
     Access,
     Refresh,
     Device,
-    /// What this browser is in the middle of: a login's second step, or a passkey ceremony
-    /// (the random value whose hash keys its row in `challenges`).
+    /// A login waiting for its second step in this browser (the random value whose hash keys
+    /// its row in `challenges`).
     Challenge,
+    /// A passkey ceremony under way in this browser, keyed the same way. Its own cookie, so that
+    /// trying a passkey (the login page offers one as it opens) never drops a second step.
+    Ceremony,
 }
 
 /// The refresh and device cookies go only to the auth endpoints, never to pages or other APIs.
@@ -40,6 +43,7 @@ impl Kind {
             Self::Refresh => "__Secure-refresh_token",
             Self::Device => "__Secure-device",
             Self::Challenge => "__Secure-challenge",
+            Self::Ceremony => "__Secure-passkey",
         }
     }
 
@@ -50,6 +54,7 @@ impl Kind {
             Self::Refresh => "refresh_token",
             Self::Device => "device",
             Self::Challenge => "challenge",
+            Self::Ceremony => "passkey",
         }
     }
 
@@ -64,14 +69,14 @@ impl Kind {
     fn path(self) -> &'static str {
         match self {
             Self::Access => "/",
-            Self::Refresh | Self::Device | Self::Challenge => AUTH_PATH,
+            Self::Refresh | Self::Device | Self::Challenge | Self::Ceremony => AUTH_PATH,
         }
     }
 
     fn same_site(self) -> SameSite {
         match self {
             Self::Access => SameSite::Lax,
-            Self::Refresh | Self::Device | Self::Challenge => SameSite::Strict,
+            Self::Refresh | Self::Device | Self::Challenge | Self::Ceremony => SameSite::Strict,
         }
     }
 }

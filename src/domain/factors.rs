@@ -13,6 +13,8 @@ pub struct FactorStatus {
     /// An app being set up (`totp_begin`), waiting for its first code: shown again to a session
     /// that proved who is behind it recently, so the page can be reloaded meanwhile.
     pub pending: Option<TotpEnrolment>,
+    /// The account's passkeys, oldest first.
+    pub passkeys: Vec<PasskeyInfo>,
 }
 
 /// `POST /api/auth/totp_begin`: what a person puts into their authenticator app. The secret

@@ -32,8 +32,9 @@ use std::{
 /// The paths whose POSTs count as attempts: every endpoint that checks or sets a password, or
 /// spends or sends a mailed token or code (a profile update may ask for a new address).
 /// Login first: its refusals here are counted as limited logins.
-const ATTEMPT_PATHS: [&str; 11] = [
+const ATTEMPT_PATHS: [&str; 12] = [
     "/api/auth/login",
+    "/api/auth/passkey_login_finish",
     "/api/auth/register",
     "/api/auth/change_password",
     "/api/auth/delete_account",
@@ -45,6 +46,11 @@ const ATTEMPT_PATHS: [&str; 11] = [
     "/api/auth/cancel_email_change",
     "/api/auth/update_profile",
 ];
+/// The paths whose POSTs start a ceremony for anyone (a passkey sign-in: the login page asks for
+/// one as it opens, for the browser's autofill), each writing a row that waits for its answer.
+/// Counted per address in a budget of their own, so that opening the login page spends none
+/// of the login attempts, and nobody can fill the table from one address.
+const CEREMONY_PATHS: [&str; 1] = ["/api/auth/passkey_login_begin"];
 /// How long failed logins against one account are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// The longest window of any budget kept in the database: failed logins (15 minutes), mail
@@ -59,6 +65,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// Both limits, shared by every request.
 pub struct AttemptLimits {
     pub per_address: AddressLimiter,
+    /// Ceremonies begun per address, with the same quota as attempts.
+    pub ceremonies: AddressLimiter,
     /// The failure budget of each account (and of each trusted device), kept in the database.
     pub failures: Budget,
     /// Keys the names of budgets, so the table holds no login names or emails.
@@ -69,6 +77,7 @@ impl AttemptLimits {
     pub fn new(config: &crate::config::Config) -> Self {
         Self {
             per_address: AddressLimiter::new(config.limits.ip_attempts_per_minute),
+            ceremonies: AddressLimiter::new(config.limits.ip_attempts_per_minute),
             failures: Budget {
                 max: config.limits.login_max_failures,
                 window: FAILURE_WINDOW,
@@ -106,31 +115,37 @@ pub fn retry_after(wait: Duration) -> HeaderValue {
     HeaderValue::from(seconds.max(1))
 }
 
-/// Counts login and registration POSTs per client address, before anything else runs: the
-/// refusal (429 with `Retry-After`) once an address is over its budget.
+/// Counts attempts (and passkey ceremonies begun) per client address, before anything else
+/// runs: the refusal (429 with `Retry-After`) once an address is over its budget.
 pub fn refusal(
     limits: &AttemptLimits,
     trusted: &TrustedProxies,
     request: &Request,
 ) -> Option<Response> {
-    let counted = request.method() == Method::POST && ATTEMPT_PATHS.contains(&request.uri().path());
-    if counted {
-        // Served without connect info (not the case in `server::serve`), all clients would share
-        // the unspecified address: one shared budget, failing closed rather than open.
-        let client = client_ip::of_request(request.extensions(), request.headers(), trusted)
-            .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
-        if let Err(wait) = limits.per_address.check(client) {
-            if request.uri().path() == ATTEMPT_PATHS[0] {
-                crate::telemetry::metrics::login(crate::telemetry::metrics::Login::Limited);
-            }
-            let mut response = AppError::rate_limited_for("from your network", wait).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, retry_after(wait));
-            return Some(response);
-        }
+    if request.method() != Method::POST {
+        return None;
     }
-    None
+    let path = request.uri().path();
+    let limiter = if ATTEMPT_PATHS.contains(&path) {
+        &limits.per_address
+    } else if CEREMONY_PATHS.contains(&path) {
+        &limits.ceremonies
+    } else {
+        return None;
+    };
+    // Served without connect info (not the case in `server::serve`), all clients would share
+    // the unspecified address: one shared budget, failing closed rather than open.
+    let client = client_ip::of_request(request.extensions(), request.headers(), trusted)
+        .unwrap_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+    let wait = limiter.check(client).err()?;
+    if path == ATTEMPT_PATHS[0] {
+        crate::telemetry::metrics::login(crate::telemetry::metrics::Login::Limited);
+    }
+    let mut response = AppError::rate_limited_for("from your network", wait).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, retry_after(wait));
+    Some(response)
 }
 
 /// Attempts per address per minute. IPv6 addresses count by their /64 network, the block one

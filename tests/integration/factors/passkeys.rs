@@ -223,3 +223,165 @@ async fn removing_the_last_passkey_lets_the_password_alone_in_again() {
     let (answer, _) = sign_in(&app, &mut phone).await;
     assert_error(answer, 401, "invalid_credentials").await;
 }
+
+/// Confirms who is behind `jar`'s session with a passkey of `device` (step-up): the answer.
+async fn confirm_with(
+    app: &TestApp,
+    jar: &Jar,
+    device: &mut Device,
+) -> (reqwest::Response, String, Jar) {
+    let begun = app.post("/api/auth/passkey_confirm_begin", &[], jar).await;
+    assert_eq!(begun.status(), StatusCode::OK);
+    let mut ceremony = jar.clone();
+    ceremony.absorb(&begun);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = device
+        .authenticate(&origin(app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let answer = app
+        .post(
+            "/api/auth/passkey_confirm_finish",
+            &[("credential", &credential)],
+            &ceremony,
+        )
+        .await;
+    (answer, credential, ceremony)
+}
+
+#[tokio::test]
+async fn a_stale_session_confirms_who_it_is_with_a_passkey_once_per_ceremony() {
+    let app = crate::support::spawn_app_with(&[("STEP_UP_WINDOW", "1s")]).await;
+    let jar = app.register("stepper").await;
+    let mut laptop = device();
+    add_passkey(&app, &jar, &mut laptop, "Laptop").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let change = [
+        ("current_password", PASSWORD),
+        ("new_password", "another quite long passphrase 7"),
+    ];
+    assert_error(
+        app.post("/api/auth/change_password", &change, &jar).await,
+        403,
+        "step_up_required",
+    )
+    .await;
+    // The password alone is not the proof an account with a passkey gives.
+    let alone = app
+        .post(
+            "/api/auth/confirm_identity",
+            &[("password", PASSWORD)],
+            &jar,
+        )
+        .await;
+    assert_error(alone, 403, "step_up_required").await;
+
+    let (confirmed, credential, ceremony) = confirm_with(&app, &jar, &mut laptop).await;
+    assert_eq!(
+        confirmed.status(),
+        StatusCode::OK,
+        "{}",
+        confirmed.text().await.unwrap()
+    );
+    // Its answer, sent again, proves nothing: the ceremony is spent.
+    let again = app
+        .post(
+            "/api/auth/passkey_confirm_finish",
+            &[("credential", &credential)],
+            &ceremony,
+        )
+        .await;
+    assert_error(again, 401, "token_expired").await;
+    assert_eq!(
+        app.post("/api/auth/change_password", &change, &jar)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let keys: Value = app
+        .get("/api/auth/passkeys", &jar)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(keys[0]["last_used_at"].is_string(), "{keys}");
+}
+
+#[tokio::test]
+async fn another_sessions_confirmation_ceremony_confirms_nothing_here() {
+    let app = spawn_app().await;
+    let owner = app.register("owner").await;
+    let mut laptop = device();
+    add_passkey(&app, &owner, &mut laptop, "Laptop").await;
+    let other = app.register("other").await;
+    let mut phone = device();
+    add_passkey(&app, &other, &mut phone, "Phone").await;
+    // The owner's ceremony cookie, carried into the other account's session.
+    let begun = app
+        .post("/api/auth/passkey_confirm_begin", &[], &owner)
+        .await;
+    let mut stolen = Jar::default();
+    stolen.absorb(&begun);
+    let mut mixed = other.clone();
+    mixed.absorb(&begun);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = laptop
+        .authenticate(&origin(&app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let refused = app
+        .post(
+            "/api/auth/passkey_confirm_finish",
+            &[("credential", &credential)],
+            &mixed,
+        )
+        .await;
+    assert_error(refused, 401, "token_expired").await;
+}
+
+#[tokio::test]
+async fn trying_a_passkey_at_the_second_step_keeps_the_second_step() {
+    let app = spawn_app().await;
+    let account = protected(&app, "both").await;
+    let mut jar = first_step(&app, "both").await;
+    // The login page asks for a passkey as it opens, and again on "Use a passkey".
+    for _ in 0..2 {
+        let begun = app.post("/api/auth/passkey_login_begin", &[], &jar).await;
+        assert_eq!(begun.status(), StatusCode::OK);
+        jar.absorb(&begun);
+    }
+    // The next step's code: the current one was spent turning the app on.
+    let code = account.app.code_at(unix_now() + 30);
+    let answer = second_step(&app, &jar, &code).await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "{}",
+        answer.text().await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn passkey_ceremonies_begun_from_one_address_have_their_own_cap_and_spend_no_logins() {
+    let app = crate::support::spawn_app_with(&[("IP_ATTEMPTS_PER_MINUTE", "3")]).await;
+    app.register("capped").await;
+    for _ in 0..3 {
+        let begun = app
+            .post("/api/auth/passkey_login_begin", &[], &Jar::default())
+            .await;
+        assert_eq!(begun.status(), StatusCode::OK);
+    }
+    let over = app
+        .post("/api/auth/passkey_login_begin", &[], &Jar::default())
+        .await;
+    assert_error(over, 429, "rate_limited").await;
+    // Registration spent one attempt of the three; a login is still allowed.
+    assert_eq!(
+        app.try_login("capped", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
