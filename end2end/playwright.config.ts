@@ -16,9 +16,16 @@ const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
 // tests read what arrived from its HTTP API (see tests/mail.ts).
 export const MAILDEV_SMTP_PORT = Number(process.env.E2E_SMTP_PORT ?? 3125);
 export const MAILDEV_API = `http://127.0.0.1:${Number(process.env.E2E_MAILDEV_PORT ?? 3180)}`;
-// A second server whose reset links live seconds, so that a test can open one that expired.
+// A second server whose reset links live seconds, so that a test can open one that expired,
+// and whose proof of who is behind a session (step-up) lasts seconds, so that a test can see
+// it go stale.
 export const SHORT_LINKS_SECONDS = 3;
 export const SHORT_LINKS_URL = `http://127.0.0.1:${port + 1}`;
+export const STEP_UP_SECONDS = 5;
+// Passkeys need a name as their relying party: browsers refuse an IP address. Without a
+// `PUBLIC_URL` that names a host, the server takes `localhost` on any port.
+export const LOCALHOST_URL = `http://localhost:${port}`;
+export const SHORT_LOCALHOST_URL = `http://localhost:${port + 1}`;
 
 /** The app's settings, on `listen` with its own database `name`, and `extra` on top. */
 function appServer(listen: number, name: string, extra: Record<string, string>) {
@@ -78,6 +85,9 @@ export default defineConfig({
     stderr: 'pipe',
   },
   appServer(port, 'e2e', {}),
-  appServer(port + 1, 'short-links', { PASSWORD_RESET_EXPIRY: `${SHORT_LINKS_SECONDS}s` }),
+  appServer(port + 1, 'short-links', {
+    PASSWORD_RESET_EXPIRY: `${SHORT_LINKS_SECONDS}s`,
+    STEP_UP_WINDOW: `${STEP_UP_SECONDS}s`,
+  }),
   ],
 });

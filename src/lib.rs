@@ -39,6 +39,7 @@ pub fn hydrate() {
     #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    client::passkeys::listen();
     // From here on the page is interactive. Saying so in the DOM lets people's tools (and the
     // browser tests) tell a server-rendered page from a live one.
     if let Some(root) = web_sys::window()

@@ -1,3 +1,5 @@
+import AxeBuilder from '@axe-core/playwright';
+import { createHmac } from 'node:crypto';
 import { expect, Page, Response } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery';
@@ -87,4 +89,26 @@ export function watchForPlaceholder(page: Page): () => Promise<number> {
   return () => page.evaluate(
     () => (window as unknown as { placeholderSeen: { count: number } }).placeholderSeen.count,
   );
+}
+
+/** What the person's authenticator app shows at `at` (RFC 6238: SHA-1, six digits, 30 s). */
+export function totp(secret: string, at = Date.now()): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g)!.map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return value.toString().padStart(6, '0');
+}
+
+/** axe-core's violations on the page as it is, one line per element. */
+export async function axe(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations.flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
 }

@@ -20,12 +20,16 @@ pub async fn factors() -> Result<FactorStatus, AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let summary = state.store.factor_summary(&claims.sub).await?;
+    let user = account(state, &claims.sub).await?;
+    let recent_proof = match require_recent_proof(&request, &user, &claims.sid, false).await {
+        Ok(()) => true,
+        Err(e) if e.code == ErrorCode::StepUpRequired => false,
+        Err(other) => return Err(other),
+    };
     let mut pending = None;
-    if !summary.totp {
+    if !summary.totp && recent_proof {
         if let Some(factor) = state.store.totp_factor(&claims.sub).await? {
-            let user = account(state, &claims.sub).await?;
-            let recent = require_recent_proof(&request, &user, &claims.sid, false).await;
-            if let (Ok(()), Some(secret)) = (recent, state.factors.open(&claims.sub, &factor.secret)) {
+            if let Some(secret) = state.factors.open(&claims.sub, &factor.secret) {
                 pending = Some(enrolment(Authenticator::new(secret, &user.email)));
             }
         }
@@ -36,6 +40,7 @@ pub async fn factors() -> Result<FactorStatus, AppError> {
         recovery_codes_left: summary.recovery_codes_left,
         pending,
         passkeys: passkeys.into_iter().map(super::passkeys::info).collect(),
+        recent_proof,
     })
 }
 

@@ -9,12 +9,12 @@ use super::{
 };
 use crate::{
     domain::TypedPassword,
-    error::{AppError, ErrorCode},
+    error::AppError,
 };
 
 /// `POST confirm_identity`: the password, and a code when the account has an authenticator
-/// app, prove that the person behind this session is its owner, for `STEP_UP_WINDOW`. An
-/// account whose only second factor is passkeys confirms with one instead.
+/// app, prove that the person behind this session is its owner, for `STEP_UP_WINDOW`. One of
+/// the account's passkeys does it alone (`passkeys::confirm_finish`).
 pub async fn confirm_identity(password: TypedPassword, code: String) -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let user = confirm_owner(
@@ -33,11 +33,6 @@ pub async fn confirm_identity(password: TypedPassword, code: String) -> Result<(
             ));
         }
         check_code(&request, &user, &code).await?;
-    } else if factors.passkeys > 0 {
-        return Err(AppError::new(
-            ErrorCode::StepUpRequired,
-            "Confirm with one of your passkeys.",
-        ));
     }
     request
         .state

@@ -7,6 +7,8 @@
 mod auth_context;
 mod forms;
 #[cfg(feature = "hydrate")]
+pub mod passkeys;
+#[cfg(feature = "hydrate")]
 mod refresh;
 #[cfg(any(feature = "hydrate", test))]
 mod single_flight;

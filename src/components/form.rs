@@ -22,6 +22,9 @@ pub fn Field(
     /// The keyboard a phone shows (`numeric` for a code).
     #[prop(optional)]
     inputmode: Option<&'static str>,
+    /// May be left empty (a code asked for only if the account has an app).
+    #[prop(optional)]
+    optional: bool,
 ) -> impl IntoView {
     // Retyping puts the field's error away: it was about what was there before.
     let retyped = RwSignal::new(false);
@@ -92,7 +95,7 @@ pub fn Field(
                 autocomplete=autocomplete
                 inputmode=inputmode
                 value=value
-                required
+                required=!optional
                 node_ref=input
                 on:input=move |_| retyped.set(true)
                 aria-invalid=move || message().is_some().to_string()

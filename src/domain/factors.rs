@@ -15,6 +15,9 @@ pub struct FactorStatus {
     pub pending: Option<TotpEnrolment>,
     /// The account's passkeys, oldest first.
     pub passkeys: Vec<PasskeyInfo>,
+    /// This session proved who is behind it within `STEP_UP_WINDOW`, so changes here need no
+    /// confirmation first.
+    pub recent_proof: bool,
 }
 
 /// `POST /api/auth/totp_begin`: what a person puts into their authenticator app. The secret

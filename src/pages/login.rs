@@ -37,7 +37,8 @@ pub fn LoginPage() -> impl IntoView {
                 fallback=move || view! {
                     <ActionForm action>
                         <FormError error/>
-                        <Field label="Email or username" name="login" autocomplete="username" error/>
+                        // `webauthn`: the browser lists this site's passkeys in the field's autofill.
+                        <Field label="Email or username" name="login" autocomplete="username webauthn" error/>
                         <Field label="Password" name="password" kind="password" autocomplete="current-password" error/>
                         <SubmitButton label="Log in" busy="Logging in…" pending=action.pending()/>
                     </ActionForm>

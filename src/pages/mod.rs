@@ -121,8 +121,8 @@ fn plain_form_error(paths: &[&str]) -> Signal<Option<AppError>> {
     Signal::stored(error)
 }
 
-/// A login's second step (after `mfa_required`): the code from the authenticator app, or a
-/// recovery code. A plain post, with or without JavaScript: the server answers with a redirect
+/// A login's second step (after `mfa_required`): the code from the authenticator app, a
+/// recovery code, or a passkey of the account (which signs in on its own). A plain post, with or without JavaScript: the server answers with a redirect
 /// to where the person was going, signed in, or back here with the error
 /// ([`second_step_error`]). `note` says what happened first (a reset's new password is set).
 #[component]
@@ -147,14 +147,20 @@ fn second_step_error() -> Signal<Option<AppError>> {
 }
 
 /// Under a change refused for want of a recent proof of who is asking (`step_up_required`):
-/// the password (and the authenticator's code, if the account has one) give it, and the page
-/// comes back to try the change again. A plain post, with or without JavaScript: no client
+/// the password (and the authenticator's code, if the account has one), or one of the account's
+/// passkeys, give it, and the page comes back to try the change again. A plain post, with or without JavaScript: no client
 /// code for it. Shown too when the confirmation itself came back refused.
 #[component]
-fn ConfirmStepUp(error: Signal<Option<AppError>>) -> impl IntoView {
+fn ConfirmStepUp(
+    error: Signal<Option<AppError>>,
+    /// The session's proof is known to be out of date already: ask before any change is tried.
+    #[prop(optional)]
+    stale: bool,
+) -> impl IntoView {
     let refused = plain_form_error(&[crate::auth::ConfirmIdentity::PATH]);
     let asked = move || {
-        refused.get().is_some()
+        stale
+            || refused.get().is_some()
             || error
                 .get()
                 .is_some_and(|e| e.code == crate::error::ErrorCode::StepUpRequired)
@@ -162,11 +168,11 @@ fn ConfirmStepUp(error: Signal<Option<AppError>>) -> impl IntoView {
     view! {
         <Show when=asked>
             <PlainForm action=crate::auth::ConfirmIdentity::PATH>
-                <h3>"Confirm it's you"</h3>
-                <p class="hint">"For this change we need your password again, as you logged in a while ago."</p>
+                <h2>"Confirm it's you"</h2>
+                <p class="hint">"For changes like this we need your password again, as you logged in a while ago."</p>
                 <crate::components::FormError error=refused/>
                 <crate::components::Field label="Your password" name="password" kind="password" autocomplete="current-password" error=refused/>
-                <crate::components::Field label="Code from your authenticator app, if you use one" name="code" autocomplete="one-time-code" error=refused/>
+                <crate::components::Field label="Code from your authenticator app, if you use one" name="code" autocomplete="one-time-code" inputmode="numeric" optional=true error=refused/>
                 <button type="submit">"Confirm"</button>
             </PlainForm>
         </Show>

@@ -61,9 +61,11 @@ pub struct FactorSummary {
 }
 
 impl FactorSummary {
-    /// Whether a password alone is not enough to sign in.
+    /// Whether a password alone is not enough to sign in: the authenticator app is on. A
+    /// passkey is another way in, not a gate on the password: only the app comes with recovery
+    /// codes, so an account whose passkey gated its password would be lost with the device.
     pub fn second_factor(&self) -> bool {
-        self.totp || self.passkeys > 0
+        self.totp
     }
 }
 

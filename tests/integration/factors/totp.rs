@@ -236,7 +236,7 @@ async fn turning_the_app_off_lets_the_password_alone_in_and_new_codes_end_the_ol
         .unwrap();
     assert_eq!(
         status,
-        serde_json::json!({"totp": false, "recovery_codes_left": 0, "pending": null, "passkeys": []})
+        serde_json::json!({"totp": false, "recovery_codes_left": 0, "pending": null, "passkeys": [], "recent_proof": true})
     );
     app.login("offagain").await;
     // Each change was told to the owner's address: on, new codes, off.

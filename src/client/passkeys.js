@@ -1,0 +1,234 @@
+// Passkeys in the browser: the WebAuthn ceremonies, and the buttons that start them.
+//
+// WebAuthn is a JavaScript API; the browser turns the server's options (WebAuthn JSON, as
+// webauthn-rs writes them) into its own objects and its answer back into JSON
+// (`parseCreationOptionsFromJSON`, `parseRequestOptionsFromJSON`, `toJSON`). Doing that from
+// Rust would compile bindings and serialisation into the WASM client, and so would a button in
+// each page's views (each one grows the types of the views around it): the client's size budget
+// had room for neither (docs/BENCHMARKS.md). So this module, loaded with the client as a
+// wasm-bindgen snippet, does both, where the browser takes passkeys at all:
+//
+// - It adds a passkey button to the forms that can take one besides what they ask for (`OFFERS`):
+//   the login form, a login's second step, and "confirm it's you" (step-up). The second step and
+//   "confirm it's you" get one only when the account has a passkey.
+// - The security page marks up its own offer (`data-passkey-offer="add"`, hidden until shown
+//   here), with the new passkey's `name`.
+// - The login form's username field (`autocomplete="… webauthn"`) lists passkeys in its
+//   autofill, where the browser supports it.
+//
+// Once a ceremony is done the page is loaded again, from the server: a login page sends a
+// signed-in browser on to `?next=` (the server checks it), other pages show what changed.
+
+const API = '/api/auth/';
+
+// The forms that take a passkey too: what it does there, and its button.
+const OFFERS = [
+  ['login', 'form:has(input[autocomplete~="webauthn"])', 'Sign in with a passkey'],
+  ['second-step', 'form[action$="/api/auth/complete_login"]', 'Use a passkey instead'],
+  ['confirm', 'form[action$="/api/auth/confirm_identity"]', 'Confirm with a passkey instead'],
+];
+
+// What each offer's button does: the server function pair, and the browser's call.
+const CEREMONIES = {
+  login: { begin: 'passkey_login_begin', finish: 'passkey_login_finish', create: false },
+  'second-step': { begin: 'passkey_login_begin', finish: 'passkey_login_finish', create: false },
+  confirm: { begin: 'passkey_confirm_begin', finish: 'passkey_confirm_finish', create: false },
+  add: { begin: 'passkey_add_begin', finish: 'passkey_add_finish', create: true },
+};
+
+// The login page's autofill request, pending until someone picks a passkey from the list.
+let autofill = null;
+
+const supported = () =>
+  typeof PublicKeyCredential !== 'undefined' &&
+  typeof PublicKeyCredential.parseRequestOptionsFromJSON === 'function';
+
+// Said when the server's answer cannot be read, so nothing unexpected reaches the page.
+const UNEXPECTED = 'Something went wrong. Please try again.';
+
+// The server refused a call: `message` is its words, for the page.
+class Refusal extends Error {
+  constructor(message, endpoint, code) {
+    super(message);
+    this.endpoint = endpoint;
+    this.code = code;
+  }
+}
+
+// A POST to a server function, as a form. One access token that expired meanwhile is
+// refreshed and the call made again, as the WASM client does (`client::refresh`); when the
+// session cannot be refreshed, the person logs in and comes back.
+async function call(endpoint, fields, signedIn, retried = false) {
+  const response = await fetch(API + endpoint, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+    body: new URLSearchParams(fields),
+  });
+  const body = await response.json().catch(() => null);
+  if (response.ok) return body;
+  const sessionFailure =
+    response.status === 401 && !['invalid_credentials', 'mfa_required'].includes(body?.code);
+  if (signedIn && sessionFailure && !retried) {
+    const refreshed = await fetch(API + 'refresh', { method: 'POST' });
+    if (refreshed.ok) return call(endpoint, fields, signedIn, true);
+    location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+  }
+  throw new Refusal(typeof body?.message === 'string' ? body.message : UNEXPECTED, endpoint, body?.code);
+}
+
+// One ceremony: the server's options, the browser's authenticator, the server's verdict.
+async function ceremony(kind, fields, mediation, signal) {
+  const { begin, finish, create } = CEREMONIES[kind];
+  const signedIn = kind === 'confirm' || kind === 'add';
+  const options = JSON.parse(await call(begin, {}, signedIn));
+  const credential = create
+    ? await navigator.credentials.create({
+        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
+      })
+    : await navigator.credentials.get({
+        publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+        mediation,
+        signal,
+      });
+  await call(finish, { ...fields, credential: JSON.stringify(credential.toJSON()) }, signedIn);
+}
+
+// What a failed ceremony says to the person.
+function wording(error) {
+  if (error instanceof Refusal) return error.message;
+  if (error?.name === 'NotAllowedError') return 'No passkey was used. Try again when you are ready.';
+  if (error?.name === 'InvalidStateError') return 'This device holds a passkey for your account already.';
+  return 'This browser could not use a passkey here. Try again, or use your password.';
+}
+
+function say(offer, message) {
+  const place = offer.querySelector('[data-passkey-error]');
+  if (place) {
+    place.textContent = message;
+    place.hidden = !message;
+  }
+}
+
+async function press(button) {
+  const offer = button.closest('[data-passkey-offer]');
+  const kind = offer?.dataset.passkeyOffer;
+  if (!CEREMONIES[kind] || button.disabled) return;
+  // Only one request to the authenticator at a time: the autofill one gives way.
+  autofill?.abort();
+  const name = offer.querySelector('input[name="name"]')?.value ?? '';
+  button.disabled = true;
+  say(offer, '');
+  try {
+    await ceremony(kind, kind === 'add' ? { name } : {}, 'optional');
+    location.reload();
+  } catch (error) {
+    // The session's proof went out of date: the page, loaded again, asks for a new one.
+    if (error?.code === 'step_up_required') {
+      location.reload();
+      return;
+    }
+    say(offer, wording(error));
+    button.disabled = false;
+  }
+}
+
+// The login page's username field: passkeys offered in its autofill list. The request waits
+// until someone picks one; when it times out unused it is made again, while the field is there.
+async function offerInAutofill(input) {
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable?.())) return;
+  while (input.isConnected) {
+    autofill?.abort();
+    const controller = new AbortController();
+    autofill = controller;
+    const started = Date.now();
+    try {
+      await ceremony('login', {}, 'conditional', controller.signal);
+      location.reload();
+      return;
+    } catch (error) {
+      // Given way to a button, the page left, or nobody picked one in time: nothing to say.
+      // Nor when the server would not begin (too many from this address): the button remains.
+      const quiet =
+        controller.signal.aborted ||
+        !input.isConnected ||
+        error?.name === 'NotAllowedError' ||
+        error?.endpoint === CEREMONIES.login.begin;
+      if (!quiet) {
+        const offer = document.querySelector('[data-passkey-offer="login"]');
+        if (offer) say(offer, wording(error));
+      }
+      // Only a request that waited long enough to have timed out is made again.
+      const timedOut = error?.name === 'NotAllowedError' && Date.now() - started > 60_000;
+      if (!timedOut || controller.signal.aborted) return;
+    }
+  }
+}
+
+// Shows an offer. The second step and "confirm it's you" offer a passkey only to an account
+// that has one: the server says so, for this browser's pending
+// login (`second_step`) or for the session (`factors`).
+async function reveal(offer) {
+  const ask = { 'second-step': 'second_step', confirm: 'factors' }[offer.dataset.passkeyOffer];
+  if (ask) {
+    const response = await fetch(API + ask);
+    const answer = response.ok ? await response.json().catch(() => null) : null;
+    const has = ask === 'factors' ? answer?.passkeys?.length > 0 : answer?.passkey === true;
+    if (!has) return;
+  }
+  offer.hidden = false;
+}
+
+// An offer at the end of `form`: its button and the place for its refusal.
+function offerIn(form, kind, label) {
+  const offer = document.createElement('div');
+  offer.className = 'passkey-offer';
+  offer.dataset.passkeyOffer = kind;
+  offer.hidden = true;
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'secondary';
+  button.dataset.passkey = '';
+  button.textContent = label;
+  const error = document.createElement('p');
+  error.className = 'form-error';
+  error.setAttribute('role', 'alert');
+  error.dataset.passkeyError = '';
+  error.hidden = true;
+  offer.append(button, error);
+  form.append(offer);
+}
+
+function scan(root) {
+  for (const [kind, selector, label] of OFFERS) {
+    for (const form of root.querySelectorAll(`${selector}:not([data-passkey-seen])`)) {
+      form.dataset.passkeySeen = '';
+      offerIn(form, kind, label);
+    }
+  }
+  for (const offer of root.querySelectorAll('[data-passkey-offer]:not([data-passkey-seen])')) {
+    offer.dataset.passkeySeen = '';
+    reveal(offer);
+  }
+  for (const input of root.querySelectorAll('input[autocomplete~="webauthn"]:not([data-passkey-seen])')) {
+    input.dataset.passkeySeen = '';
+    offerInAutofill(input);
+  }
+}
+
+// Called once by the client as it starts. Pages come and go without a reload, so new
+// offers are looked for as they appear.
+export function listen() {
+  if (!supported()) return;
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest?.('[data-passkey]');
+    if (button) {
+      event.preventDefault();
+      press(button);
+    }
+  });
+  scan(document);
+  new MutationObserver(() => scan(document)).observe(document.body, {
+    childList: true,
+    subtree: true,
+  });
+}
