@@ -101,8 +101,17 @@ function wording(error) {
   return 'This browser could not use a passkey here. Try again, or use your password.';
 }
 
+// Says `message` under the offer's button (made on first use, so that a page shows no empty
+// alert), or takes it away.
 function say(offer, message) {
-  const place = offer.querySelector('[data-passkey-error]');
+  let place = offer.querySelector('[data-passkey-error]');
+  if (!place && message) {
+    place = document.createElement('p');
+    place.className = 'form-error';
+    place.setAttribute('role', 'alert');
+    place.dataset.passkeyError = '';
+    offer.append(place);
+  }
   if (place) {
     place.textContent = message;
     place.hidden = !message;
@@ -146,13 +155,14 @@ async function offerInAutofill(input) {
       location.reload();
       return;
     } catch (error) {
-      // Given way to a button, the page left, or nobody picked one in time: nothing to say.
-      // Nor when the server would not begin (too many from this address): the button remains.
+      // Only a passkey someone picked and the server refused is worth saying. Nothing is said
+      // when the request gave way to a button or the page left, when nobody picked one in
+      // time, when the browser would not ask (this origin is not the relying party), or when
+      // the server would not begin (too many from this address): the button remains.
       const quiet =
         controller.signal.aborted ||
         !input.isConnected ||
-        error?.name === 'NotAllowedError' ||
-        error?.endpoint === CEREMONIES.login.begin;
+        !(error instanceof Refusal && error.endpoint === CEREMONIES.login.finish);
       if (!quiet) {
         const offer = document.querySelector('[data-passkey-offer="login"]');
         if (offer) say(offer, wording(error));
@@ -178,7 +188,7 @@ async function reveal(offer) {
   offer.hidden = false;
 }
 
-// An offer at the end of `form`: its button and the place for its refusal.
+// An offer at the end of `form`: its button.
 function offerIn(form, kind, label) {
   const offer = document.createElement('div');
   offer.className = 'passkey-offer';
@@ -189,12 +199,7 @@ function offerIn(form, kind, label) {
   button.className = 'secondary';
   button.dataset.passkey = '';
   button.textContent = label;
-  const error = document.createElement('p');
-  error.className = 'form-error';
-  error.setAttribute('role', 'alert');
-  error.dataset.passkeyError = '';
-  error.hidden = true;
-  offer.append(button, error);
+  offer.append(button);
   form.append(offer);
 }
 

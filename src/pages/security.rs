@@ -157,7 +157,6 @@ fn Passkeys(passkeys: Vec<PasskeyInfo>) -> impl IntoView {
                         placeholder="Work laptop"/>
                 </div>
                 <button type="button" class="secondary" data-passkey="">"Add a passkey"</button>
-                <p class="form-error" role="alert" data-passkey-error hidden></p>
             </div>
         </section>
     }
