@@ -15,7 +15,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 server_only! {
-    use crate::domain::{Email, FullName, LoginName, Password, TypedPassword, Username};
+    use crate::domain::{Email, FullName, LoginName, PasskeyName, Password, TypedPassword, Username};
     mod account;
     mod admission;
     mod activity;
@@ -144,6 +144,7 @@ pub async fn passkey_add_finish(
     #[server(default)] credential: String,
     #[server(default)] name: String,
 ) -> Result<PasskeyInfo, AppError> {
+    let name = PasskeyName::parse(&name)?;
     passkeys::add_finish(credential, name).await
 }
 

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     credentials::{cookies::Kind, mail_tokens::MailToken},
-    domain::{PasskeyInfo, User},
+    domain::{PasskeyInfo, PasskeyName, User},
     error::{AppError, ErrorCode, EMAIL_UNVERIFIED},
     mail::letters::Letter,
     store::{ChallengePurpose, ChallengeRecord, EventKind, PasskeyRecord, SignInMethod, StoreError},
@@ -22,9 +22,6 @@ use webauthn_rs::prelude::{
     AuthenticationResult, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
     PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Uuid,
 };
-
-/// The longest name a passkey may have.
-const NAME_CHARS: usize = 64;
 
 fn refused() -> AppError {
     AppError::new(
@@ -157,19 +154,11 @@ pub async fn add_begin() -> Result<String, AppError> {
 
 /// `POST passkey_add_finish`: the browser's answer (`credential`, WebAuthn JSON) adds the
 /// passkey, under `name`.
-pub async fn add_finish(credential: String, name: String) -> Result<PasskeyInfo, AppError> {
+pub async fn add_finish(credential: String, name: PasskeyName) -> Result<PasskeyInfo, AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let user = account(state, &claims.sub).await?;
     require_recent_proof(&request, &user, &claims.sid, false).await?;
-    let name = name.trim();
-    let name = if name.is_empty() { "Passkey" } else { name };
-    if name.chars().count() > NAME_CHARS {
-        return Err(AppError::invalid_input(
-            "name",
-            format!("A passkey's name has at most {NAME_CHARS} characters."),
-        ));
-    }
     let unreadable = || AppError::invalid_input("credential", "The browser's answer was not a passkey.");
     let credential: RegisterPublicKeyCredential =
         serde_json::from_str(&credential).map_err(|_| unreadable())?;
@@ -189,7 +178,7 @@ pub async fn add_finish(credential: String, name: String) -> Result<PasskeyInfo,
     let record = PasskeyRecord {
         id: credential_id(&passkey),
         user_id: user.id.clone(),
-        name: name.to_owned(),
+        name: name.as_str().to_owned(),
         passkey: serde_json::to_string(&passkey).map_err(|_| AppError::opaque_internal())?,
         created_at: now().unix_timestamp(),
         last_used_at: None,
@@ -295,6 +284,15 @@ pub async fn login_finish(credential: String) -> Result<User, AppError> {
         Admitted::granted(SignInMethod::Passkey),
     )
     .await?;
+    // A login of this browser waiting for its second step is over, whoever it was for: the
+    // passkey signed in on its own ("Use a passkey instead").
+    if let Some(step) = request.cookie(Kind::Challenge).and_then(MailToken::parse) {
+        state
+            .store
+            .take_challenge(&step.hash(), ChallengePurpose::SecondStep, now().unix_timestamp())
+            .await?;
+        request.clear_challenge(Kind::Challenge);
+    }
     Ok(user.to_public())
 }
 
@@ -339,7 +337,9 @@ pub async fn confirm_begin() -> Result<String, AppError> {
             tracing::error!(error = %e, "cannot start a passkey confirmation");
             AppError::opaque_internal()
         })?;
-    begin(&request, ChallengePurpose::PasskeyConfirm, Some(&claims.sub), &authentication).await?;
+    // The session that asked is kept with the ceremony: only it is confirmed by the answer.
+    let state_of_session = (&claims.sid, &authentication);
+    begin(&request, ChallengePurpose::PasskeyConfirm, Some(&claims.sub), &state_of_session).await?;
     serde_json::to_string(&options).map_err(|_| AppError::opaque_internal())
 }
 
@@ -349,9 +349,9 @@ pub async fn confirm_finish(credential: String) -> Result<(), AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
     let credential: PublicKeyCredential = serde_json::from_str(&credential).map_err(|_| refused())?;
-    let (owner, authentication): (_, PasskeyAuthentication) =
+    let (owner, (session, authentication)): (_, (String, PasskeyAuthentication)) =
         take(&request, ChallengePurpose::PasskeyConfirm).await?;
-    if owner.as_deref() != Some(claims.sub.as_str()) {
+    if owner.as_deref() != Some(claims.sub.as_str()) || session != claims.sid {
         return Err(ceremony_gone());
     }
     let id = URL_SAFE_NO_PAD.encode(credential.get_credential_id());

@@ -20,12 +20,14 @@
 // signed-in browser on to `?next=` (the server checks it), other pages show what changed.
 
 const API = '/api/auth/';
+// The login form's username field, whose autofill lists passkeys.
+const AUTOFILL = 'input[autocomplete~="webauthn"]';
 
-// The forms that take a passkey too: what it does there, and its button.
+// The forms that take a passkey too: what it does there, how to find them, and the button.
 const OFFERS = [
-  ['login', 'form:has(input[autocomplete~="webauthn"])', 'Sign in with a passkey'],
-  ['second-step', 'form[action$="/api/auth/complete_login"]', 'Use a passkey instead'],
-  ['confirm', 'form[action$="/api/auth/confirm_identity"]', 'Confirm with a passkey instead'],
+  ['login', () => [...document.querySelectorAll(AUTOFILL)].map((input) => input.form), 'Sign in with a passkey'],
+  ['second-step', () => document.querySelectorAll('form[action$="/api/auth/complete_login"]'), 'Use a passkey instead'],
+  ['confirm', () => document.querySelectorAll('form[action$="/api/auth/confirm_identity"]'), 'Confirm with a passkey instead'],
 ];
 
 // What each offer's button does: the server function pair, and the browser's call.
@@ -58,20 +60,24 @@ class Refusal extends Error {
 // A POST to a server function, as a form. One access token that expired meanwhile is
 // refreshed and the call made again, as the WASM client does (`client::refresh`); when the
 // session cannot be refreshed, the person logs in and comes back.
-async function call(endpoint, fields, signedIn, retried = false) {
+async function call(endpoint, fields, signedIn, signal, retried = false) {
   const response = await fetch(API + endpoint, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
     body: new URLSearchParams(fields),
+    signal,
   });
   const body = await response.json().catch(() => null);
   if (response.ok) return body;
   const sessionFailure =
     response.status === 401 && !['invalid_credentials', 'mfa_required'].includes(body?.code);
   if (signedIn && sessionFailure && !retried) {
-    const refreshed = await fetch(API + 'refresh', { method: 'POST' });
-    if (refreshed.ok) return call(endpoint, fields, signedIn, true);
-    location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+    const refreshed = await fetch(API + 'refresh', { method: 'POST', signal });
+    if (refreshed.ok) return call(endpoint, fields, signedIn, signal, true);
+    // Only a session that is over sends the person to log in; a busy server is said as such.
+    if (refreshed.status === 401) {
+      location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
+    }
   }
   throw new Refusal(typeof body?.message === 'string' ? body.message : UNEXPECTED, endpoint, body?.code);
 }
@@ -80,7 +86,7 @@ async function call(endpoint, fields, signedIn, retried = false) {
 async function ceremony(kind, fields, mediation, signal) {
   const { begin, finish, create } = CEREMONIES[kind];
   const signedIn = kind === 'confirm' || kind === 'add';
-  const options = JSON.parse(await call(begin, {}, signedIn));
+  const options = JSON.parse(await call(begin, {}, signedIn, signal));
   const credential = create
     ? await navigator.credentials.create({
         publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
@@ -90,7 +96,16 @@ async function ceremony(kind, fields, mediation, signal) {
         mediation,
         signal,
       });
-  await call(finish, { ...fields, credential: JSON.stringify(credential.toJSON()) }, signedIn);
+  await call(finish, { ...fields, credential: JSON.stringify(credential.toJSON()) }, signedIn, signal);
+}
+
+// After a ceremony: the page as the server now shows it, without the error a plain form post
+// brought back in its address (a refusal the ceremony has answered).
+function reload() {
+  const url = new URL(location.href);
+  url.searchParams.delete('__path');
+  url.searchParams.delete('__err');
+  location.replace(url);
 }
 
 // What a failed ceremony says to the person.
@@ -107,10 +122,12 @@ function say(offer, message) {
   let place = offer.querySelector('[data-passkey-error]');
   if (!place && message) {
     place = document.createElement('p');
+    place.id = `passkey-error-${offer.dataset.passkeyOffer}`;
     place.className = 'form-error';
     place.setAttribute('role', 'alert');
     place.dataset.passkeyError = '';
     offer.append(place);
+    offer.querySelector('[data-passkey]')?.setAttribute('aria-describedby', place.id);
   }
   if (place) {
     place.textContent = message;
@@ -121,23 +138,25 @@ function say(offer, message) {
 async function press(button) {
   const offer = button.closest('[data-passkey-offer]');
   const kind = offer?.dataset.passkeyOffer;
-  if (!CEREMONIES[kind] || button.disabled) return;
+  if (!CEREMONIES[kind] || button.getAttribute('aria-busy') === 'true') return;
   // Only one request to the authenticator at a time: the autofill one gives way.
   autofill?.abort();
   const name = offer.querySelector('input[name="name"]')?.value ?? '';
-  button.disabled = true;
+  // Busy, not disabled: a disabled button would drop the keyboard's place on the page.
+  button.setAttribute('aria-busy', 'true');
   say(offer, '');
   try {
     await ceremony(kind, kind === 'add' ? { name } : {}, 'optional');
-    location.reload();
+    reload();
   } catch (error) {
     // The session's proof went out of date: the page, loaded again, asks for a new one.
     if (error?.code === 'step_up_required') {
-      location.reload();
+      reload();
       return;
     }
     say(offer, wording(error));
-    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    button.focus();
   }
 }
 
@@ -152,7 +171,7 @@ async function offerInAutofill(input) {
     const started = Date.now();
     try {
       await ceremony('login', {}, 'conditional', controller.signal);
-      location.reload();
+      reload();
       return;
     } catch (error) {
       // Only a passkey someone picked and the server refused is worth saying. Nothing is said
@@ -203,18 +222,20 @@ function offerIn(form, kind, label) {
   form.append(offer);
 }
 
-function scan(root) {
-  for (const [kind, selector, label] of OFFERS) {
-    for (const form of root.querySelectorAll(`${selector}:not([data-passkey-seen])`)) {
-      form.dataset.passkeySeen = '';
-      offerIn(form, kind, label);
+function scan() {
+  for (const [kind, find, label] of OFFERS) {
+    for (const form of find()) {
+      if (form && !('passkeySeen' in form.dataset)) {
+        form.dataset.passkeySeen = '';
+        offerIn(form, kind, label);
+      }
     }
   }
-  for (const offer of root.querySelectorAll('[data-passkey-offer]:not([data-passkey-seen])')) {
+  for (const offer of document.querySelectorAll('[data-passkey-offer]:not([data-passkey-seen])')) {
     offer.dataset.passkeySeen = '';
     reveal(offer);
   }
-  for (const input of root.querySelectorAll('input[autocomplete~="webauthn"]:not([data-passkey-seen])')) {
+  for (const input of document.querySelectorAll(`${AUTOFILL}:not([data-passkey-seen])`)) {
     input.dataset.passkeySeen = '';
     offerInAutofill(input);
   }
@@ -231,8 +252,8 @@ export function listen() {
       press(button);
     }
   });
-  scan(document);
-  new MutationObserver(() => scan(document)).observe(document.body, {
+  scan();
+  new MutationObserver(scan).observe(document.body, {
     childList: true,
     subtree: true,
   });

@@ -131,6 +131,37 @@ impl FullName {
     }
 }
 
+/// What a person calls one of their passkeys: at most 64 characters after trimming, none of them
+/// a control character or one that reorders text (bidirectional formatting, which could make a
+/// list of passkeys read as something else); "Passkey" when left empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyName(String);
+
+impl PasskeyName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Ok(Self("Passkey".to_owned()));
+        }
+        let reorders = |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if value.chars().count() > Self::MAX_CHARS
+            || value.chars().any(|c| c.is_control() || reorders(c))
+        {
+            return Err(AppError::invalid_input(
+                "name",
+                "A passkey's name is at most 64 characters, without control or text-direction characters.",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A new password: 8 to 128 characters, kept exactly as typed (spaces count).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(String);

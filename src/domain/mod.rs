@@ -9,7 +9,7 @@ mod signed_out;
 mod user;
 
 pub use factors::{FactorStatus, PasskeyInfo, SecondStepOptions, TotpEnrolment};
-pub use input::{Email, FullName, LoginName, Password, TypedPassword, Username};
+pub use input::{Email, FullName, LoginName, PasskeyName, Password, TypedPassword, Username};
 pub use next_path::NextPath;
 pub use session::{ago, calendar_date, unix_seconds, ActivityEntry, SessionInfo};
 #[cfg(feature = "ssr")]

@@ -114,7 +114,7 @@ impl Letter {
             Self::PasswordChangedByReset { forgot } => (
                 vec![
                     format!("The password of your {PRODUCT} account was changed on {when}, from {from}, with a reset link sent to this address."),
-                    "Every device that was logged in has been logged out.".to_owned(),
+                    "Every device that was logged in has been logged out, and the account's passkeys, if it had any, were removed: add yours again from the Two-step verification page.".to_owned(),
                     "If it was not you, reset your password now and check who can read this mailbox.".to_owned(),
                 ],
                 Some(("Reset your password", forgot.as_str())),

@@ -32,9 +32,10 @@ use std::{
 /// The paths whose POSTs count as attempts: every endpoint that checks or sets a password, or
 /// spends or sends a mailed token or code (a profile update may ask for a new address).
 /// Login first: its refusals here are counted as limited logins.
-const ATTEMPT_PATHS: [&str; 12] = [
+const ATTEMPT_PATHS: [&str; 13] = [
     "/api/auth/login",
     "/api/auth/passkey_login_finish",
+    "/api/auth/confirm_identity",
     "/api/auth/register",
     "/api/auth/change_password",
     "/api/auth/delete_account",
@@ -46,11 +47,15 @@ const ATTEMPT_PATHS: [&str; 12] = [
     "/api/auth/cancel_email_change",
     "/api/auth/update_profile",
 ];
-/// The paths whose POSTs start a ceremony for anyone (a passkey sign-in: the login page asks for
-/// one as it opens, for the browser's autofill), each writing a row that waits for its answer.
-/// Counted per address in a budget of their own, so that opening the login page spends none
-/// of the login attempts, and nobody can fill the table from one address.
-const CEREMONY_PATHS: [&str; 1] = ["/api/auth/passkey_login_begin"];
+/// The paths whose POSTs start a passkey ceremony (the login page asks for one as it opens, for
+/// the browser's autofill), each writing a row that waits for its answer. Counted per address
+/// in a budget of their own, so that opening the login page spends none of the login attempts,
+/// and nobody (signed in or not) can fill the table from one address.
+const CEREMONY_PATHS: [&str; 3] = [
+    "/api/auth/passkey_login_begin",
+    "/api/auth/passkey_confirm_begin",
+    "/api/auth/passkey_add_begin",
+];
 /// How long failed logins against one account are remembered.
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// The longest window of any budget kept in the database: failed logins (15 minutes), mail

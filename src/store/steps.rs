@@ -37,6 +37,12 @@ pub enum Ending<'a> {
     },
 }
 
+/// The tables that hold an account's second factors: its authenticator app, recovery codes and
+/// passkeys (what undoing a taken account removes).
+pub const EVERY_FACTOR: &[&str] = &["totp_factors", "recovery_codes", "passkeys"];
+/// Its passkeys alone (what a password reset removes).
+pub const PASSKEYS: &[&str] = &["passkeys"];
+
 /// One open write transaction, as the shared sequences below drive it.
 #[async_trait]
 pub trait Steps: Send + Sized {
@@ -115,9 +121,9 @@ pub trait Steps: Send + Sized {
     /// Forgets the account's challenges in flight (a login's second step, a passkey ceremony).
     async fn forget_challenges(&mut self, user_id: &str) -> Result<(), sqlx::Error>;
 
-    /// Removes the account's second factors (its authenticator app, recovery codes and
-    /// passkeys) with its challenges in flight.
-    async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error>;
+    /// Removes what the account keeps in `tables` ([`EVERY_FACTOR`] or [`PASSKEYS`]) with its
+    /// challenges in flight.
+    async fn remove_factors(&mut self, user_id: &str, tables: &[&str]) -> Result<(), sqlx::Error>;
 
     /// Records that the account's address was proved its owner's at `at`.
     async fn mark_verified(&mut self, user_id: &str, at: OffsetDateTime)
@@ -201,6 +207,10 @@ pub async fn reset_password(
         return Ok(ResetOutcome::Refused(TokenState::Invalid));
     }
     tx.replace_password(&user_id, reset.password_hash).await?;
+    // A reset is how an owner takes the account back: a passkey whoever had the password added
+    // would outlive it (a passkey is a way in of its own). The app stays: it gates the password,
+    // and the second step this reset leads to asks for it.
+    tx.remove_factors(&user_id, PASSKEYS).await?;
     let every = Ending::AllOf {
         user_id: &user_id,
         keep: None,
@@ -356,7 +366,7 @@ pub async fn undo_email_change(
         .await?;
     // Whoever took the account may have added a second factor of their own: left in place, it
     // would keep the owner out after the reset this undo leads to. The owner sets theirs up again.
-    tx.remove_factors(&user_id).await?;
+    tx.remove_factors(&user_id, EVERY_FACTOR).await?;
     if let Some(replaced) = replaced.filter(|_| moved) {
         let notice = OutgoingMail {
             recipient: replaced,

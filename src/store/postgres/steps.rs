@@ -321,8 +321,8 @@ impl Steps for Transaction<'static, Postgres> {
             .map(drop)
     }
 
-    async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error> {
-        for table in ["totp_factors", "recovery_codes", "passkeys"] {
+    async fn remove_factors(&mut self, user_id: &str, tables: &[&str]) -> Result<(), sqlx::Error> {
+        for table in tables {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                 .bind(user_id)
                 .execute(&mut **self)

@@ -290,8 +290,8 @@ impl Steps for Transaction<'static, Sqlite> {
             .map(drop)
     }
 
-    async fn remove_factors(&mut self, user_id: &str) -> Result<(), sqlx::Error> {
-        for table in ["totp_factors", "recovery_codes", "passkeys"] {
+    async fn remove_factors(&mut self, user_id: &str, tables: &[&str]) -> Result<(), sqlx::Error> {
+        for table in tables {
             sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
                 .bind(user_id)
                 .execute(&mut **self)

@@ -386,3 +386,136 @@ async fn passkey_ceremonies_begun_from_one_address_have_their_own_cap_and_spend_
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_password_reset_removes_the_passkeys_whoever_added_them() {
+    let app = spawn_app().await;
+    // Whoever had the password signed in and added a passkey of their own.
+    let taker = app.register("retaken").await;
+    let mut theirs = device();
+    add_passkey(&app, &taker, &mut theirs, "Owner's phone").await;
+    // The owner takes the account back with a reset link.
+    let token = crate::operations::reset_token(&app, "retaken@example.org").await;
+    let form = [
+        ("token", token.as_str()),
+        ("new_password", "a completely new passphrase 42"),
+    ];
+    let answer = app
+        .post("/api/auth/reset_password", &form, &Jar::default())
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    // The reset signed the owner's browser in.
+    let mut owner = Jar::default();
+    owner.absorb(&answer);
+    let (refused, _) = sign_in(&app, &mut theirs).await;
+    assert_error(refused, 401, "invalid_credentials").await;
+    let keys: Value = app
+        .get("/api/auth/passkeys", &owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys, serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_passkey_used_at_the_second_step_ends_that_step() {
+    let app = spawn_app().await;
+    let account = protected(&app, "stepped").await;
+    let mut laptop = device();
+    add_passkey(&app, &account.jar, &mut laptop, "Laptop").await;
+    let step = first_step(&app, "stepped").await;
+    // "Use a passkey instead": the sign-in ceremony from the same browser.
+    let begun = app.post("/api/auth/passkey_login_begin", &[], &step).await;
+    let mut jar = step.clone();
+    jar.absorb(&begun);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = laptop
+        .authenticate(&origin(&app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let signed_in = app
+        .post(
+            "/api/auth/passkey_login_finish",
+            &[("credential", &credential)],
+            &jar,
+        )
+        .await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    assert!(
+        signed_in
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with(&format!("{CHALLENGE}=;"))),
+        "the second step's cookie is cleared"
+    );
+    // The step is over: its code signs nobody in now.
+    let code = account.app.code_at(unix_now() + 30);
+    assert_error(second_step(&app, &step, &code).await, 401, "token_expired").await;
+}
+
+#[tokio::test]
+async fn a_confirmation_ceremony_confirms_only_the_session_that_began_it() {
+    let app = crate::support::spawn_app_with(&[("STEP_UP_WINDOW", "1s")]).await;
+    let first = app.register("twosessions").await;
+    let mut laptop = device();
+    add_passkey(&app, &first, &mut laptop, "Laptop").await;
+    let second = app.login("twosessions").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The first session's ceremony, answered from the second session.
+    let begun = app
+        .post("/api/auth/passkey_confirm_begin", &[], &first)
+        .await;
+    let mut carried = second.clone();
+    carried.absorb(&begun);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = laptop
+        .authenticate(&origin(&app), options, DefaultClientData)
+        .await
+        .unwrap();
+    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let refused = app
+        .post(
+            "/api/auth/passkey_confirm_finish",
+            &[("credential", &credential)],
+            &carried,
+        )
+        .await;
+    assert_error(refused, 401, "token_expired").await;
+    assert_error(
+        app.post("/api/auth/totp_begin", &[], &second).await,
+        403,
+        "step_up_required",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_passkey_name_that_reorders_text_or_holds_control_characters_is_refused_before_the_ceremony_is_spent(
+) {
+    let app = spawn_app().await;
+    let jar = app.register("namer").await;
+    for name in [
+        "evil\u{202E}gnp.exe",
+        "line\nbreak",
+        "nul\u{0}",
+        &"x".repeat(65),
+    ] {
+        let begun = app.post("/api/auth/passkey_add_begin", &[], &jar).await;
+        let mut ceremony = jar.clone();
+        ceremony.absorb(&begun);
+        let refused = app
+            .post(
+                "/api/auth/passkey_add_finish",
+                &[("credential", "{}"), ("name", name)],
+                &ceremony,
+            )
+            .await;
+        let body = assert_error(refused, 400, "invalid_input").await;
+        assert_eq!(body["field"], "name", "{name:?}: {body}");
+    }
+}

@@ -7,7 +7,7 @@ use crate::support::{mail::mails_where, Jar, TestApp};
 use reqwest::StatusCode;
 
 /// Asks for a password reset link for `email` and returns its token, from the mail.
-async fn reset_token(app: &TestApp, email: &str) -> String {
+pub async fn reset_token(app: &TestApp, email: &str) -> String {
     let form = [("email", email)];
     let asked = app
         .post("/api/auth/request_password_reset", &form, &Jar::default())
