@@ -115,6 +115,19 @@ async fn add_passkey(app: &TestApp, jar: &Jar, device: &mut Device, name: &str) 
         .unwrap()
 }
 
+/// The browser's side of a `navigator.credentials.get` ceremony that `begun` started: the
+/// device's answer, as WebAuthn JSON.
+async fn answer_get(app: &TestApp, begun: reqwest::Response, device: &mut Device) -> String {
+    assert_eq!(begun.status(), StatusCode::OK);
+    let options: String = begun.json().await.unwrap();
+    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
+    let used = device
+        .authenticate(&origin(app), options, DefaultClientData)
+        .await
+        .unwrap();
+    browser_json(serde_json::to_value(&used).unwrap()).to_string()
+}
+
 /// A sign-in with a passkey of `device`: the answer, and the jar that made it.
 async fn sign_in(app: &TestApp, device: &mut Device) -> (reqwest::Response, Jar) {
     let begun = app
@@ -123,13 +136,7 @@ async fn sign_in(app: &TestApp, device: &mut Device) -> (reqwest::Response, Jar)
     assert_eq!(begun.status(), StatusCode::OK);
     let mut jar = Jar::default();
     jar.absorb(&begun);
-    let options: String = begun.json().await.unwrap();
-    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
-    let used = device
-        .authenticate(&origin(app), options, DefaultClientData)
-        .await
-        .unwrap();
-    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let credential = answer_get(app, begun, device).await;
     let answer = app
         .post(
             "/api/auth/passkey_login_finish",
@@ -182,13 +189,7 @@ async fn a_passkey_added_from_a_session_signs_in_alone_as_both_factors_and_the_p
     let begun = app
         .post("/api/auth/passkey_login_begin", &[], &Jar::default())
         .await;
-    let options: String = begun.json().await.unwrap();
-    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
-    let used = laptop
-        .authenticate(&origin(&app), options, DefaultClientData)
-        .await
-        .unwrap();
-    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let credential = answer_get(&app, begun, &mut laptop).await;
     // Against the ceremony of another browser (whose challenge it does not answer) it fails.
     let replayed = app
         .post(
@@ -234,13 +235,7 @@ async fn confirm_with(
     assert_eq!(begun.status(), StatusCode::OK);
     let mut ceremony = jar.clone();
     ceremony.absorb(&begun);
-    let options: String = begun.json().await.unwrap();
-    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
-    let used = device
-        .authenticate(&origin(app), options, DefaultClientData)
-        .await
-        .unwrap();
-    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let credential = answer_get(app, begun, device).await;
     let answer = app
         .post(
             "/api/auth/passkey_confirm_finish",
@@ -323,17 +318,9 @@ async fn another_sessions_confirmation_ceremony_confirms_nothing_here() {
     let begun = app
         .post("/api/auth/passkey_confirm_begin", &[], &owner)
         .await;
-    let mut stolen = Jar::default();
-    stolen.absorb(&begun);
     let mut mixed = other.clone();
     mixed.absorb(&begun);
-    let options: String = begun.json().await.unwrap();
-    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
-    let used = laptop
-        .authenticate(&origin(&app), options, DefaultClientData)
-        .await
-        .unwrap();
-    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let credential = answer_get(&app, begun, &mut laptop).await;
     let refused = app
         .post(
             "/api/auth/passkey_confirm_finish",
@@ -429,13 +416,7 @@ async fn a_passkey_used_at_the_second_step_ends_that_step() {
     let begun = app.post("/api/auth/passkey_login_begin", &[], &step).await;
     let mut jar = step.clone();
     jar.absorb(&begun);
-    let options: String = begun.json().await.unwrap();
-    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
-    let used = laptop
-        .authenticate(&origin(&app), options, DefaultClientData)
-        .await
-        .unwrap();
-    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let credential = answer_get(&app, begun, &mut laptop).await;
     let signed_in = app
         .post(
             "/api/auth/passkey_login_finish",
@@ -471,13 +452,7 @@ async fn a_confirmation_ceremony_confirms_only_the_session_that_began_it() {
         .await;
     let mut carried = second.clone();
     carried.absorb(&begun);
-    let options: String = begun.json().await.unwrap();
-    let options: webauthn::CredentialRequestOptions = serde_json::from_str(&options).unwrap();
-    let used = laptop
-        .authenticate(&origin(&app), options, DefaultClientData)
-        .await
-        .unwrap();
-    let credential = browser_json(serde_json::to_value(&used).unwrap()).to_string();
+    let credential = answer_get(&app, begun, &mut laptop).await;
     let refused = app
         .post(
             "/api/auth/passkey_confirm_finish",
