@@ -291,7 +291,6 @@ macro_rules! factor_queries {
                 event: &$crate::store::Event,
                 notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
-                use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
                 let on = sqlx::query(
                     "UPDATE totp_factors SET confirmed_at = $1, last_step = $2
@@ -309,9 +308,7 @@ macro_rules! factor_queries {
                     return Ok(false);
                 }
                 Self::put_recovery_codes(&mut tx, user_id, code_hashes).await?;
-                tx.queue_mail(notice).await?;
-                tx.record_event(event).await?;
-                tx.commit().await?;
+                $crate::store::steps::tell_and_commit(tx, notice, event).await?;
                 Ok(true)
             }
 
@@ -367,7 +364,6 @@ macro_rules! factor_queries {
                 event: &$crate::store::Event,
                 notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
-                use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
                 // An update that changes nothing, for its row lock: two replacements at once
                 // cannot both delete and then both insert.
@@ -383,9 +379,7 @@ macro_rules! factor_queries {
                     return Ok(false);
                 }
                 Self::put_recovery_codes(&mut tx, user_id, code_hashes).await?;
-                tx.queue_mail(notice).await?;
-                tx.record_event(event).await?;
-                tx.commit().await?;
+                $crate::store::steps::tell_and_commit(tx, notice, event).await?;
                 Ok(true)
             }
 
@@ -395,7 +389,6 @@ macro_rules! factor_queries {
                 event: &$crate::store::Event,
                 notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
-                use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
                 let removed = sqlx::query(
                     "DELETE FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
@@ -411,9 +404,7 @@ macro_rules! factor_queries {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
-                tx.queue_mail(notice).await?;
-                tx.record_event(event).await?;
-                tx.commit().await?;
+                $crate::store::steps::tell_and_commit(tx, notice, event).await?;
                 Ok(true)
             }
 
@@ -444,7 +435,6 @@ macro_rules! factor_queries {
                 event: &$crate::store::Event,
                 notice: &$crate::store::OutgoingMail,
             ) -> Result<(), $crate::store::StoreError> {
-                use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
                 sqlx::query(
                     "INSERT INTO passkeys (id, user_id, name, passkey, created_at)
@@ -463,9 +453,7 @@ macro_rules! factor_queries {
                     }
                     _ => e.into(),
                 })?;
-                tx.queue_mail(notice).await?;
-                tx.record_event(event).await?;
-                Ok(tx.commit().await?)
+                $crate::store::steps::tell_and_commit(tx, notice, event).await
             }
 
             async fn passkeys_of(
@@ -520,7 +508,6 @@ macro_rules! factor_queries {
                 event: &$crate::store::Event,
                 notice: &$crate::store::OutgoingMail,
             ) -> Result<bool, $crate::store::StoreError> {
-                use $crate::store::steps::Steps as _;
                 let (_gate, mut tx) = self.write().await?;
                 let removed = sqlx::query("DELETE FROM passkeys WHERE user_id = $1 AND id = $2")
                     .bind(user_id)
@@ -531,9 +518,7 @@ macro_rules! factor_queries {
                 if removed == 0 {
                     return Ok(false);
                 }
-                tx.queue_mail(notice).await?;
-                tx.record_event(event).await?;
-                tx.commit().await?;
+                $crate::store::steps::tell_and_commit(tx, notice, event).await?;
                 Ok(true)
             }
 

@@ -189,6 +189,18 @@ pub async fn issue_account_tokens(
     Ok(tx.commit().await?)
 }
 
+/// The end of a change its owner is told of: the notice queued and the event recorded in the
+/// change's own transaction, which then commits.
+pub async fn tell_and_commit(
+    mut tx: impl Steps,
+    notice: &OutgoingMail,
+    event: &Event,
+) -> Result<(), StoreError> {
+    tx.queue_mail(notice).await?;
+    tx.record_event(event).await?;
+    Ok(tx.commit().await?)
+}
+
 /// A password reset (see [`PasswordReset`]): nothing at all unless its token is spent here.
 pub async fn reset_password(
     mut tx: impl Steps,
