@@ -494,3 +494,35 @@ async fn a_passkey_name_that_reorders_text_or_holds_control_characters_is_refuse
         assert_eq!(body["field"], "name", "{name:?}: {body}");
     }
 }
+
+#[tokio::test]
+#[ignore = "needs GATEHOUSE_TEST_POSTGRES; scripts/test runs it"]
+async fn one_passkey_answer_sent_to_two_instances_at_once_signs_in_once() {
+    let (a, b) = crate::support::two_instances(&[]).await;
+    let jar = a.register("roamingkey").await;
+    let mut laptop = device();
+    add_passkey(&a, &jar, &mut laptop, "Laptop").await;
+    // Begun on one instance; the answer replayed eight times at once, half to each.
+    let begun = a
+        .post("/api/auth/passkey_login_begin", &[], &Jar::default())
+        .await;
+    let mut ceremony = Jar::default();
+    ceremony.absorb(&begun);
+    let credential = answer_get(&a, begun, &mut laptop).await;
+    let form = [("credential", credential.as_str())];
+    let answers = futures::future::join_all((0..8).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        app.post("/api/auth/passkey_login_finish", &form, &ceremony)
+    }))
+    .await;
+    let mut signed_in = 0;
+    for answer in answers {
+        match answer.status() {
+            StatusCode::OK => signed_in += 1,
+            _ => {
+                assert_error(answer, 401, "token_expired").await;
+            }
+        }
+    }
+    assert_eq!(signed_in, 1, "one ceremony, one session");
+}
