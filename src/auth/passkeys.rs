@@ -89,6 +89,27 @@ async fn take<T: serde::de::DeserializeOwned>(
     Ok((challenge.user_id, state))
 }
 
+/// The passkey `id` of `user_id`, as webauthn-rs keeps it; refused as a sign-in when there is
+/// no such passkey (never added, or removed).
+async fn stored_passkey(request: &CurrentRequest, user_id: &str, id: &str) -> Result<Passkey, AppError> {
+    let record = request
+        .state
+        .store
+        .passkey(user_id, id)
+        .await?
+        .ok_or_else(refused)?;
+    serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())
+}
+
+/// Every passkey of `user_id`, as webauthn-rs keeps them.
+async fn stored_passkeys(request: &CurrentRequest, user_id: &str) -> Result<Vec<Passkey>, AppError> {
+    let records = request.state.store.passkeys_of(user_id).await?;
+    Ok(records
+        .iter()
+        .filter_map(|record| serde_json::from_str(&record.passkey).ok())
+        .collect())
+}
+
 fn credential_id(passkey: &Passkey) -> String {
     URL_SAFE_NO_PAD.encode(passkey.cred_id())
 }
@@ -123,12 +144,9 @@ pub async fn add_begin() -> Result<String, AppError> {
     let user = account(state, &claims.sub).await?;
     require_recent_proof(&request, &user, &claims.sid, false).await?;
     let unique = Uuid::parse_str(&user.id).map_err(|_| AppError::opaque_internal())?;
-    let existing = state
-        .store
-        .passkeys_of(&user.id)
+    let existing = stored_passkeys(&request, &user.id)
         .await?
         .iter()
-        .filter_map(|record| serde_json::from_str::<Passkey>(&record.passkey).ok())
         .map(|passkey| passkey.cred_id().clone())
         .collect();
     let (options, registration) = state
@@ -258,12 +276,7 @@ pub async fn login_finish(credential: String) -> Result<User, AppError> {
     let user = account(state, &unique.to_string())
         .await
         .map_err(|_| refused())?;
-    let record = state
-        .store
-        .passkey(&user.id, &id)
-        .await?
-        .ok_or_else(refused)?;
-    let passkey: Passkey = serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())?;
+    let passkey = stored_passkey(&request, &user.id, &id).await?;
     let result = state
         .passkeys
         .0
@@ -319,13 +332,7 @@ async fn used(
 pub async fn confirm_begin() -> Result<String, AppError> {
     let (request, claims) = CurrentRequest::signed_in()?;
     let state = &request.state;
-    let passkeys: Vec<Passkey> = state
-        .store
-        .passkeys_of(&claims.sub)
-        .await?
-        .iter()
-        .filter_map(|record| serde_json::from_str(&record.passkey).ok())
-        .collect();
+    let passkeys = stored_passkeys(&request, &claims.sub).await?;
     if passkeys.is_empty() {
         return Err(AppError::new(ErrorCode::NotFound, "There are no passkeys on your account."));
     }
@@ -355,12 +362,7 @@ pub async fn confirm_finish(credential: String) -> Result<(), AppError> {
         return Err(ceremony_gone());
     }
     let id = URL_SAFE_NO_PAD.encode(credential.get_credential_id());
-    let record = state
-        .store
-        .passkey(&claims.sub, &id)
-        .await?
-        .ok_or_else(refused)?;
-    let passkey: Passkey = serde_json::from_str(&record.passkey).map_err(|_| AppError::opaque_internal())?;
+    let passkey = stored_passkey(&request, &claims.sub, &id).await?;
     let result = state
         .passkeys
         .0

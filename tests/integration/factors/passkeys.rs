@@ -225,15 +225,20 @@ async fn a_removed_passkey_signs_nobody_in() {
     assert_error(answer, 401, "invalid_credentials").await;
 }
 
-/// Confirms who is behind `jar`'s session with a passkey of `device` (step-up): the answer.
-async fn confirm_with(
+/// A step-up with a passkey of `device`, its ceremony begun by `begun_by`'s session and answered
+/// from `answered_in`'s (the same jar, for a browser confirming itself): the answer, the
+/// credential sent, and the jar that sent it.
+async fn confirm_from(
     app: &TestApp,
-    jar: &Jar,
+    begun_by: &Jar,
+    answered_in: &Jar,
     device: &mut Device,
 ) -> (reqwest::Response, String, Jar) {
-    let begun = app.post("/api/auth/passkey_confirm_begin", &[], jar).await;
+    let begun = app
+        .post("/api/auth/passkey_confirm_begin", &[], begun_by)
+        .await;
     assert_eq!(begun.status(), StatusCode::OK);
-    let mut ceremony = jar.clone();
+    let mut ceremony = answered_in.clone();
     ceremony.absorb(&begun);
     let credential = answer_get(app, begun, device).await;
     let answer = app
@@ -269,7 +274,7 @@ async fn a_stale_session_confirms_who_it_is_with_a_passkey_once_per_ceremony() {
         .unwrap();
     assert_eq!(status["recent_proof"], false, "{status}");
 
-    let (confirmed, credential, ceremony) = confirm_with(&app, &jar, &mut laptop).await;
+    let (confirmed, credential, ceremony) = confirm_from(&app, &jar, &jar, &mut laptop).await;
     assert_eq!(
         confirmed.status(),
         StatusCode::OK,
@@ -315,19 +320,7 @@ async fn another_sessions_confirmation_ceremony_confirms_nothing_here() {
     let mut phone = device();
     add_passkey(&app, &other, &mut phone, "Phone").await;
     // The owner's ceremony cookie, carried into the other account's session.
-    let begun = app
-        .post("/api/auth/passkey_confirm_begin", &[], &owner)
-        .await;
-    let mut mixed = other.clone();
-    mixed.absorb(&begun);
-    let credential = answer_get(&app, begun, &mut laptop).await;
-    let refused = app
-        .post(
-            "/api/auth/passkey_confirm_finish",
-            &[("credential", &credential)],
-            &mixed,
-        )
-        .await;
+    let (refused, _, _) = confirm_from(&app, &owner, &other, &mut laptop).await;
     assert_error(refused, 401, "token_expired").await;
 }
 
@@ -447,19 +440,7 @@ async fn a_confirmation_ceremony_confirms_only_the_session_that_began_it() {
     let second = app.login("twosessions").await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     // The first session's ceremony, answered from the second session.
-    let begun = app
-        .post("/api/auth/passkey_confirm_begin", &[], &first)
-        .await;
-    let mut carried = second.clone();
-    carried.absorb(&begun);
-    let credential = answer_get(&app, begun, &mut laptop).await;
-    let refused = app
-        .post(
-            "/api/auth/passkey_confirm_finish",
-            &[("credential", &credential)],
-            &carried,
-        )
-        .await;
+    let (refused, _, _) = confirm_from(&app, &first, &second, &mut laptop).await;
     assert_error(refused, 401, "token_expired").await;
     assert_error(
         app.post("/api/auth/totp_begin", &[], &second).await,
