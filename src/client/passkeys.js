@@ -30,12 +30,14 @@ const OFFERS = [
   ['confirm', () => document.querySelectorAll('form[action$="/api/auth/confirm_identity"]'), 'Confirm with a passkey instead'],
 ];
 
-// What each offer's button does: the server function pair, and the browser's call.
+// What each offer's button does: the server function pair, whether it needs the session (and
+// so may refresh it), and whether the browser makes a passkey or uses one.
+const SIGN_IN = { begin: 'passkey_login_begin', finish: 'passkey_login_finish', signedIn: false, create: false };
 const CEREMONIES = {
-  login: { begin: 'passkey_login_begin', finish: 'passkey_login_finish', create: false },
-  'second-step': { begin: 'passkey_login_begin', finish: 'passkey_login_finish', create: false },
-  confirm: { begin: 'passkey_confirm_begin', finish: 'passkey_confirm_finish', create: false },
-  add: { begin: 'passkey_add_begin', finish: 'passkey_add_finish', create: true },
+  login: SIGN_IN,
+  'second-step': SIGN_IN,
+  confirm: { begin: 'passkey_confirm_begin', finish: 'passkey_confirm_finish', signedIn: true, create: false },
+  add: { begin: 'passkey_add_begin', finish: 'passkey_add_finish', signedIn: true, create: true },
 };
 
 // The login page's autofill request, pending until someone picks a passkey from the list.
@@ -84,8 +86,7 @@ async function call(endpoint, fields, signedIn, signal, retried = false) {
 
 // One ceremony: the server's options, the browser's authenticator, the server's verdict.
 async function ceremony(kind, fields, mediation, signal) {
-  const { begin, finish, create } = CEREMONIES[kind];
-  const signedIn = kind === 'confirm' || kind === 'add';
+  const { begin, finish, signedIn, create } = CEREMONIES[kind];
   const options = JSON.parse(await call(begin, {}, signedIn, signal));
   const credential = create
     ? await navigator.credentials.create({
